@@ -1,0 +1,108 @@
+/**
+ * Reads and validates the config file. A bad file is refused as a whole, with a message that
+ * names the offending key, so a service never starts (or reloads) on half-understood settings.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Ajv, type ErrorObject } from 'ajv';
+import type { Rules } from '../domain/rules.ts';
+import { configSchema, rulesSchema } from './schema.ts';
+import type { Config, ServiceConfig } from './types.ts';
+
+export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL('../../config/default.json', import.meta.url));
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+const ajv = new Ajv({ allErrors: false, useDefaults: true, strict: true, allowUnionTypes: true });
+const validateConfig = ajv.compile(configSchema);
+const validateRules = ajv.compile(rulesSchema);
+
+function describe(error: ErrorObject | undefined, root: string): string {
+  if (!error) return `${root} is invalid`;
+  const path = root + error.instancePath.replaceAll('/', '.');
+  if (error.keyword === 'additionalProperties') {
+    return `${path}.${String(error.params['additionalProperty'])} is not a known key`;
+  }
+  if (error.keyword === 'required') return `${path}.${String(error.params['missingProperty'])} is required`;
+  return `${path} ${error.message ?? 'is invalid'}`;
+}
+
+/** Checks what a schema cannot: cross-references between rules sections. */
+function checkRuleReferences(rules: Rules): void {
+  if (!Object.hasOwn(rules.plans, rules.defaults.plan)) {
+    throw new ConfigError(`rules.defaults.plan names plan "${rules.defaults.plan}", which rules.plans does not define`);
+  }
+  for (const [titleId, title] of Object.entries(rules.titles)) {
+    if (!Object.hasOwn(rules.studios, title.studio)) {
+      throw new ConfigError(`rules.titles.${titleId}.studio names studio "${title.studio}", which rules.studios does not define`);
+    }
+  }
+}
+
+/** Validates a parsed config object, filling defaults in place. */
+export function parseConfig(raw: unknown, path: string | null): Config {
+  if (!validateConfig(raw)) throw new ConfigError(`config${path ? ` ${path}` : ''}: ${describe(validateConfig.errors?.[0], 'config')}`);
+  const config = raw as unknown as { service: ServiceConfig; rules: Rules };
+  checkRuleReferences(config.rules);
+  const service = config.service;
+  if (path !== null && !isAbsolute(service.sqlite.path)) service.sqlite.path = resolve(dirname(path), service.sqlite.path);
+  return { service, rules: config.rules, path };
+}
+
+/** Validates a `rules` section alone (for hot reload). */
+export function parseRules(raw: unknown): Rules {
+  if (!validateRules(raw)) throw new ConfigError(describe(validateRules.errors?.[0], 'rules'));
+  const rules = raw as unknown as Rules;
+  checkRuleReferences(rules);
+  return rules;
+}
+
+export function readConfigFile(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`cannot read config file ${path}: ${(error as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(error as Error).message}`);
+  }
+}
+
+export interface ConfigSources {
+  argv: readonly string[];
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+/** The config path from `--config <path>` / `--config=<path>`, then LICENSE_CONFIG, then the default. */
+export function configPathFrom({ argv, env }: ConfigSources): string {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (arg === '--config') {
+      const next = argv[i + 1];
+      if (!next) throw new ConfigError('--config needs a path');
+      return resolve(next);
+    }
+    if (arg.startsWith('--config=')) return resolve(arg.slice('--config='.length));
+  }
+  return env['LICENSE_CONFIG'] ? resolve(env['LICENSE_CONFIG']) : DEFAULT_CONFIG_PATH;
+}
+
+/** Loads the config for a process: file, then PORT/HOST from the environment. */
+export function loadConfig(sources: ConfigSources): Config {
+  const path = configPathFrom(sources);
+  const config = parseConfig(readConfigFile(path), path);
+  const { PORT, HOST } = sources.env;
+  if (PORT !== undefined && PORT !== '') {
+    const port = Number(PORT);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`PORT must be an integer from 0 to 65535, got "${PORT}"`);
+    config.service.port = port;
+  }
+  if (HOST !== undefined && HOST !== '') config.service.host = HOST;
+  return config;
+}

@@ -1,0 +1,66 @@
+/**
+ * The rules in force, replaced atomically by hot reload. Readers take `current()` once per
+ * decision, so one decision never mixes two rule sets, and the decision records the version.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import { unwatchFile, watchFile } from 'node:fs';
+import type { Rules } from '../domain/rules.ts';
+import { parseConfig, readConfigFile } from './load.ts';
+
+export type RulesChange =
+  | { outcome: 'applied'; version: string }
+  | { outcome: 'unchanged' }
+  | { outcome: 'refused'; message: string };
+
+export class RulesSource {
+  #current: Rules;
+
+  constructor(initial: Rules) {
+    this.#current = initial;
+  }
+
+  current(): Rules {
+    return this.#current;
+  }
+
+  /**
+   * Puts new rules in force. Changed rules must carry a new version: decisions are explained
+   * later by their rules version, so two different rule sets may never share one.
+   */
+  replace(next: Rules): RulesChange {
+    if (isDeepStrictEqual(next, this.#current)) return { outcome: 'unchanged' };
+    if (next.version === this.#current.version) {
+      return { outcome: 'refused', message: `rules changed but rules.version is still "${next.version}"; give the new rules a new version` };
+    }
+    this.#current = next;
+    return { outcome: 'applied', version: next.version };
+  }
+
+  /** Re-reads the config file; a file that does not validate leaves the last good rules in force. */
+  reloadFrom(path: string): RulesChange {
+    try {
+      return this.replace(parseConfig(readConfigFile(path), path).rules);
+    } catch (error) {
+      return { outcome: 'refused', message: (error as Error).message };
+    }
+  }
+}
+
+export interface RulesLogger {
+  info(object: object, message: string): void;
+  error(object: object, message: string): void;
+}
+
+/**
+ * Polls the config file for edits. Polling (fs.watchFile) rather than fs.watch: editors and
+ * deploy tools replace files by rename, which inotify-based watches lose track of.
+ */
+export function watchRulesFile(path: string, source: RulesSource, intervalMs: number, log: RulesLogger): () => void {
+  const onChange = (): void => {
+    const change = source.reloadFrom(path);
+    if (change.outcome === 'applied') log.info({ rulesVersion: change.version }, 'rules reloaded');
+    if (change.outcome === 'refused') log.error({ reason: change.message }, 'rules change refused; last good rules stay in force');
+  };
+  watchFile(path, { interval: intervalMs, persistent: false }, onChange);
+  return () => unwatchFile(path, onChange);
+}

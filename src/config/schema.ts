@@ -1,0 +1,141 @@
+/**
+ * JSON schemas of the config file. Every object refuses unknown keys, so a typo is an error
+ * that names the key instead of a setting silently ignored. Keys added beyond the documented
+ * shape are optional and carry defaults (applied by Ajv's `useDefaults`).
+ */
+const limit = { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'null' }] } as const;
+const positiveDays = { type: 'integer', minimum: 1, maximum: 3650 } as const;
+
+const studioRules = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    yearlyTitleLimit: limit,
+    maxActiveDownloadsPerStudio: limit,
+    maxRenewals: limit,
+    licenseWindowDays: positiveDays,
+    renewalCountsTowardYearlyLimit: { type: 'boolean' },
+  },
+} as const;
+
+export const rulesSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['version', 'defaults', 'plans', 'maxActiveDownloadsPerDevice', 'maxDeviceDeactivationsPerYear', 'studios', 'titles'],
+  properties: {
+    version: { type: 'string', minLength: 1, maxLength: 128 },
+    defaults: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['plan', 'licenseWindowDays', 'yearlyTitleLimit', 'maxActiveDownloadsPerStudio', 'maxRenewals', 'renewalCountsTowardYearlyLimit'],
+      properties: {
+        plan: { type: 'string', minLength: 1 },
+        licenseWindowDays: positiveDays,
+        yearlyTitleLimit: limit,
+        maxActiveDownloadsPerStudio: limit,
+        maxRenewals: limit,
+        renewalCountsTowardYearlyLimit: { type: 'boolean' },
+      },
+    },
+    plans: {
+      type: 'object',
+      minProperties: 1,
+      additionalProperties: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['maxDownloadDevices'],
+        properties: { maxDownloadDevices: limit },
+      },
+    },
+    maxActiveDownloadsPerDevice: limit,
+    maxDeviceDeactivationsPerYear: limit,
+    studios: { type: 'object', additionalProperties: studioRules },
+    titles: {
+      type: 'object',
+      additionalProperties: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['studio'],
+        properties: { studio: { type: 'string', minLength: 1 } },
+      },
+    },
+  },
+} as const;
+
+const consistency = {
+  type: 'string',
+  enum: ['ONE', 'TWO', 'THREE', 'QUORUM', 'ALL', 'LOCAL_QUORUM', 'EACH_QUORUM', 'LOCAL_ONE'],
+} as const;
+
+export const serviceSchema = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    host: { type: 'string', minLength: 1, default: '127.0.0.1' },
+    port: { type: 'integer', minimum: 0, maximum: 65535, default: 3000 },
+    store: { type: 'string', enum: ['sqlite', 'cassandra'], default: 'sqlite' },
+    sqlite: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        // Relative paths are resolved against the config file's folder.
+        path: { type: 'string', minLength: 1, default: '../data/license-accounting.db' },
+      },
+    },
+    cassandra: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        contactPoints: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 }, default: ['127.0.0.1:9042'] },
+        localDataCenter: { type: 'string', minLength: 1, default: 'datacenter1' },
+        keyspace: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9_]{0,47}$', default: 'license_accounting' },
+        replication: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            class: { type: 'string', enum: ['SimpleStrategy', 'NetworkTopologyStrategy'], default: 'SimpleStrategy' },
+            replicationFactor: { type: 'integer', minimum: 1, maximum: 9, default: 1 },
+          },
+        },
+        readConsistency: { ...consistency, default: 'LOCAL_QUORUM' },
+        writeConsistency: { ...consistency, default: 'LOCAL_QUORUM' },
+        serialConsistency: { type: 'string', enum: ['SERIAL', 'LOCAL_SERIAL'], default: 'LOCAL_SERIAL' },
+        requestTimeoutMs: { type: 'integer', minimum: 100, maximum: 120000, default: 5000 },
+      },
+    },
+    clock: { type: 'string', enum: ['system', 'manual'], default: 'system' },
+    snapshot: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        // Snapshot when a load replays at least this many events, or after this many appends.
+        eventCount: { type: 'integer', minimum: 1, default: 200 },
+        // Snapshot when replaying a member took at least this long.
+        replayMs: { type: 'integer', minimum: 0, default: 50 },
+      },
+    },
+    cache: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        maxMembers: { type: 'integer', minimum: 1, default: 100000 },
+      },
+    },
+    rulesReloadIntervalMs: { type: 'integer', minimum: 100, maximum: 60000, default: 1000 },
+    conflictRetries: { type: 'integer', minimum: 0, maximum: 10, default: 3 },
+    bodyLimitBytes: { type: 'integer', minimum: 1024, default: 1048576 },
+  },
+} as const;
+
+export const configSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['rules'],
+  properties: { service: serviceSchema, rules: rulesSchema },
+} as const;

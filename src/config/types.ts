@@ -1,0 +1,34 @@
+import type { Rules } from '../domain/rules.ts';
+
+export type Consistency = 'ONE' | 'TWO' | 'THREE' | 'QUORUM' | 'ALL' | 'LOCAL_QUORUM' | 'EACH_QUORUM' | 'LOCAL_ONE';
+
+/** The `service` section, read once at start; every key has a default. */
+export interface ServiceConfig {
+  host: string;
+  port: number;
+  store: 'sqlite' | 'cassandra';
+  sqlite: { path: string };
+  cassandra: {
+    contactPoints: string[];
+    localDataCenter: string;
+    keyspace: string;
+    replication: { class: 'SimpleStrategy' | 'NetworkTopologyStrategy'; replicationFactor: number };
+    readConsistency: Consistency;
+    writeConsistency: Consistency;
+    serialConsistency: 'SERIAL' | 'LOCAL_SERIAL';
+    requestTimeoutMs: number;
+  };
+  clock: 'system' | 'manual';
+  snapshot: { eventCount: number; replayMs: number };
+  cache: { maxMembers: number };
+  rulesReloadIntervalMs: number;
+  conflictRetries: number;
+  bodyLimitBytes: number;
+}
+
+export interface Config {
+  service: ServiceConfig;
+  rules: Rules;
+  /** Absolute path of the file this came from, or null for a config built in code (tests). */
+  path: string | null;
+}
