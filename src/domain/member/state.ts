@@ -67,20 +67,24 @@ export function applyEvent(state: MemberState, event: DomainEvent, metadata: Eve
 }
 
 function recordRequest(state: MemberState, event: DomainEvent, metadata: EventMetadata): void {
-  // Records are inserted in time order, so the expired ones are a prefix of the map.
-  for (const [id, record] of state.requests) {
-    if (record.at > event.at - REQUEST_DEDUP_WINDOW_MS) break;
-    state.requests.delete(id);
-  }
   if (metadata.requestId === undefined) return;
   const answer = answerOfPrimaryEvent(event, metadata.rulesVersion);
   if (answer === undefined) return;
+  // Replay applies events aggregate by aggregate, not in time order, so expiry is judged
+  // against the newest event seen rather than the event at hand.
+  pruneExpiredRequests(state);
   state.requests.set(metadata.requestId, {
     requestId: metadata.requestId,
     at: event.at,
     fingerprint: fingerprintOfAnswer(answer),
     answer,
   });
+}
+
+/** Drops request records that fell out of the dedup window ending at the newest event. */
+export function pruneExpiredRequests(state: MemberState): void {
+  const cutoff = state.lastEventAt - REQUEST_DEDUP_WINDOW_MS;
+  for (const [id, record] of state.requests) if (record.at <= cutoff) state.requests.delete(id);
 }
 
 export function activeLicenses(state: MemberState): LicenseState[] {

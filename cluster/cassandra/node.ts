@@ -1,0 +1,602 @@
+/**
+ * Start / stop / probe ONE real Apache Cassandra 5.0.x node on 127.0.0.1, run
+ * from Maven Central jars with the local JDK 17 (no Docker, no tarball).
+ *
+ *   resolveJars()      mvn copies cassandra-all + runtime deps into <lib dir>
+ *   startCassandra()   fresh data dirs, renders conf, spawns a detached JVM, waits for CQL
+ *   stopCassandra()    SIGTERM, SIGKILL after a grace period
+ *   cassandraStatus()  pid alive? CQL answering?
+ *   isAnswering()      one CQL query against system.local
+ *
+ * Everything the node writes lives in the run folder (default
+ * <repo>/cluster/cassandra/.run), which is disposable.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Client } from 'cassandra-driver';
+
+/** Folder of this module: holds pom.xml, cassandra.yaml and logback.xml. */
+export const CASSANDRA_DIR: string = path.dirname(fileURLToPath(import.meta.url));
+/** Repository root (this file is <repo>/cluster/cassandra/node.ts). */
+export const REPO_ROOT: string = path.resolve(CASSANDRA_DIR, '..', '..');
+/** Default run folder; everything under it is disposable (git-ignored). */
+export const DEFAULT_RUN_DIR: string = path.join(CASSANDRA_DIR, '.run');
+/** Default folder of the runtime jars (shared by every run folder). */
+export const DEFAULT_LIB_DIR: string = process.env.CASSANDRA_LIB_DIR
+  ? path.resolve(process.env.CASSANDRA_LIB_DIR)
+  : path.join(DEFAULT_RUN_DIR, 'lib');
+
+const POM = path.join(CASSANDRA_DIR, 'pom.xml');
+const YAML_TEMPLATE = path.join(CASSANDRA_DIR, 'cassandra.yaml');
+const LOGBACK = path.join(CASSANDRA_DIR, 'logback.xml');
+const MAIN_CLASS = 'org.apache.cassandra.service.CassandraDaemon';
+const LOCAL_DC = 'datacenter1';
+const HOST = '127.0.0.1';
+const PID_FILE = 'cassandra.pid';
+const STATE_FILE = 'node.json';
+const STDOUT_LOG = path.join('logs', 'stdout.log');
+const SYSTEM_LOG = path.join('logs', 'system.log');
+const COMPLETE_MARKER = '.complete.json';
+/** Run-folder subfolders recreated empty by every start (lib/ is never touched). */
+const FRESH_DIRS = ['data', 'commitlog', 'saved_caches', 'hints', 'cdc_raw', 'logs', 'tmp', 'conf', 'triggers'] as const;
+
+/** Cassandra version pinned in pom.xml. */
+export const CASSANDRA_VERSION: string = (() => {
+  const m = /<cassandra\.version>([^<]+)<\/cassandra\.version>/.exec(fs.readFileSync(POM, 'utf8'));
+  if (!m?.[1]) throw new Error(`cassandra.version property not found in ${POM}`);
+  return m[1].trim();
+})();
+
+export interface StartOptions {
+  /** Run folder (default <repo>/cluster/cassandra/.run). Its data is wiped on start. */
+  runDir?: string | undefined;
+  /** CQL native transport port (default 9042). */
+  port?: number | undefined;
+  /** Internode storage port (default 7000). */
+  storagePort?: number | undefined;
+  /** Heap size in MiB, used for -Xms and -Xmx (default 1024). */
+  heapMb?: number | undefined;
+  /** Give up (and kill the JVM) after this long (default 120000 ms). */
+  timeoutMs?: number | undefined;
+  /** If set, JMX listens on 127.0.0.1:<jmxPort> (for nodetool); off by default. */
+  jmxPort?: number | undefined;
+  /** Extra JVM arguments appended before the main class. */
+  extraJvmArgs?: string[] | undefined;
+}
+
+export interface StartResult {
+  pid: number;
+  /** "127.0.0.1:<port>" */
+  contactPoint: string;
+  port: number;
+  runDir: string;
+  /** Wall time from spawn to first answered CQL query. */
+  startupMs: number;
+}
+
+export interface RunDirOptions {
+  runDir?: string | undefined;
+}
+
+export interface StopOptions extends RunDirOptions {
+  /** Grace period after SIGTERM before SIGKILL (default 15000 ms). */
+  timeoutMs?: number | undefined;
+}
+
+export interface StopResult {
+  wasRunning: boolean;
+  pid?: number;
+  /** True if SIGKILL was needed. */
+  killed: boolean;
+}
+
+export interface StatusOptions extends RunDirOptions {
+  /** CQL port to probe (default: the port recorded at start, else 9042). */
+  port?: number | undefined;
+  /** Bound for the CQL probe (default 5000 ms). */
+  timeoutMs?: number | undefined;
+}
+
+export interface StatusResult {
+  running: boolean;
+  pid?: number;
+  answering: boolean;
+  port: number;
+  runDir: string;
+}
+
+interface NodeState {
+  pid: number;
+  port: number;
+  storagePort: number;
+  runDir: string;
+  version: string;
+  startedAt: string;
+}
+
+// ---------------------------------------------------------------------------
+// jars
+
+interface CompleteMarker {
+  pomSha256: string;
+  jars: string[];
+}
+
+function sha256(file: string): string {
+  return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
+function libIsComplete(libDir: string, pomHash: string): boolean {
+  try {
+    const marker = JSON.parse(fs.readFileSync(path.join(libDir, COMPLETE_MARKER), 'utf8')) as CompleteMarker;
+    if (marker.pomSha256 !== pomHash || !Array.isArray(marker.jars) || marker.jars.length === 0) return false;
+    return marker.jars.every((j) => fs.existsSync(path.join(libDir, j)));
+  } catch {
+    return false;
+  }
+}
+
+function tail(text: string, lines: number): string {
+  return text.split('\n').filter((l) => l.trim() !== '').slice(-lines).join('\n');
+}
+
+/**
+ * Makes sure every runtime jar of cassandra-all (version from pom.xml) is in
+ * the lib dir, running `mvn -B -q dependency:copy-dependencies` if the folder is
+ * missing, incomplete or was made from another pom.xml. Returns the lib dir.
+ * First run with an empty ~/.m2 downloads ~95 MB (about 45 s here).
+ */
+export async function resolveJars(opts: { libDir?: string | undefined } = {}): Promise<string> {
+  const libDir = path.resolve(opts.libDir ?? DEFAULT_LIB_DIR);
+  const pomHash = sha256(POM);
+  if (libIsComplete(libDir, pomHash)) return libDir;
+
+  const staging = `${libDir}.tmp-${process.pid}-${Date.now()}`;
+  await fsp.rm(staging, { recursive: true, force: true });
+  await fsp.mkdir(path.dirname(libDir), { recursive: true });
+  const mvn = process.env.MVN ?? 'mvn';
+  const args = ['-B', '-q', '-f', POM, 'dependency:copy-dependencies', `-Dcassandra.lib.dir=${staging}`];
+  const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve, reject) => {
+    let out = '';
+    const child = spawn(mvn, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (out += b.toString()));
+    child.on('error', (err) =>
+      reject(new Error(`Cannot run Maven ("${mvn}"): ${err.message}. Install Maven 3.8+ (apt-get install maven) or set MVN.`)),
+    );
+    child.on('close', (c) => resolve({ code: c, output: out }));
+  });
+  if (code !== 0) {
+    await fsp.rm(staging, { recursive: true, force: true });
+    throw new Error(
+      `Maven could not resolve org.apache.cassandra:cassandra-all:${CASSANDRA_VERSION} ` +
+        `(mvn ${args.join(' ')} exited ${code}):\n${tail(output, 30)}`,
+    );
+  }
+  const jars = (await fsp.readdir(staging)).filter((f) => f.endsWith('.jar')).sort();
+  if (!jars.includes(`cassandra-all-${CASSANDRA_VERSION}.jar`)) {
+    await fsp.rm(staging, { recursive: true, force: true });
+    throw new Error(`Maven finished but cassandra-all-${CASSANDRA_VERSION}.jar is not in ${staging}`);
+  }
+  const marker: CompleteMarker = { pomSha256: pomHash, jars };
+  await fsp.writeFile(path.join(staging, COMPLETE_MARKER), JSON.stringify(marker, null, 2));
+  // Another process may have finished first: keep whichever complete folder exists.
+  if (libIsComplete(libDir, pomHash)) {
+    await fsp.rm(staging, { recursive: true, force: true });
+    return libDir;
+  }
+  await fsp.rm(libDir, { recursive: true, force: true });
+  try {
+    await fsp.rename(staging, libDir);
+  } catch (err) {
+    await fsp.rm(staging, { recursive: true, force: true });
+    if (!libIsComplete(libDir, pomHash)) throw err;
+  }
+  return libDir;
+}
+
+// ---------------------------------------------------------------------------
+// java
+
+function javaBinary(): string {
+  const home = process.env.JAVA_HOME;
+  if (home) {
+    const candidate = path.join(home, 'bin', 'java');
+    if (fs.existsSync(candidate)) return candidate;
+  }
+  return 'java';
+}
+
+/** Returns the Java feature version (17 for "17.0.15"), or throws a clear error. */
+function javaMajorVersion(java: string): number {
+  const r = spawnSync(java, ['-version'], { encoding: 'utf8' });
+  if (r.error) throw new Error(`Cannot run "${java}": ${r.error.message}. Install OpenJDK 17 or set JAVA_HOME.`);
+  const m = /version "(\d+)(?:\.(\d+))?/.exec(`${r.stderr}${r.stdout}`);
+  if (!m?.[1]) throw new Error(`Cannot parse the output of "${java} -version": ${r.stderr}`);
+  const major = Number(m[1]) === 1 ? Number(m[2]) : Number(m[1]);
+  return major;
+}
+
+/** JVM flags for Cassandra 5.0 on JDK 17 (conf/jvm17-server.options + jvm-server.options subset). */
+function jvmArgs(o: {
+  runDir: string;
+  jammJar: string | undefined;
+  heapMb: number;
+  jmxPort: number | undefined;
+}): string[] {
+  const { runDir, heapMb } = o;
+  const tmp = path.join(runDir, 'tmp');
+  const args = [
+    `-Xms${heapMb}m`,
+    `-Xmx${heapMb}m`,
+    '-Xss256k',
+    '-XX:+UseG1GC',
+    '-XX:+ExitOnOutOfMemoryError',
+    '-XX:ActiveProcessorCount=2',
+    '-XX:+PerfDisableSharedMem',
+    '-Djava.net.preferIPv4Stack=true',
+    // module access, verbatim from conf/jvm17-server.options (missing java.io kills startup)
+    '-Djdk.attach.allowAttachSelf=true',
+    '--add-exports', 'java.base/jdk.internal.misc=ALL-UNNAMED',
+    '--add-exports', 'java.management.rmi/com.sun.jmx.remote.internal.rmi=ALL-UNNAMED',
+    '--add-exports', 'java.rmi/sun.rmi.registry=ALL-UNNAMED',
+    '--add-exports', 'java.rmi/sun.rmi.server=ALL-UNNAMED',
+    '--add-exports', 'java.sql/java.sql=ALL-UNNAMED',
+    '--add-exports', 'java.base/java.lang.ref=ALL-UNNAMED',
+    '--add-exports', 'jdk.unsupported/sun.misc=ALL-UNNAMED',
+    '--add-exports', 'jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED',
+    '--add-exports', 'jdk.attach/sun.tools.attach=ALL-UNNAMED',
+    '--add-opens', 'java.base/java.lang.module=ALL-UNNAMED',
+    '--add-opens', 'java.base/jdk.internal.loader=ALL-UNNAMED',
+    '--add-opens', 'java.base/jdk.internal.ref=ALL-UNNAMED',
+    '--add-opens', 'java.base/jdk.internal.reflect=ALL-UNNAMED',
+    '--add-opens', 'java.base/jdk.internal.math=ALL-UNNAMED',
+    '--add-opens', 'java.base/jdk.internal.module=ALL-UNNAMED',
+    '--add-opens', 'java.base/jdk.internal.util.jar=ALL-UNNAMED',
+    '--add-opens', 'jdk.management/com.sun.management.internal=ALL-UNNAMED',
+    '--add-opens', 'java.base/sun.nio.ch=ALL-UNNAMED',
+    '--add-opens', 'java.base/java.io=ALL-UNNAMED',
+    '--add-opens', 'java.base/java.lang.reflect=ALL-UNNAMED',
+    '--add-opens', 'jdk.compiler/com.sun.tools.javac=ALL-UNNAMED',
+    '--add-opens', 'java.base/java.lang=ALL-UNNAMED',
+    '--add-opens', 'java.base/java.util=ALL-UNNAMED',
+    '--add-opens', 'java.base/java.nio=ALL-UNNAMED',
+    '-Dio.netty.tryReflectionSetAccessible=true',
+    '-Dio.netty.allocator.useCacheForAllThreads=true',
+    '-Dio.netty.allocator.maxOrder=11',
+    // configuration, logs, natives: everything inside the run folder
+    `-Dcassandra.config=${pathToFileURL(path.join(runDir, 'conf', 'cassandra.yaml')).href}`,
+    `-Dlogback.configurationFile=${path.join(runDir, 'conf', 'logback.xml')}`,
+    `-Dcassandra.logdir=${path.join(runDir, 'logs')}`,
+    `-Dcassandra.storagedir=${runDir}`,
+    `-Djava.io.tmpdir=${tmp}`,
+    `-Djna.tmpdir=${tmp}`,
+    '-Dcassandra.libjemalloc=-',
+    `-Dcassandra.triggers_dir=${path.join(runDir, 'triggers')}`,
+    '-Dcassandra-foreground=yes',
+    // fast start of a throwaway single node
+    '-Dcassandra.skip_wait_for_gossip_to_settle=0',
+    '-Dcassandra.ring_delay_ms=1000',
+    '-Dcassandra.unsafesystem=true',
+  ];
+  // object sizing agent (as bin/cassandra adds it); Cassandra falls back without it
+  if (o.jammJar) args.push(`-javaagent:${o.jammJar}`);
+  if (o.jmxPort !== undefined) {
+    args.push(`-Dcassandra.jmx.local.port=${o.jmxPort}`, '-Djava.rmi.server.hostname=127.0.0.1');
+  }
+  return args;
+}
+
+// ---------------------------------------------------------------------------
+// process helpers
+
+/** True if pid is a live (non-zombie) process. */
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return true; // no /proc (not Linux): trust kill(0)
+  }
+}
+
+/** True if pid is alive and is the Cassandra JVM of this run folder. */
+function isOurCassandra(pid: number, runDir: string): boolean {
+  if (!pidAlive(pid)) return false;
+  let cmdline: string;
+  try {
+    cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return true; // no /proc: cannot tell, assume the pid file is right
+  }
+  return cmdline.includes(MAIN_CLASS) && cmdline.includes(`-Dcassandra.storagedir=${runDir}\0`);
+}
+
+function readPid(runDir: string): number | undefined {
+  try {
+    const pid = Number(fs.readFileSync(path.join(runDir, PID_FILE), 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function readState(runDir: string): NodeState | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(runDir, STATE_FILE), 'utf8')) as NodeState;
+  } catch {
+    return undefined;
+  }
+}
+
+async function removePidFiles(runDir: string): Promise<void> {
+  await fsp.rm(path.join(runDir, PID_FILE), { force: true });
+  await fsp.rm(path.join(runDir, STATE_FILE), { force: true });
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function waitForExit(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (!pidAlive(pid)) return true;
+    await sleep(100);
+  }
+  return !pidAlive(pid);
+}
+
+/** SIGTERM, then SIGKILL after graceMs. Returns true if SIGKILL was needed. */
+async function terminate(pid: number, graceMs: number): Promise<boolean> {
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return false;
+  }
+  if (await waitForExit(pid, graceMs)) return false;
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    /* already gone */
+  }
+  await waitForExit(pid, 5000);
+  return true;
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen({ port, host: HOST, exclusive: true }, () => srv.close(() => resolve(true)));
+  });
+}
+
+function tcpConnects(host: string, port: number, timeoutMs: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host, port });
+    const done = (ok: boolean): void => {
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.setTimeout(timeoutMs, () => done(false));
+    sock.once('connect', () => done(true));
+    sock.once('error', () => done(false));
+  });
+}
+
+function readText(file: string): string {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** The lines of the node's logs that explain a failed start. */
+function failureLines(runDir: string): string {
+  const stdout = readText(path.join(runDir, STDOUT_LOG));
+  const system = readText(path.join(runDir, SYSTEM_LOG));
+  const pick = (text: string): string[] =>
+    text.split('\n').filter((l) => /Exception|ERROR|Error:|Caused by|Could not|Unrecognized|Invalid/.test(l));
+  const lines = [...new Set([...pick(stdout), ...pick(system)])].slice(0, 30);
+  if (lines.length > 0) return lines.join('\n');
+  // JDK 17 always prints four "WARNING: ... setSecurityManager" lines: not news.
+  const stdoutRest = stdout.split('\n').filter((l) => !l.startsWith('WARNING: ')).join('\n');
+  return tail(system, 15) || tail(stdoutRest, 15) || '(the logs are empty)';
+}
+
+// ---------------------------------------------------------------------------
+// public API
+
+/**
+ * True if a CQL query on system.local succeeds against contactPoints:port
+ * within timeoutMs (cassandra-driver, localDataCenter 'datacenter1').
+ */
+export async function isAnswering(contactPoints: string[], port: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  // Cheap pre-check: the driver takes longer to give up on a closed port.
+  const open = await Promise.all(
+    contactPoints.map((h) => tcpConnects(h.replace(/:\d+$/, ''), port, Math.max(100, timeoutMs))),
+  );
+  if (!open.some(Boolean)) return false;
+  const remaining = Math.max(500, deadline - Date.now());
+  const client = new Client({
+    contactPoints,
+    localDataCenter: LOCAL_DC,
+    protocolOptions: { port },
+    isMetadataSyncEnabled: false,
+    socketOptions: { connectTimeout: remaining, readTimeout: remaining },
+  });
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const query = (async (): Promise<boolean> => {
+      await client.connect();
+      const rs = await client.execute('SELECT release_version FROM system.local');
+      return rs.rows.length === 1;
+    })();
+    query.catch(() => undefined); // a late rejection after the timeout must not go unhandled
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), remaining);
+    });
+    return await Promise.race([query, timeout]);
+  } catch {
+    return false;
+  } finally {
+    if (timer) clearTimeout(timer);
+    await client.shutdown().catch(() => undefined);
+  }
+}
+
+/**
+ * Starts a fresh single node (all data wiped) as a detached JVM that outlives
+ * the calling process, and resolves once CQL answers on 127.0.0.1:port.
+ * Rejects (after killing the JVM) with the relevant log lines if the JVM exits,
+ * logs "Exception encountered during startup", or timeoutMs passes.
+ */
+export async function startCassandra(opts: StartOptions = {}): Promise<StartResult> {
+  const runDir = path.resolve(opts.runDir ?? DEFAULT_RUN_DIR);
+  const port = opts.port ?? 9042;
+  const storagePort = opts.storagePort ?? 7000;
+  const heapMb = opts.heapMb ?? 1024;
+  const timeoutMs = opts.timeoutMs ?? 120_000;
+  const deadline = Date.now() + timeoutMs;
+
+  const existing = readPid(runDir);
+  if (existing !== undefined && isOurCassandra(existing, runDir)) {
+    throw new Error(`Cassandra is already running from ${runDir} (pid ${existing}); stop it first.`);
+  }
+  for (const [name, p] of [
+    ['native_transport_port', port],
+    ['storage_port', storagePort],
+    ...(opts.jmxPort !== undefined ? [['jmx port', opts.jmxPort] as const] : []),
+  ] as const) {
+    if (!(await portFree(p))) {
+      throw new Error(`Port ${p} (${name}) on ${HOST} is already in use; stop whatever listens there or choose another port.`);
+    }
+  }
+
+  const java = javaBinary();
+  const javaMajor = javaMajorVersion(java);
+  if (javaMajor !== 17 && javaMajor !== 11) {
+    throw new Error(`Cassandra ${CASSANDRA_VERSION} needs JDK 17 (or 11); "${java}" is Java ${javaMajor}. Set JAVA_HOME to a JDK 17.`);
+  }
+  const libDir = await resolveJars();
+
+  await removePidFiles(runDir);
+  for (const d of FRESH_DIRS) {
+    const dir = path.join(runDir, d);
+    await fsp.rm(dir, { recursive: true, force: true });
+    await fsp.mkdir(dir, { recursive: true });
+  }
+  // Paths are inserted inside YAML double quotes; JSON escaping is valid there.
+  const yamlRunDir = JSON.stringify(runDir).slice(1, -1);
+  const yaml = (await fsp.readFile(YAML_TEMPLATE, 'utf8'))
+    .replaceAll('__RUN_DIR__', yamlRunDir)
+    .replaceAll('__NATIVE_PORT__', String(port))
+    .replaceAll('__STORAGE_PORT__', String(storagePort));
+  await fsp.writeFile(path.join(runDir, 'conf', 'cassandra.yaml'), yaml);
+  await fsp.copyFile(LOGBACK, path.join(runDir, 'conf', 'logback.xml'));
+
+  const jars = (await fsp.readdir(libDir)).filter((f) => f.endsWith('.jar')).sort();
+  const jamm = jars.find((j) => /^jamm-[\d.]+\.jar$/.test(j));
+  const classpath = [path.join(runDir, 'conf'), ...jars.map((j) => path.join(libDir, j))].join(path.delimiter);
+  const args = [
+    ...jvmArgs({ runDir, jammJar: jamm && path.join(libDir, jamm), heapMb, jmxPort: opts.jmxPort }),
+    ...(opts.extraJvmArgs ?? []),
+    '-cp',
+    classpath,
+    MAIN_CLASS,
+  ];
+
+  const stdoutPath = path.join(runDir, STDOUT_LOG);
+  const out = fs.openSync(stdoutPath, 'a');
+  const t0 = Date.now();
+  let exitInfo: string | undefined;
+  let child: ChildProcess;
+  try {
+    child = spawn(java, args, { cwd: runDir, detached: true, stdio: ['ignore', out, out] });
+  } finally {
+    fs.closeSync(out);
+  }
+  child.on('error', (err) => (exitInfo = `spawn error: ${err.message}`));
+  const pid = child.pid;
+  if (pid === undefined) {
+    throw new Error(`Could not spawn "${java}" for Cassandra.`);
+  }
+  child.on('exit', (code, signal) => (exitInfo = signal ? `killed by ${signal}` : `exit code ${code}`));
+  child.unref();
+
+  await fsp.writeFile(path.join(runDir, PID_FILE), `${pid}\n`);
+  const state: NodeState = {
+    pid,
+    port,
+    storagePort,
+    runDir,
+    version: CASSANDRA_VERSION,
+    startedAt: new Date(t0).toISOString(),
+  };
+  await fsp.writeFile(path.join(runDir, STATE_FILE), JSON.stringify(state, null, 2));
+
+  const fail = async (reason: string): Promise<never> => {
+    if (pidAlive(pid)) await terminate(pid, 5000);
+    await removePidFiles(runDir);
+    throw new Error(
+      `Cassandra ${CASSANDRA_VERSION} failed to start on ${HOST}:${port}: ${reason}. ` +
+        `Logs: ${path.join(runDir, 'logs')}.\n${failureLines(runDir)}`,
+    );
+  };
+
+  for (;;) {
+    if (exitInfo !== undefined || !pidAlive(pid)) {
+      return fail(`the JVM exited (${exitInfo ?? 'gone'}) during startup`);
+    }
+    if (readText(stdoutPath).includes('Exception encountered during startup')) {
+      return fail('it logged "Exception encountered during startup"');
+    }
+    const left = deadline - Date.now();
+    if (left <= 0) return fail(`it did not answer CQL within ${timeoutMs} ms`);
+    if (await tcpConnects(HOST, port, Math.min(1000, left))) {
+      if (await isAnswering([HOST], port, Math.min(5000, Math.max(500, deadline - Date.now())))) {
+        return { pid, contactPoint: `${HOST}:${port}`, port, runDir, startupMs: Date.now() - t0 };
+      }
+    }
+    await sleep(250);
+  }
+}
+
+/**
+ * Stops the node of the run folder: SIGTERM, wait up to timeoutMs (default
+ * 15 s), then SIGKILL; removes the pid file. No error if it is not running.
+ */
+export async function stopCassandra(opts: StopOptions = {}): Promise<StopResult> {
+  const runDir = path.resolve(opts.runDir ?? DEFAULT_RUN_DIR);
+  const pid = readPid(runDir);
+  if (pid === undefined || !isOurCassandra(pid, runDir)) {
+    await removePidFiles(runDir);
+    return { wasRunning: false, killed: false };
+  }
+  const killed = await terminate(pid, opts.timeoutMs ?? 15_000);
+  if (pidAlive(pid)) throw new Error(`Cassandra (pid ${pid}) is still alive after SIGKILL.`);
+  await removePidFiles(runDir);
+  return { wasRunning: true, pid, killed };
+}
+
+/** running: the pid file's JVM is alive; answering: a CQL query succeeds on 127.0.0.1:port. */
+export async function cassandraStatus(opts: StatusOptions = {}): Promise<StatusResult> {
+  const runDir = path.resolve(opts.runDir ?? DEFAULT_RUN_DIR);
+  const port = opts.port ?? readState(runDir)?.port ?? 9042;
+  const pid = readPid(runDir);
+  const running = pid !== undefined && isOurCassandra(pid, runDir);
+  const answering = await isAnswering([HOST], port, opts.timeoutMs ?? 5000);
+  return running ? { running, pid, answering, port, runDir } : { running, answering, port, runDir };
+}

@@ -1,0 +1,47 @@
+/**
+ * The one catalog of error codes the service answers with, and their HTTP statuses. The README's
+ * "Errors" table documents the same list; test/errors/catalog.test.ts fails when they differ.
+ * Errors are matched on `code`, never with instanceof: codes survive worker-thread boundaries.
+ */
+export const ERROR_CATALOG = {
+  VALIDATION_FAILED: { status: 400, description: 'A path parameter, query string or body field is missing, of the wrong type or out of range; the message names the field.' },
+  INVALID_JSON: { status: 400, description: 'The body is not valid JSON.' },
+  UNKNOWN_PLAN: { status: 400, description: 'The `plan` names no plan in the rules in force.' },
+  BODY_TOO_LARGE: { status: 413, description: 'The body is over the configured size limit.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The body is not `application/json`.' },
+  REQUEST_ID_REUSED: { status: 422, description: 'The `requestId` was used in the last 24 hours for a different command.' },
+  LICENSE_NOT_FOUND: { status: 404, description: 'The member has no license with this id.' },
+  DEVICE_NOT_FOUND: { status: 404, description: 'The device never held a download for this member.' },
+  ROUTE_NOT_FOUND: { status: 404, description: 'No such route (also: a route that is disabled by config).' },
+  LICENSE_REFUSED: { status: 409, description: 'An acquire was refused by the rules; `reason` says which limit, `details` what counts toward it.' },
+  RENEWAL_REFUSED: { status: 409, description: 'A renewal was refused (`LICENSE_RELEASED`, `RENEWAL_LIMIT`, `YEARLY_TITLE_LIMIT`, `WRONG_DEVICE`).' },
+  RELEASE_REFUSED: { status: 409, description: 'A release named a device that does not hold the license (`WRONG_DEVICE`).' },
+  PLAYBACK_REFUSED: { status: 409, description: 'Playback was refused (`LICENSE_RELEASED`, `WRONG_DEVICE`).' },
+  DEACTIVATION_REFUSED: { status: 409, description: 'A device deactivation was refused (`DEACTIVATION_LIMIT`).' },
+  STORE_CONFLICT: { status: 503, description: 'Another writer kept changing the member; retry later.' },
+  STORE_UNAVAILABLE: { status: 503, description: 'The event store did not answer in time; retry later.' },
+  NOT_READY: { status: 503, description: 'The service is starting or shutting down.' },
+  EVENT_DECODE_FAILED: { status: 500, description: 'A stored row of this member cannot be decoded (unknown type or newer schema version); the log names the row.' },
+  INTERNAL: { status: 500, description: 'An unexpected failure; the log has the details.' },
+} as const satisfies Record<string, { status: number; description: string }>;
+
+export type ErrorCode = keyof typeof ERROR_CATALOG;
+export type StoreErrorCode = Extract<ErrorCode, 'STORE_CONFLICT' | 'STORE_UNAVAILABLE' | 'EVENT_DECODE_FAILED'>;
+
+/** An error the service answers with; its status comes from the catalog. */
+export class AppError extends Error {
+  override name = 'AppError';
+  readonly status: number;
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.status = ERROR_CATALOG[code].status;
+  }
+}
+
+export function isErrorCode(code: unknown): code is ErrorCode {
+  return typeof code === 'string' && Object.hasOwn(ERROR_CATALOG, code);
+}

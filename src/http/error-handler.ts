@@ -1,0 +1,83 @@
+/**
+ * Turns every failure into one of the catalog's answers: `{code, message}` (plus `field` for
+ * input errors). Fastify's own errors (validation, body parsing, size) are translated so that a
+ * client never sees a 500 for bad input, and the message names the offending field.
+ */
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { AppError, ERROR_CATALOG, isErrorCode, type ErrorCode } from '../errors/catalog.ts';
+
+interface ValidationIssue {
+  instancePath: string;
+  keyword: string;
+  message?: string;
+  params: Record<string, unknown>;
+}
+
+function fieldOf(context: string, issue: ValidationIssue): string {
+  const path = issue.instancePath.split('/').filter(Boolean).join('.');
+  let field = path ? `${context}.${path}` : context;
+  if (issue.keyword === 'required') field += `.${String(issue.params['missingProperty'])}`;
+  if (issue.keyword === 'additionalProperties') field += `.${String(issue.params['additionalProperty'])}`;
+  return field;
+}
+
+function describeIssue(field: string, issue: ValidationIssue): string {
+  switch (issue.keyword) {
+    case 'required':
+      return `${field} is required`;
+    case 'additionalProperties':
+      return `${field} is not an accepted field`;
+    case 'pattern':
+      return `${field} must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_', ':' or '-'`;
+    default:
+      return `${field} ${issue.message ?? 'is invalid'}`;
+  }
+}
+
+export function errorBody(code: ErrorCode, message: string, extra: Record<string, unknown> = {}) {
+  return { code, message, ...extra };
+}
+
+export function installErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError & { validation?: ValidationIssue[]; validationContext?: string }, request, reply) => {
+    if (error instanceof AppError || isErrorCode((error as { code?: unknown }).code)) {
+      const code = (error as { code: ErrorCode }).code;
+      const status = ERROR_CATALOG[code].status;
+      const details = (error as { details?: Record<string, unknown> }).details;
+      if (status >= 500) request.log.error({ err: error }, 'request failed');
+      const field = details?.['field'];
+      return reply.status(status).send(errorBody(code, error.message, typeof field === 'string' ? { field } : {}));
+    }
+    const first = error.validation?.[0];
+    if (first) {
+      const field = fieldOf(error.validationContext ?? 'body', first);
+      return reply.status(400).send(errorBody('VALIDATION_FAILED', describeIssue(field, first), { field }));
+    }
+    switch (error.code) {
+      case 'FST_ERR_CTP_BODY_TOO_LARGE':
+        return reply.status(413).send(errorBody('BODY_TOO_LARGE', error.message));
+      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+        return reply.status(415).send(errorBody('UNSUPPORTED_MEDIA_TYPE', 'the body must be application/json'));
+      case 'FST_ERR_CTP_INVALID_JSON_BODY':
+        return reply.status(400).send(errorBody('INVALID_JSON', 'the body is not valid JSON'));
+      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+        return reply.status(400).send(errorBody('INVALID_JSON', 'the body is empty but Content-Type is application/json; send {} or no Content-Type'));
+      case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+        return reply.status(400).send(errorBody('INVALID_JSON', 'the body does not match its Content-Length'));
+    }
+    const status = error.statusCode ?? 500;
+    if (status === 400 && (error.name === 'SyntaxError' || error instanceof SyntaxError)) {
+      return reply.status(400).send(errorBody('INVALID_JSON', `the body is not valid JSON: ${error.message}`));
+    }
+    if (status >= 400 && status < 500) {
+      const code: ErrorCode = status === 404 ? 'ROUTE_NOT_FOUND' : status === 413 ? 'BODY_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'VALIDATION_FAILED';
+      return reply.status(ERROR_CATALOG[code].status).send(errorBody(code, error.message));
+    }
+    request.log.error({ err: error }, 'unexpected failure');
+    return reply.status(500).send(errorBody('INTERNAL', 'an unexpected error occurred; the service log has the details'));
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    reply.status(404).send(errorBody('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`));
+  });
+}

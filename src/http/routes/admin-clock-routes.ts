@@ -1,0 +1,37 @@
+/**
+ * Moves the manual test clock. Registered only when the config says `"clock": "manual"`; with
+ * the system clock the route does not exist (404). Admin authentication arrives with the
+ * operations issue; until then the config switch is the only guard, so never enable the
+ * manual clock in production.
+ */
+import type { FastifyInstance } from 'fastify';
+import { iso } from '../../domain/time.ts';
+import type { ManualClock } from '../../service/clock.ts';
+import { errorResponse, isoTime } from '../schemas.ts';
+
+export function adminClockRoutes(app: FastifyInstance, clock: ManualClock): void {
+  app.post<{ Body: { advanceMs: number } | { now: string } }>(
+    '/v1/admin/clock',
+    {
+      schema: {
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          minProperties: 1,
+          maxProperties: 1,
+          properties: {
+            advanceMs: { type: 'integer', minimum: 0, maximum: 100 * 365 * 86_400_000 },
+            now: isoTime,
+          },
+        },
+        response: { 200: { type: 'object', properties: { now: { type: 'string' } } }, 400: errorResponse },
+      },
+    },
+    async (request) => {
+      const body = request.body;
+      if ('advanceMs' in body) clock.advance(body.advanceMs);
+      else clock.set(Date.parse(body.now));
+      return { now: iso(clock.now()) };
+    },
+  );
+}

@@ -1,0 +1,30 @@
+/** Remote device deactivation: releases every license on the device, a limited number of times a year. */
+import type { FastifyInstance } from 'fastify';
+import type { LicensePort } from '../license-port.ts';
+import { sendCommandResult } from '../replies.ts';
+import { commandErrorResponses, deviceParams, requestId } from '../schemas.ts';
+
+export function deviceRoutes(app: FastifyInstance, service: LicensePort): void {
+  app.post<{ Params: { memberId: string; deviceId: string }; Body: { requestId?: string } }>(
+    '/v1/members/:memberId/devices/:deviceId/deactivate',
+    {
+      schema: {
+        params: deviceParams,
+        body: { type: 'object', additionalProperties: false, properties: { requestId } },
+        response: {
+          200: {
+            type: 'object',
+            required: ['deviceId', 'releasedLicenseIds'],
+            properties: { deviceId: { type: 'string' }, releasedLicenseIds: { type: 'array', items: { type: 'string' } } },
+          },
+          ...commandErrorResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { memberId, deviceId } = request.params;
+      const result = await service.execute(memberId, { type: 'DeactivateDevice', deviceId, requestId: request.body.requestId });
+      return sendCommandResult(reply, memberId, 'DeactivateDevice', result, 200);
+    },
+  );
+}

@@ -1,0 +1,164 @@
+/** Edge commands on licenses: acquire, renew, release, playback sync. */
+import type { FastifyInstance } from 'fastify';
+import type { LicensePort } from '../license-port.ts';
+import { sendCommandResult } from '../replies.ts';
+import { commandErrorResponses, id, isoTime, licenseCommandBody, licenseParams, memberParams, plan, requestId } from '../schemas.ts';
+
+interface MemberParams {
+  memberId: string;
+}
+interface LicenseParams extends MemberParams {
+  licenseId: string;
+}
+interface LicenseCommandBody {
+  requestId?: string;
+  deviceId?: string;
+}
+
+const MAX_PLAYBACK_EVENTS = 1000;
+
+export function licenseRoutes(app: FastifyInstance, service: LicensePort): void {
+  app.post<{ Params: MemberParams; Body: { deviceId: string; titleId: string; plan?: string; requestId?: string } }>(
+    '/v1/members/:memberId/licenses',
+    {
+      schema: {
+        params: memberParams,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['deviceId', 'titleId'],
+          properties: { deviceId: id, titleId: id, plan, requestId },
+        },
+        response: {
+          201: {
+            type: 'object',
+            required: ['licenseId', 'memberId', 'deviceId', 'titleId', 'studioId', 'expiresAt', 'rulesVersion'],
+            properties: {
+              licenseId: { type: 'string' },
+              memberId: { type: 'string' },
+              deviceId: { type: 'string' },
+              titleId: { type: 'string' },
+              studioId: { type: ['string', 'null'] },
+              expiresAt: { type: 'string' },
+              rulesVersion: { type: 'string' },
+            },
+          },
+          ...commandErrorResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { memberId } = request.params;
+      const { deviceId, titleId, plan: memberPlan, requestId: rid } = request.body;
+      const result = await service.execute(memberId, { type: 'AcquireLicense', deviceId, titleId, plan: memberPlan, requestId: rid });
+      return sendCommandResult(reply, memberId, 'AcquireLicense', result, 201);
+    },
+  );
+
+  app.post<{ Params: LicenseParams; Body: LicenseCommandBody }>(
+    '/v1/members/:memberId/licenses/:licenseId/renew',
+    {
+      schema: {
+        params: licenseParams,
+        body: licenseCommandBody,
+        response: {
+          200: {
+            type: 'object',
+            required: ['licenseId', 'expiresAt', 'renewals'],
+            properties: { licenseId: { type: 'string' }, expiresAt: { type: 'string' }, renewals: { type: 'integer' } },
+          },
+          ...commandErrorResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { memberId, licenseId } = request.params;
+      const result = await service.execute(memberId, { type: 'RenewLicense', licenseId, deviceId: request.body.deviceId, requestId: request.body.requestId });
+      return sendCommandResult(reply, memberId, 'RenewLicense', result, 200);
+    },
+  );
+
+  app.post<{ Params: LicenseParams; Body: LicenseCommandBody }>(
+    '/v1/members/:memberId/licenses/:licenseId/release',
+    {
+      schema: {
+        params: licenseParams,
+        body: licenseCommandBody,
+        response: {
+          200: {
+            type: 'object',
+            required: ['licenseId', 'releasedAt'],
+            properties: { licenseId: { type: 'string' }, releasedAt: { type: 'string' } },
+          },
+          ...commandErrorResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { memberId, licenseId } = request.params;
+      const result = await service.execute(memberId, { type: 'ReleaseLicense', licenseId, deviceId: request.body.deviceId, requestId: request.body.requestId });
+      return sendCommandResult(reply, memberId, 'ReleaseLicense', result, 200);
+    },
+  );
+
+  app.post<{
+    Params: LicenseParams;
+    Body: { events: { sessionId: string; startedAt: string; durationMs: number }[]; requestId?: string; deviceId?: string };
+  }>(
+    '/v1/members/:memberId/licenses/:licenseId/playback',
+    {
+      schema: {
+        params: licenseParams,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['events'],
+          properties: {
+            events: {
+              type: 'array',
+              minItems: 1,
+              maxItems: MAX_PLAYBACK_EVENTS,
+              items: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['sessionId', 'startedAt', 'durationMs'],
+                properties: {
+                  sessionId: id,
+                  startedAt: isoTime,
+                  // Up to one year of playback in one session: anything longer is a client bug.
+                  durationMs: { type: 'integer', minimum: 0, maximum: 31_536_000_000 },
+                },
+              },
+            },
+            requestId,
+            deviceId: id,
+          },
+        },
+        response: {
+          202: {
+            type: 'object',
+            required: ['licenseId', 'recorded'],
+            properties: { licenseId: { type: 'string' }, recorded: { type: 'integer' } },
+          },
+          ...commandErrorResponses,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { memberId, licenseId } = request.params;
+      const sessions = request.body.events.map((event) => ({
+        sessionId: event.sessionId,
+        startedAt: Date.parse(event.startedAt),
+        durationMs: event.durationMs,
+      }));
+      const result = await service.execute(memberId, {
+        type: 'RecordPlayback',
+        licenseId,
+        sessions,
+        deviceId: request.body.deviceId,
+        requestId: request.body.requestId,
+      });
+      return sendCommandResult(reply, memberId, 'RecordPlayback', result, 202);
+    },
+  );
+}

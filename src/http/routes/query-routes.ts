@@ -1,0 +1,90 @@
+/** Read-only edge routes: the acquire check and the active licenses, answered from memory. */
+import type { FastifyInstance } from 'fastify';
+import { iso } from '../../domain/time.ts';
+import type { LicensePort } from '../license-port.ts';
+import { errorResponse, id, memberParams, plan } from '../schemas.ts';
+
+export function queryRoutes(app: FastifyInstance, service: LicensePort, now: () => number): void {
+  app.get<{ Params: { memberId: string }; Querystring: { deviceId: string; titleId: string; plan?: string } }>(
+    '/v1/members/:memberId/check',
+    {
+      schema: {
+        params: memberParams,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['deviceId', 'titleId'],
+          properties: { deviceId: id, titleId: id, plan },
+        },
+        response: {
+          200: {
+            type: 'object',
+            required: ['allowed', 'rulesVersion'],
+            properties: {
+              allowed: { type: 'boolean' },
+              reason: { type: 'string' },
+              message: { type: 'string' },
+              details: { type: 'object', additionalProperties: true },
+              rulesVersion: { type: 'string' },
+            },
+          },
+          400: errorResponse,
+          503: errorResponse,
+        },
+      },
+    },
+    async (request) => service.check(request.params.memberId, request.query),
+  );
+
+  app.get<{ Params: { memberId: string } }>(
+    '/v1/members/:memberId/licenses',
+    {
+      schema: {
+        params: memberParams,
+        response: {
+          200: {
+            type: 'object',
+            required: ['licenses'],
+            properties: {
+              licenses: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    licenseId: { type: 'string' },
+                    deviceId: { type: 'string' },
+                    titleId: { type: 'string' },
+                    studioId: { type: ['string', 'null'] },
+                    acquiredAt: { type: 'string' },
+                    expiresAt: { type: 'string' },
+                    renewals: { type: 'integer' },
+                    expired: { type: 'boolean' },
+                  },
+                },
+              },
+            },
+          },
+          400: errorResponse,
+          503: errorResponse,
+        },
+      },
+    },
+    async (request) => {
+      const at = now();
+      const licenses = await service.activeLicenses(request.params.memberId);
+      return {
+        licenses: licenses.map((l) => ({
+          licenseId: l.licenseId,
+          deviceId: l.deviceId,
+          titleId: l.titleId,
+          studioId: l.studioId,
+          acquiredAt: iso(l.acquiredAt),
+          expiresAt: iso(l.expiresAt),
+          renewals: l.renewals,
+          // Expired but unreleased licenses are listed: they still hold their slots.
+          expired: l.expiresAt <= at,
+        })),
+      };
+    },
+  );
+}

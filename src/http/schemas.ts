@@ -1,0 +1,73 @@
+/** JSON schemas shared by the edge routes. Ids: 1 to 128 characters of [A-Za-z0-9._:-]. */
+export const ID_PATTERN = '^[A-Za-z0-9._:-]{1,128}$';
+
+export const id = { type: 'string', pattern: ID_PATTERN, minLength: 1, maxLength: 128 } as const;
+export const requestId = id;
+export const plan = { type: 'string', minLength: 1, maxLength: 64 } as const;
+export const isoTime = { type: 'string', format: 'date-time' } as const;
+
+export const memberParams = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['memberId'],
+  properties: { memberId: id },
+} as const;
+
+export const licenseParams = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['memberId', 'licenseId'],
+  properties: { memberId: id, licenseId: id },
+} as const;
+
+export const deviceParams = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['memberId', 'deviceId'],
+  properties: { memberId: id, deviceId: id },
+} as const;
+
+/** Body of renew and release: all optional, so an empty body is fine. */
+export const licenseCommandBody = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    requestId,
+    // When given, the license must be on this device (WRONG_DEVICE otherwise).
+    deviceId: id,
+  },
+} as const;
+
+export const errorResponse = {
+  type: 'object',
+  required: ['code', 'message'],
+  properties: {
+    code: { type: 'string' },
+    message: { type: 'string' },
+    field: { type: 'string' },
+    details: { type: 'object', additionalProperties: true },
+  },
+} as const;
+
+export const refusalResponse = {
+  type: 'object',
+  required: ['code', 'reason', 'message', 'details'],
+  properties: {
+    code: { type: 'string' },
+    reason: { type: 'string' },
+    message: { type: 'string' },
+    details: { type: 'object', additionalProperties: true },
+    rulesVersion: { type: 'string' },
+  },
+} as const;
+
+/** Response schemas every command route shares besides its success answer. */
+export const commandErrorResponses = {
+  400: errorResponse,
+  404: errorResponse,
+  409: refusalResponse,
+  413: errorResponse,
+  415: errorResponse,
+  422: errorResponse,
+  503: errorResponse,
+} as const;

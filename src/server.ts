@@ -1,0 +1,82 @@
+/**
+ * The composition root: from a validated config, open the store, wire the service and the
+ * HTTP app, and watch the rules. `main.ts` adds listen() and signals; tests call this directly.
+ */
+import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import type { Config } from './config/types.ts';
+import { RulesSource, watchRulesFile } from './config/rules-source.ts';
+import { buildApp } from './http/app.ts';
+import { ManualClock, systemClock, type Clock } from './service/clock.ts';
+import { LicenseService } from './service/license-service.ts';
+import { MemberRepository } from './service/member-repository.ts';
+import type { EventStore } from './store/event-store.ts';
+import { openEventStore } from './store/open-store.ts';
+
+export interface Server {
+  app: FastifyInstance;
+  service: LicenseService;
+  store: EventStore;
+  rules: RulesSource;
+  clock: Clock;
+  /** Stops taking requests, lets queued commands finish, then closes the store. */
+  close(): Promise<void>;
+}
+
+export interface ServerOptions {
+  logger?: FastifyServerOptions['logger'];
+  /** Start time of a manual clock (defaults to the real time at start). */
+  manualClockStart?: number;
+  /** A store to use instead of the configured one (tests). */
+  store?: EventStore;
+  /** Watch the config file for rules edits (default: when the config came from a file). */
+  watchRules?: boolean;
+}
+
+export async function createServer(config: Config, options: ServerOptions = {}): Promise<Server> {
+  const store = options.store ?? (await openEventStore(config.service));
+  const clock: Clock = config.service.clock === 'manual' ? new ManualClock(options.manualClockStart ?? Date.now()) : systemClock;
+  const rules = new RulesSource(config.rules);
+  let accepting = true;
+
+  // The snapshot-error callback logs through the app's logger, which exists only once the
+  // app is built; the callback runs long after that.
+  let app: FastifyInstance | undefined;
+  const repository = new MemberRepository(store, config.service.snapshot, (memberId, error) =>
+    app?.log.warn({ memberId, err: error }, 'snapshot failed; the member will replay more events on its next load'),
+  );
+  const service = new LicenseService({
+    repository,
+    rules,
+    clock,
+    maxMembersInMemory: config.service.cache.maxMembers,
+    conflictRetries: config.service.conflictRetries,
+  });
+  app = buildApp({
+    service,
+    clock,
+    bodyLimitBytes: config.service.bodyLimitBytes,
+    readiness: { ready: () => accepting, describe: () => ({ store: store.kind, rulesVersion: rules.current().version }) },
+    logger: options.logger,
+  });
+  const built = app;
+
+  const stopWatching =
+    (options.watchRules ?? config.path !== null) && config.path !== null
+      ? watchRulesFile(config.path, rules, config.service.rulesReloadIntervalMs, built.log)
+      : () => {};
+
+  return {
+    app: built,
+    service,
+    store,
+    rules,
+    clock,
+    async close() {
+      accepting = false;
+      stopWatching();
+      await built.close(); // stops accepting connections and waits for in-flight requests
+      await service.drain();
+      await store.close();
+    },
+  };
+}

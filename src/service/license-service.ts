@@ -1,0 +1,160 @@
+/**
+ * The application service: runs member commands through the pure decider, stores the events,
+ * and answers checks. One member's commands run one at a time (a mailbox per member); loaded
+ * members stay in memory (an LRU bounded by entry count) so checks need no store round trip.
+ * The actor runtime will host one of these per worker thread.
+ */
+import { randomUUID } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+import type { LicenseState } from '../domain/aggregates/license.ts';
+import type { AcquireLicense, DeactivateDevice, MemberCommand, RecordPlayback, ReleaseLicense, RenewLicense } from '../domain/member/commands.ts';
+import type { CommandAnswer } from '../domain/member/answers.ts';
+import { decide, decideAcquire } from '../domain/member/decide.ts';
+import { activeLicenses } from '../domain/member/state.ts';
+import { isRefusal, type Refusal } from '../domain/refusal.ts';
+import { planRules, type Rules } from '../domain/rules.ts';
+import type { RulesSource } from '../config/rules-source.ts';
+import { AppError } from '../errors/catalog.ts';
+import type { Clock } from './clock.ts';
+import { KeyedMailbox } from './keyed-mailbox.ts';
+import type { LoadedMember, MemberRepository } from './member-repository.ts';
+
+/** A command as the edge sends it: the service stamps the time and mints new license ids. */
+export type CommandInput =
+  | Omit<AcquireLicense, 'now' | 'licenseId'>
+  | Omit<RenewLicense, 'now'>
+  | Omit<ReleaseLicense, 'now'>
+  | Omit<RecordPlayback, 'now'>
+  | Omit<DeactivateDevice, 'now'>;
+
+export type CommandResult =
+  | { outcome: 'done'; answer: CommandAnswer; repeated: boolean; rulesVersion: string }
+  | { outcome: 'refused'; refusal: Refusal; rulesVersion: string };
+
+export type CheckResult =
+  | { allowed: true; rulesVersion: string }
+  | { allowed: false; reason: Refusal['reason']; message: string; details: Refusal['details']; rulesVersion: string };
+
+export interface CheckInput {
+  deviceId: string;
+  titleId: string;
+  plan?: string | undefined;
+}
+
+export interface LicenseServiceOptions {
+  repository: MemberRepository;
+  rules: RulesSource;
+  clock: Clock;
+  maxMembersInMemory: number;
+  /** How many times a command is re-decided after another writer moved the member's head. */
+  conflictRetries: number;
+  newLicenseId?: () => string;
+}
+
+export class LicenseService {
+  readonly #options: LicenseServiceOptions;
+  readonly #members: LRUCache<string, LoadedMember>;
+  readonly #mailbox = new KeyedMailbox();
+  readonly #newLicenseId: () => string;
+
+  constructor(options: LicenseServiceOptions) {
+    this.#options = options;
+    this.#members = new LRUCache({ max: options.maxMembersInMemory });
+    this.#newLicenseId = options.newLicenseId ?? randomUUID;
+  }
+
+  execute(memberId: string, input: CommandInput): Promise<CommandResult> {
+    return this.#mailbox.run(memberId, () => this.#executeInTurn(memberId, input));
+  }
+
+  async check(memberId: string, input: CheckInput): Promise<CheckResult> {
+    const member = await this.#member(memberId);
+    const rules = this.#options.rules.current();
+    requireKnownPlan(rules, input.plan);
+    const decision = decideAcquire(
+      { type: 'AcquireLicense', now: this.#now(member), licenseId: 'check', deviceId: input.deviceId, titleId: input.titleId, plan: input.plan },
+      member.state,
+      rules,
+    );
+    if (isRefusal(decision)) {
+      return { allowed: false, reason: decision.reason, message: decision.message, details: decision.details, rulesVersion: rules.version };
+    }
+    return { allowed: true, rulesVersion: rules.version };
+  }
+
+  async activeLicenses(memberId: string): Promise<LicenseState[]> {
+    const member = await this.#member(memberId);
+    return activeLicenses(member.state).sort((a, b) => a.acquiredAt - b.acquiredAt || (a.licenseId < b.licenseId ? -1 : 1));
+  }
+
+  /** Waits for every queued command to finish (graceful shutdown). */
+  drain(): Promise<void> {
+    return this.#mailbox.drain();
+  }
+
+  get membersInMemory(): number {
+    return this.#members.size;
+  }
+
+  /** The loaded member, from memory or (once, inside its mailbox) from the store. */
+  async #member(memberId: string): Promise<LoadedMember> {
+    return this.#members.get(memberId) ?? this.#mailbox.run(memberId, () => this.#loadInTurn(memberId));
+  }
+
+  async #loadInTurn(memberId: string): Promise<LoadedMember> {
+    const cached = this.#members.get(memberId);
+    if (cached) return cached;
+    const member = await this.#options.repository.load(memberId);
+    this.#members.set(memberId, member);
+    return member;
+  }
+
+  async #executeInTurn(memberId: string, input: CommandInput): Promise<CommandResult> {
+    for (let attempt = 0; ; attempt++) {
+      const member = await this.#loadInTurn(memberId);
+      const rules = this.#options.rules.current();
+      const command = this.#command(input, member);
+      if (command.type === 'AcquireLicense') requireKnownPlan(rules, command.plan);
+      const decision = decide(command, member.state, rules);
+      if (isRefusal(decision)) return { outcome: 'refused', refusal: decision, rulesVersion: rules.version };
+      if ('requestIdReused' in decision) {
+        throw new AppError('REQUEST_ID_REUSED', `requestId ${decision.requestId} was already used for a different command in the last 24 hours`, {
+          field: 'body.requestId',
+        });
+      }
+      try {
+        await this.#options.repository.append(member, decision.events, { rulesVersion: rules.version, requestId: command.requestId });
+        return { outcome: 'done', answer: decision.answer, repeated: decision.repeated, rulesVersion: rules.version };
+      } catch (error) {
+        // Whatever failed, the in-memory member may no longer match the store (a write whose
+        // outcome is unknown, or another writer moved the head): forget it, so the next turn
+        // reloads the truth. On a conflict, decide again, a bounded number of times.
+        this.#members.delete(memberId);
+        if ((error as { code?: unknown }).code !== 'STORE_CONFLICT') throw error;
+        if (attempt >= this.#options.conflictRetries) {
+          throw new AppError('STORE_CONFLICT', `member ${memberId} kept changing under concurrent writers; retry later`);
+        }
+      }
+    }
+  }
+
+  #now(member: LoadedMember): number {
+    // Events of one member are never stamped earlier than the ones before them, so their
+    // order in time is their order of decision even if the clock steps back.
+    return Math.max(this.#options.clock.now(), member.state.lastEventAt);
+  }
+
+  #command(input: CommandInput, member: LoadedMember): MemberCommand {
+    const now = this.#now(member);
+    if (input.type === 'AcquireLicense') return { ...input, now, licenseId: this.#newLicenseId() };
+    return { ...input, now };
+  }
+}
+
+function requireKnownPlan(rules: Rules, plan: string | undefined): void {
+  if (planRules(rules, plan) === undefined) {
+    throw new AppError('UNKNOWN_PLAN', `plan "${plan ?? rules.defaults.plan}" is not a plan in rules version ${rules.version} (known: ${Object.keys(rules.plans).join(', ')})`, {
+      field: 'plan',
+    });
+  }
+}

@@ -1,0 +1,113 @@
+/**
+ * Loads a member's aggregates from the store (latest snapshot, then the events of its
+ * generation) and appends the events of a decision. Snapshots when a load replayed many events
+ * or took long, or once enough events were appended since the last snapshot.
+ */
+import { performance } from 'node:perf_hooks';
+import type { DomainEvent } from '../domain/events.ts';
+import { applyEvent, initialMemberState, type EventMetadata, type MemberState } from '../domain/member/state.ts';
+import { decodeEvent, encodeEvent, metadataOf } from '../store/codec/event-codec.ts';
+import { decodeMemberState, encodeMemberState, SNAPSHOT_SCHEMA_VERSION } from '../store/codec/snapshot-codec.ts';
+import { EMPTY_HEAD, type EventStore, type StreamHead } from '../store/event-store.ts';
+
+export interface SnapshotThresholds {
+  /** Snapshot when this many events were replayed by a load or appended since the last snapshot. */
+  eventCount: number;
+  /** Snapshot when replaying a member took at least this long. */
+  replayMs: number;
+}
+
+export interface LoadedMember {
+  memberId: string;
+  state: MemberState;
+  head: StreamHead;
+  /** Events in the current generation, i.e. not covered by the latest snapshot. */
+  eventsSinceSnapshot: number;
+  /** How long the last load's replay took, ms. */
+  replayMs: number;
+}
+
+export interface SnapshotListener {
+  (memberId: string, head: StreamHead): void;
+}
+
+export class MemberRepository {
+  constructor(
+    private readonly store: EventStore,
+    private readonly thresholds: SnapshotThresholds,
+    private readonly onSnapshotError: (memberId: string, error: unknown) => void = () => {},
+  ) {}
+
+  async load(memberId: string): Promise<LoadedMember> {
+    const started = performance.now();
+    const snapshot = await this.store.readLatestSnapshot(memberId);
+    let state = initialMemberState();
+    let head: StreamHead = EMPTY_HEAD;
+    let fromGeneration = 0;
+    if (snapshot) {
+      try {
+        state = decodeMemberState(snapshot.schemaVersion, snapshot.payload);
+        head = { generation: snapshot.generation, position: snapshot.position };
+        fromGeneration = snapshot.generation;
+      } catch {
+        // A snapshot this code cannot read (older or newer format) is only an optimisation:
+        // rebuild from the full history instead, which is always authoritative.
+        state = initialMemberState();
+      }
+    }
+    const lastGeneration = snapshot?.generation ?? 0;
+    let replayed = 0;
+    for (let generation = fromGeneration; generation <= lastGeneration; generation++) {
+      for await (const row of this.store.readGeneration(memberId, generation)) {
+        applyEvent(state, decodeEvent(row), metadataOf(row));
+        replayed += 1;
+        if (row.position > head.position) head = { generation: row.generation, position: row.position };
+      }
+    }
+    head = { generation: lastGeneration, position: head.position };
+    const member: LoadedMember = {
+      memberId,
+      state,
+      head,
+      eventsSinceSnapshot: replayed,
+      replayMs: performance.now() - started,
+    };
+    if (replayed >= this.thresholds.eventCount || (replayed > 0 && member.replayMs >= this.thresholds.replayMs)) {
+      await this.snapshot(member);
+    }
+    return member;
+  }
+
+  /**
+   * Appends a decision's events at the member's head, then applies them to the in-memory
+   * state: memory changes only once the store has the events.
+   */
+  async append(member: LoadedMember, events: readonly DomainEvent[], metadata: EventMetadata): Promise<void> {
+    if (events.length === 0) return;
+    const rows = events.map((event) => encodeEvent(event, metadata));
+    member.head = await this.store.append(member.memberId, member.head, rows);
+    for (const event of events) applyEvent(member.state, event, metadata);
+    member.eventsSinceSnapshot += events.length;
+    if (member.eventsSinceSnapshot >= this.thresholds.eventCount) await this.snapshot(member);
+  }
+
+  /**
+   * Writes a snapshot of the member's state and moves it to the next generation. A failure is
+   * reported and swallowed: the events are stored, so a missing snapshot costs only load time.
+   */
+  async snapshot(member: LoadedMember): Promise<boolean> {
+    if (member.head.position === 0) return false;
+    try {
+      member.head = await this.store.writeSnapshot(member.memberId, member.head, {
+        takenAt: member.state.lastEventAt,
+        schemaVersion: SNAPSHOT_SCHEMA_VERSION,
+        payload: encodeMemberState(member.state),
+      });
+      member.eventsSinceSnapshot = 0;
+      return true;
+    } catch (error) {
+      this.onSnapshotError(member.memberId, error);
+      return false;
+    }
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * The event store contract (DESIGN.md section 3). A member's history is split into
+ * generations: generation 0 until the first snapshot, then each snapshot opens the next one.
+ * The row id of DESIGN.md is (member id, generation); the aggregate name and id, the event
+ * time and the member-wide position are the clustering key inside it, so one command's events
+ * (which touch up to three aggregates) share one partition and land all or nothing.
+ *
+ * Concurrency control: every write states the head it expects (generation and last position);
+ * a store whose head differs refuses with ConcurrencyConflictError and writes nothing.
+ */
+import type { StoreErrorCode } from '../errors/catalog.ts';
+
+export interface StreamHead {
+  /** The generation new events go to: the latest snapshot's, or 0. */
+  generation: number;
+  /** Member-wide position of the newest event, 0 when there is none. Positions start at 1. */
+  position: number;
+}
+
+export const EMPTY_HEAD: StreamHead = Object.freeze({ generation: 0, position: 0 });
+
+/** One event as a row, before the store gives it a place. */
+export interface NewEventRecord {
+  aggregateName: string;
+  aggregateId: string;
+  /** Event time (ms since epoch). */
+  at: number;
+  type: string;
+  schemaVersion: number;
+  serializer: string;
+  payload: string;
+  rulesVersion: string;
+  requestId: string | null;
+}
+
+export interface EventRecord extends NewEventRecord {
+  memberId: string;
+  generation: number;
+  /** Member-wide sequence number: the tiebreaker for two events at the same millisecond. */
+  position: number;
+}
+
+export interface SnapshotRecord {
+  memberId: string;
+  /** Events after this snapshot are in this generation. */
+  generation: number;
+  /** The last event position the snapshot covers. */
+  position: number;
+  takenAt: number;
+  schemaVersion: number;
+  payload: string;
+}
+
+export interface NewSnapshot {
+  takenAt: number;
+  schemaVersion: number;
+  payload: string;
+}
+
+export interface ReadOptions {
+  /** Rows per query; long histories are read page by page, never in one unbounded query. */
+  pageSize?: number;
+}
+
+export interface EventStore {
+  readonly kind: string;
+  /**
+   * Appends one command's events atomically at positions expected.position + 1... in the
+   * expected generation. Returns the new head.
+   */
+  append(memberId: string, expected: StreamHead, events: readonly NewEventRecord[]): Promise<StreamHead>;
+  /** The member's current head, EMPTY_HEAD for a member never written. */
+  readHead(memberId: string): Promise<StreamHead>;
+  /**
+   * The events of one generation in clustering order: by aggregate name, aggregate id, time,
+   * position. Events of one aggregate come in the order they happened.
+   */
+  readGeneration(memberId: string, generation: number, options?: ReadOptions): AsyncIterable<EventRecord>;
+  readLatestSnapshot(memberId: string): Promise<SnapshotRecord | null>;
+  /**
+   * Stores a snapshot of the state at `expected` and opens generation expected.generation + 1.
+   * Refused (ConcurrencyConflictError) when the head moved since the state was read.
+   */
+  writeSnapshot(memberId: string, expected: StreamHead, snapshot: NewSnapshot): Promise<StreamHead>;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_PAGE_SIZE = 500;
+
+/** A store refused a write because the member's head is not the one the writer expected. */
+export class ConcurrencyConflictError extends Error {
+  override name = 'ConcurrencyConflictError';
+  readonly code: StoreErrorCode = 'STORE_CONFLICT';
+  constructor(
+    readonly memberId: string,
+    readonly expected: StreamHead,
+    readonly actual: StreamHead | null,
+  ) {
+    super(
+      `member ${memberId}: expected head ${expected.generation}/${expected.position}` +
+        (actual ? `, found ${actual.generation}/${actual.position}` : ', found another'),
+    );
+  }
+}
+
+export function sameHead(a: StreamHead, b: StreamHead): boolean {
+  return a.generation === b.generation && a.position === b.position;
+}

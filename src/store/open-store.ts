@@ -1,0 +1,14 @@
+/** Opens the event store the config names. */
+import type { ServiceConfig } from '../config/types.ts';
+import type { EventStore } from './event-store.ts';
+import { SqliteEventStore } from './sqlite/sqlite-event-store.ts';
+
+export async function openEventStore(service: ServiceConfig): Promise<EventStore> {
+  switch (service.store) {
+    case 'sqlite':
+      return new SqliteEventStore(service.sqlite.path);
+    case 'cassandra':
+      // The Cassandra store is the next issue's work; refuse clearly rather than pretend.
+      throw new Error('service.store "cassandra" is not available yet: use "sqlite"');
+  }
+}

@@ -1,0 +1,194 @@
+/**
+ * The embedded event store: one SQLite file, so the service runs with no server at all.
+ * WAL journal with synchronous=FULL: a commit is on disk before append() resolves, so every
+ * acknowledged event survives a crash or power loss.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import {
+  ConcurrencyConflictError,
+  DEFAULT_PAGE_SIZE,
+  EMPTY_HEAD,
+  sameHead,
+  type EventRecord,
+  type EventStore,
+  type NewEventRecord,
+  type NewSnapshot,
+  type ReadOptions,
+  type SnapshotRecord,
+  type StreamHead,
+} from '../event-store.ts';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS member_heads (
+  member_id  TEXT    NOT NULL PRIMARY KEY,
+  generation INTEGER NOT NULL,
+  position   INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (
+  member_id      TEXT    NOT NULL,
+  generation     INTEGER NOT NULL,
+  aggregate_name TEXT    NOT NULL,
+  aggregate_id   TEXT    NOT NULL,
+  at             INTEGER NOT NULL,
+  position       INTEGER NOT NULL,
+  type           TEXT    NOT NULL,
+  schema_version INTEGER NOT NULL,
+  serializer     TEXT    NOT NULL,
+  payload        TEXT    NOT NULL,
+  rules_version  TEXT    NOT NULL,
+  request_id     TEXT,
+  PRIMARY KEY (member_id, generation, aggregate_name, aggregate_id, at, position)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS snapshots (
+  member_id      TEXT    NOT NULL,
+  generation     INTEGER NOT NULL,
+  position       INTEGER NOT NULL,
+  taken_at       INTEGER NOT NULL,
+  schema_version INTEGER NOT NULL,
+  payload        TEXT    NOT NULL,
+  PRIMARY KEY (member_id, generation)
+) WITHOUT ROWID;
+`;
+
+interface EventRow {
+  member_id: string;
+  generation: number;
+  aggregate_name: string;
+  aggregate_id: string;
+  at: number;
+  position: number;
+  type: string;
+  schema_version: number;
+  serializer: string;
+  payload: string;
+  rules_version: string;
+  request_id: string | null;
+}
+
+interface SnapshotRow {
+  member_id: string;
+  generation: number;
+  position: number;
+  taken_at: number;
+  schema_version: number;
+  payload: string;
+}
+
+function toEventRecord(row: EventRow): EventRecord {
+  return {
+    memberId: row.member_id,
+    generation: row.generation,
+    aggregateName: row.aggregate_name,
+    aggregateId: row.aggregate_id,
+    at: row.at,
+    position: row.position,
+    type: row.type,
+    schemaVersion: row.schema_version,
+    serializer: row.serializer,
+    payload: row.payload,
+    rulesVersion: row.rules_version,
+    requestId: row.request_id,
+  };
+}
+
+export class SqliteEventStore implements EventStore {
+  readonly kind = 'sqlite';
+  readonly #db: Database.Database;
+  readonly #statements;
+
+  constructor(readonly path: string) {
+    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    this.#db = new Database(path);
+    this.#db.pragma('journal_mode = WAL');
+    this.#db.pragma('synchronous = FULL');
+    this.#db.pragma('busy_timeout = 5000');
+    this.#db.exec(SCHEMA);
+    const db = this.#db;
+    this.#statements = {
+      head: db.prepare<[string], { generation: number; position: number }>('SELECT generation, position FROM member_heads WHERE member_id = ?'),
+      upsertHead: db.prepare('INSERT INTO member_heads (member_id, generation, position) VALUES (?, ?, ?) ON CONFLICT (member_id) DO UPDATE SET generation = excluded.generation, position = excluded.position'),
+      insertEvent: db.prepare(
+        'INSERT INTO events (member_id, generation, aggregate_name, aggregate_id, at, position, type, schema_version, serializer, payload, rules_version, request_id) VALUES (@memberId, @generation, @aggregateName, @aggregateId, @at, @position, @type, @schemaVersion, @serializer, @payload, @rulesVersion, @requestId)',
+      ),
+      // Keyset paging: each page starts after the last clustering key of the previous one, so
+      // no cursor stays open across awaits (better-sqlite3 forbids writes during an iteration).
+      firstPage: db.prepare<[string, number, number], EventRow>(
+        'SELECT * FROM events WHERE member_id = ? AND generation = ? ORDER BY aggregate_name, aggregate_id, at, position LIMIT ?',
+      ),
+      nextPage: db.prepare<[string, number, string, string, number, number, number], EventRow>(
+        'SELECT * FROM events WHERE member_id = ? AND generation = ? AND (aggregate_name, aggregate_id, at, position) > (?, ?, ?, ?) ORDER BY aggregate_name, aggregate_id, at, position LIMIT ?',
+      ),
+      latestSnapshot: db.prepare<[string], SnapshotRow>('SELECT * FROM snapshots WHERE member_id = ? ORDER BY generation DESC LIMIT 1'),
+      insertSnapshot: db.prepare(
+        'INSERT INTO snapshots (member_id, generation, position, taken_at, schema_version, payload) VALUES (?, ?, ?, ?, ?, ?)',
+      ),
+    };
+  }
+
+  #readHead(memberId: string): StreamHead {
+    return this.#statements.head.get(memberId) ?? EMPTY_HEAD;
+  }
+
+  async readHead(memberId: string): Promise<StreamHead> {
+    return { ...this.#readHead(memberId) };
+  }
+
+  async append(memberId: string, expected: StreamHead, events: readonly NewEventRecord[]): Promise<StreamHead> {
+    const write = this.#db.transaction((): StreamHead => {
+      const actual = this.#readHead(memberId);
+      if (!sameHead(actual, expected)) throw new ConcurrencyConflictError(memberId, expected, actual);
+      let position = expected.position;
+      for (const event of events) {
+        position += 1;
+        this.#statements.insertEvent.run({ ...event, memberId, generation: expected.generation, position });
+      }
+      this.#statements.upsertHead.run(memberId, expected.generation, position);
+      return { generation: expected.generation, position };
+    });
+    // IMMEDIATE takes the write lock before reading the head, so the check and the insert
+    // cannot interleave with another process's append to the same file.
+    return write.immediate();
+  }
+
+  async *readGeneration(memberId: string, generation: number, options: ReadOptions = {}): AsyncIterable<EventRecord> {
+    const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
+    let page = this.#statements.firstPage.all(memberId, generation, pageSize);
+    while (page.length > 0) {
+      for (const row of page) yield toEventRecord(row);
+      const last = page[page.length - 1];
+      if (page.length < pageSize || last === undefined) return;
+      page = this.#statements.nextPage.all(memberId, generation, last.aggregate_name, last.aggregate_id, last.at, last.position, pageSize);
+    }
+  }
+
+  async readLatestSnapshot(memberId: string): Promise<SnapshotRecord | null> {
+    const row = this.#statements.latestSnapshot.get(memberId);
+    if (!row) return null;
+    return {
+      memberId: row.member_id,
+      generation: row.generation,
+      position: row.position,
+      takenAt: row.taken_at,
+      schemaVersion: row.schema_version,
+      payload: row.payload,
+    };
+  }
+
+  async writeSnapshot(memberId: string, expected: StreamHead, snapshot: NewSnapshot): Promise<StreamHead> {
+    const write = this.#db.transaction((): StreamHead => {
+      const actual = this.#readHead(memberId);
+      if (!sameHead(actual, expected)) throw new ConcurrencyConflictError(memberId, expected, actual);
+      const next = { generation: expected.generation + 1, position: expected.position };
+      this.#statements.insertSnapshot.run(memberId, next.generation, next.position, snapshot.takenAt, snapshot.schemaVersion, snapshot.payload);
+      this.#statements.upsertHead.run(memberId, next.generation, next.position);
+      return next;
+    });
+    return write.immediate();
+  }
+
+  async close(): Promise<void> {
+    if (this.#db.open) this.#db.close();
+  }
+}
