@@ -1,0 +1,193 @@
+/**
+ * The event store contract: every EventStore implementation runs this same suite
+ * (SQLite in sqlite.test.ts, Cassandra in cassandra.test.ts).
+ */
+import type { Test } from 'tap';
+import { randomUUID } from 'node:crypto';
+import { EMPTY_HEAD, type EventRecord, type EventStore, type NewEventRecord, type StreamHead } from '../../src/store/event-store.ts';
+
+export interface StoreHarness {
+  /** A store; `reopen` closes it and opens the same data again (restart), when the backend can. */
+  open(): Promise<EventStore>;
+  reopen?(store: EventStore): Promise<EventStore>;
+}
+
+let counter = 0;
+function event(aggregateName: string, aggregateId: string, at: number, overrides: Partial<NewEventRecord> = {}): NewEventRecord {
+  counter += 1;
+  return {
+    aggregateName,
+    aggregateId,
+    at,
+    type: 'TestEvent',
+    schemaVersion: 1,
+    serializer: 'json',
+    payload: JSON.stringify({ n: counter }),
+    rulesVersion: 'contract-1',
+    requestId: null,
+    ...overrides,
+  };
+}
+
+async function collect(iterable: AsyncIterable<EventRecord>): Promise<EventRecord[]> {
+  const rows: EventRecord[] = [];
+  for await (const row of iterable) rows.push(row);
+  return rows;
+}
+
+function member(): string {
+  return `contract-${randomUUID()}`;
+}
+
+function errorCode(error: unknown): unknown {
+  return (error as { code?: unknown }).code;
+}
+
+export function eventStoreContract(t: Test, harness: StoreHarness): void {
+  let store: EventStore;
+  t.before(async () => {
+    store = await harness.open();
+  });
+  t.teardown(async () => {
+    await store.close();
+  });
+
+  t.test('a member never written has an empty head, no snapshot and no events', async (t) => {
+    const id = member();
+    t.same(await store.readHead(id), EMPTY_HEAD);
+    t.equal(await store.readLatestSnapshot(id), null);
+    t.same(await collect(store.readGeneration(id, 0)), []);
+  });
+
+  t.test('append gives consecutive member-wide positions and returns the new head', async (t) => {
+    const id = member();
+    const head1 = await store.append(id, EMPTY_HEAD, [event('license', 'L1', 1000), event('downloaded', 'T1', 1000)]);
+    t.same(head1, { generation: 0, position: 2 });
+    const head2 = await store.append(id, head1, [event('license', 'L1', 2000)]);
+    t.same(head2, { generation: 0, position: 3 });
+    t.same(await store.readHead(id), head2);
+    const rows = await collect(store.readGeneration(id, 0));
+    t.same(rows.map((r) => r.position).sort(), [1, 2, 3]);
+    t.ok(rows.every((r) => r.memberId === id && r.generation === 0));
+  });
+
+  t.test('every field of a row survives the round trip', async (t) => {
+    const id = member();
+    const written = event('device', 'phone:1', 1_767_225_600_123, {
+      type: 'DeviceRegistered',
+      schemaVersion: 3,
+      serializer: 'json',
+      payload: '{"deviceId":"phone:1","note":"ünïcødé ✓"}',
+      rulesVersion: 'rules-2026.1',
+      requestId: 'req-42',
+    });
+    await store.append(id, EMPTY_HEAD, [written]);
+    const [row] = await collect(store.readGeneration(id, 0));
+    t.same(row, { ...written, memberId: id, generation: 0, position: 1 });
+  });
+
+  t.test('an append that expects a stale head is refused with STORE_CONFLICT and writes nothing', async (t) => {
+    const id = member();
+    const head = await store.append(id, EMPTY_HEAD, [event('license', 'L1', 1000)]);
+    await t.rejects(store.append(id, EMPTY_HEAD, [event('license', 'L2', 1000)]), { code: 'STORE_CONFLICT' });
+    await t.rejects(store.append(id, { generation: 0, position: 5 }, [event('license', 'L2', 1000)]), { code: 'STORE_CONFLICT' });
+    t.same(await store.readHead(id), head);
+    t.equal((await collect(store.readGeneration(id, 0))).length, 1);
+  });
+
+  t.test('of concurrent appends at the same head exactly one wins', async (t) => {
+    const id = member();
+    const attempts = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) => store.append(id, EMPTY_HEAD, [event('license', `L${i}`, 1000), event('device', 'D', 1000)])),
+    );
+    const won = attempts.filter((a) => a.status === 'fulfilled');
+    const lost = attempts.filter((a): a is PromiseRejectedResult => a.status === 'rejected');
+    t.equal(won.length, 1);
+    t.ok(lost.every((a) => errorCode(a.reason) === 'STORE_CONFLICT'), 'the losers get the conflict error');
+    t.same(await store.readHead(id), { generation: 0, position: 2 });
+    t.equal((await collect(store.readGeneration(id, 0))).length, 2, 'only the winner’s events are stored');
+  });
+
+  t.test('a generation reads in clustering order: aggregate name, aggregate id, time, position', async (t) => {
+    const id = member();
+    let head: StreamHead = EMPTY_HEAD;
+    head = await store.append(id, head, [event('license', 'L2', 5000), event('downloaded', 'T1', 5000)]);
+    head = await store.append(id, head, [event('license', 'L1', 7000)]);
+    // Two events of one aggregate in the same millisecond: the position breaks the tie.
+    head = await store.append(id, head, [event('license', 'L1', 6000), event('license', 'L1', 6000)]);
+    const rows = await collect(store.readGeneration(id, 0));
+    t.same(
+      rows.map((r) => [r.aggregateName, r.aggregateId, r.at, r.position]),
+      [
+        ['downloaded', 'T1', 5000, 2],
+        ['license', 'L1', 6000, 4],
+        ['license', 'L1', 6000, 5],
+        ['license', 'L1', 7000, 3],
+        ['license', 'L2', 5000, 1],
+      ],
+    );
+  });
+
+  t.test('long histories are read page by page without losing or repeating a row', async (t) => {
+    const id = member();
+    let head: StreamHead = EMPTY_HEAD;
+    for (let i = 0; i < 25; i++) head = await store.append(id, head, [event('license', `L${i % 4}`, 1000 + (i % 3))]);
+    const paged = await collect(store.readGeneration(id, 0, { pageSize: 4 }));
+    const whole = await collect(store.readGeneration(id, 0, { pageSize: 1000 }));
+    t.equal(paged.length, 25);
+    t.same(paged, whole);
+    t.same(new Set(paged.map((r) => r.position)).size, 25);
+  });
+
+  t.test('a snapshot opens the next generation and fences writers of the old one', async (t) => {
+    const id = member();
+    const head = await store.append(id, EMPTY_HEAD, [event('license', 'L1', 1000), event('license', 'L1', 2000)]);
+    const next = await store.writeSnapshot(id, head, { takenAt: 2000, schemaVersion: 1, payload: '{"state":1}' });
+    t.same(next, { generation: 1, position: 2 });
+    t.same(await store.readHead(id), next);
+    t.same(await store.readLatestSnapshot(id), { memberId: id, generation: 1, position: 2, takenAt: 2000, schemaVersion: 1, payload: '{"state":1}' });
+    // A writer that still believes in generation 0 is refused.
+    await t.rejects(store.append(id, head, [event('license', 'L1', 3000)]), { code: 'STORE_CONFLICT' });
+    const after = await store.append(id, next, [event('license', 'L1', 3000)]);
+    t.same(after, { generation: 1, position: 3 });
+    t.same((await collect(store.readGeneration(id, 1))).map((r) => r.position), [3]);
+    t.equal((await collect(store.readGeneration(id, 0))).length, 2, 'older generations stay for audit and replay');
+    const newer = await store.writeSnapshot(id, after, { takenAt: 3000, schemaVersion: 1, payload: '{"state":2}' });
+    t.same(newer, { generation: 2, position: 3 });
+    t.equal((await store.readLatestSnapshot(id))?.payload, '{"state":2}', 'the newest snapshot comes first');
+  });
+
+  t.test('a snapshot of a stale head is refused', async (t) => {
+    const id = member();
+    const head = await store.append(id, EMPTY_HEAD, [event('license', 'L1', 1000)]);
+    await store.append(id, head, [event('license', 'L1', 2000)]);
+    await t.rejects(store.writeSnapshot(id, head, { takenAt: 1000, schemaVersion: 1, payload: '{}' }), { code: 'STORE_CONFLICT' });
+    t.equal(await store.readLatestSnapshot(id), null);
+  });
+
+  t.test('members are isolated from each other', async (t) => {
+    const a = member();
+    const b = member();
+    await store.append(a, EMPTY_HEAD, [event('license', 'L1', 1000)]);
+    t.same(await store.readHead(b), EMPTY_HEAD);
+    t.same(await store.append(b, EMPTY_HEAD, [event('license', 'L1', 1000)]), { generation: 0, position: 1 });
+    t.equal((await collect(store.readGeneration(a, 0))).length, 1);
+  });
+
+  if (harness.reopen) {
+    const reopen = harness.reopen.bind(harness);
+    t.test('a restart loses nothing that was acknowledged', async (t) => {
+      const id = member();
+      let head = await store.append(id, EMPTY_HEAD, [event('license', 'L1', 1000), event('device', 'D1', 1000)]);
+      head = await store.writeSnapshot(id, head, { takenAt: 1000, schemaVersion: 1, payload: '{"s":1}' });
+      head = await store.append(id, head, [event('license', 'L1', 2000)]);
+      const before = [...(await collect(store.readGeneration(id, 0))), ...(await collect(store.readGeneration(id, 1)))];
+      store = await reopen(store);
+      t.same(await store.readHead(id), head);
+      t.equal((await store.readLatestSnapshot(id))?.payload, '{"s":1}');
+      const after = [...(await collect(store.readGeneration(id, 0))), ...(await collect(store.readGeneration(id, 1)))];
+      t.same(after, before);
+      t.same(await store.append(id, head, [event('license', 'L1', 3000)]), { generation: 1, position: 4 });
+    });
+  }
+}
