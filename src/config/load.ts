@@ -93,7 +93,7 @@ export function configPathFrom({ argv, env }: ConfigSources): string {
   return env['LICENSE_CONFIG'] ? resolve(env['LICENSE_CONFIG']) : DEFAULT_CONFIG_PATH;
 }
 
-/** Loads the config for a process: file, then PORT/HOST from the environment. */
+/** Loads the config for a process: file, then PORT, HOST and CASSANDRA_CONTACT_POINTS from the environment. */
 export function loadConfig(sources: ConfigSources): Config {
   const path = configPathFrom(sources);
   const config = parseConfig(readConfigFile(path), path);
@@ -104,5 +104,17 @@ export function loadConfig(sources: ConfigSources): Config {
     config.service.port = port;
   }
   if (HOST !== undefined && HOST !== '') config.service.host = HOST;
+  const contactPoints = cassandraContactPointsFrom(sources.env);
+  if (contactPoints) config.service.cassandra.contactPoints = contactPoints;
   return config;
+}
+
+/** CASSANDRA_CONTACT_POINTS: comma-separated host[:port] list pointing at an existing cluster. */
+export function cassandraContactPointsFrom(env: Readonly<Record<string, string | undefined>>): string[] | undefined {
+  const value = env['CASSANDRA_CONTACT_POINTS'];
+  if (value === undefined || value.trim() === '') return undefined;
+  return value
+    .split(',')
+    .map((point) => point.trim())
+    .filter((point) => point.length > 0);
 }

@@ -90,7 +90,7 @@ export const serviceSchema = {
       default: {},
       properties: {
         contactPoints: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 }, default: ['127.0.0.1:9042'] },
-        localDataCenter: { type: 'string', minLength: 1, default: 'datacenter1' },
+        localDataCenter: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$', default: 'datacenter1' },
         keyspace: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9_]{0,47}$', default: 'license_accounting' },
         replication: {
           type: 'object',

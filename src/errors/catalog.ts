@@ -28,6 +28,13 @@ export const ERROR_CATALOG = {
 export type ErrorCode = keyof typeof ERROR_CATALOG;
 export type StoreErrorCode = Extract<ErrorCode, 'STORE_CONFLICT' | 'STORE_UNAVAILABLE' | 'EVENT_DECODE_FAILED'>;
 
+/** The event store did not answer (in time): the request may be retried. */
+export class StoreUnavailableError extends Error {
+  override name = 'StoreUnavailableError';
+  readonly code = 'STORE_UNAVAILABLE';
+  readonly status = ERROR_CATALOG.STORE_UNAVAILABLE.status;
+}
+
 /** An error the service answers with; its status comes from the catalog. */
 export class AppError extends Error {
   override name = 'AppError';

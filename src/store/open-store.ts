@@ -1,5 +1,6 @@
 /** Opens the event store the config names. */
 import type { ServiceConfig } from '../config/types.ts';
+import { CassandraEventStore } from './cassandra/cassandra-event-store.ts';
 import type { EventStore } from './event-store.ts';
 import { SqliteEventStore } from './sqlite/sqlite-event-store.ts';
 
@@ -8,7 +9,6 @@ export async function openEventStore(service: ServiceConfig): Promise<EventStore
     case 'sqlite':
       return new SqliteEventStore(service.sqlite.path);
     case 'cassandra':
-      // The Cassandra store is the next issue's work; refuse clearly rather than pretend.
-      throw new Error('service.store "cassandra" is not available yet: use "sqlite"');
+      return CassandraEventStore.connect(service.cassandra);
   }
 }

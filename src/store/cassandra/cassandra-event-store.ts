@@ -1,0 +1,328 @@
+/**
+ * The production event store on Apache Cassandra (schema: cluster/cassandra/schema.cql).
+ *
+ * Concurrency control: a generation's partition carries the member's head position in a
+ * static column. An append is one single-partition conditional batch: `UPDATE head_position
+ * IF head_position = <expected>` plus the event inserts, so a command's events land all or
+ * nothing and a stale writer is refused by Paxos. A snapshot seals its generation (head -1),
+ * so a writer that missed the snapshot is refused too.
+ *
+ * Snapshot protocol, crash-safe in every step:
+ *   1. insert the snapshot row (member, g+1);
+ *   2. seal generation g: `SET head_position = -1 IF head_position = P`; if refused, delete
+ *      the row of step 1 and report the conflict;
+ *   3. open generation g+1: `INSERT head_position = P IF NOT EXISTS`.
+ * A snapshot counts only once the generation before it is sealed, so a crash after step 1
+ * leaves a row that readers ignore (and the next snapshot overwrites); a crash after step 2
+ * leaves generation g+1 unopened, which the first append there opens after checking 1 and 2.
+ */
+import cassandra from 'cassandra-driver';
+import type { ServiceConfig } from '../../config/types.ts';
+import { StoreUnavailableError } from '../../errors/catalog.ts';
+import {
+  ConcurrencyConflictError,
+  DEFAULT_PAGE_SIZE,
+  EMPTY_HEAD,
+  type EventRecord,
+  type EventStore,
+  type NewEventRecord,
+  type NewSnapshot,
+  type ReadOptions,
+  type SnapshotRecord,
+  type StreamHead,
+} from '../event-store.ts';
+import { isUnavailable, isUnknownOutcome, unavailable } from './driver-errors.ts';
+import { applySchema } from './schema.ts';
+
+const { Client, types } = cassandra;
+type Client = InstanceType<typeof Client>;
+type Row = cassandra.types.Row;
+
+const SEALED = -1;
+
+const CQL = {
+  advanceHead: 'UPDATE events SET head_position = ? WHERE member_id = ? AND generation = ? IF head_position = ?',
+  insertEvent:
+    'INSERT INTO events (member_id, generation, aggregate_name, aggregate_id, at, position, type, schema_version, serializer, payload, rules_version, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  readHead: 'SELECT head_position FROM events WHERE member_id = ? AND generation = ? LIMIT 1',
+  readGeneration:
+    'SELECT member_id, generation, aggregate_name, aggregate_id, at, position, type, schema_version, serializer, payload, rules_version, request_id FROM events WHERE member_id = ? AND generation = ?',
+  eventExists: 'SELECT position FROM events WHERE member_id = ? AND generation = ? AND aggregate_name = ? AND aggregate_id = ? AND at = ? AND position = ?',
+  snapshots: 'SELECT member_id, generation, position, taken_at, schema_version, payload FROM snapshots WHERE member_id = ?',
+  snapshotAt: 'SELECT member_id, generation, position, taken_at, schema_version, payload FROM snapshots WHERE member_id = ? AND generation = ?',
+  insertSnapshot: 'INSERT INTO snapshots (member_id, generation, position, taken_at, schema_version, payload) VALUES (?, ?, ?, ?, ?, ?)',
+  deleteSnapshot: 'DELETE FROM snapshots WHERE member_id = ? AND generation = ?',
+  openGeneration: 'INSERT INTO events (member_id, generation, head_position) VALUES (?, ?, ?) IF NOT EXISTS',
+} as const;
+
+function long(value: number): cassandra.types.Long {
+  return types.Long.fromNumber(value);
+}
+
+function num(value: unknown): number {
+  if (value === null || value === undefined) throw new Error('unexpected null number');
+  return typeof value === 'number' ? value : (value as cassandra.types.Long).toNumber();
+}
+
+function toEventRecord(row: Row): EventRecord {
+  return {
+    memberId: row['member_id'] as string,
+    generation: row['generation'] as number,
+    aggregateName: row['aggregate_name'] as string,
+    aggregateId: row['aggregate_id'] as string,
+    at: num(row['at']),
+    position: row['position'] as number,
+    type: row['type'] as string,
+    schemaVersion: row['schema_version'] as number,
+    serializer: row['serializer'] as string,
+    payload: row['payload'] as string,
+    rulesVersion: row['rules_version'] as string,
+    requestId: (row['request_id'] as string | null) ?? null,
+  };
+}
+
+function toSnapshotRecord(row: Row): SnapshotRecord {
+  return {
+    memberId: row['member_id'] as string,
+    generation: row['generation'] as number,
+    position: row['position'] as number,
+    takenAt: num(row['taken_at']),
+    schemaVersion: row['schema_version'] as number,
+    payload: row['payload'] as string,
+  };
+}
+
+export type CassandraSettings = ServiceConfig['cassandra'];
+
+export class CassandraEventStore implements EventStore {
+  readonly kind = 'cassandra';
+  readonly #client: Client;
+  readonly #read: cassandra.QueryOptions;
+  readonly #write: cassandra.QueryOptions;
+  readonly #serialRead: cassandra.QueryOptions;
+
+  private constructor(client: Client, settings: CassandraSettings) {
+    this.#client = client;
+    const consistency = types.consistencies;
+    const serial = consistency[settings.serialConsistency === 'SERIAL' ? 'serial' : 'localSerial'];
+    this.#read = { prepare: true, consistency: consistency[camel(settings.readConsistency)] };
+    // Appends are not idempotent as plain retries (a retried CAS may report "not applied" for
+    // its own earlier success), so the driver must never retry or speculate them.
+    this.#write = { prepare: true, consistency: consistency[camel(settings.writeConsistency)], serialConsistency: serial, isIdempotent: false };
+    this.#serialRead = { prepare: true, consistency: serial };
+  }
+
+  /**
+   * Connects, applies the schema and returns the store. An unreachable cluster is a
+   * StoreUnavailableError naming the contact points, not a retry loop.
+   */
+  static async connect(settings: CassandraSettings): Promise<CassandraEventStore> {
+    const client = new Client({
+      contactPoints: settings.contactPoints,
+      localDataCenter: settings.localDataCenter,
+      socketOptions: { connectTimeout: Math.min(settings.requestTimeoutMs, 5000), readTimeout: settings.requestTimeoutMs },
+      policies: { reconnection: new cassandra.policies.reconnection.ExponentialReconnectionPolicy(250, 5000, false) },
+    });
+    try {
+      await client.connect();
+      await applySchema(client, settings);
+      await client.execute(`USE ${settings.keyspace}`);
+    } catch (error) {
+      await client.shutdown().catch(() => {});
+      throw new StoreUnavailableError(
+        `cannot reach Cassandra at ${settings.contactPoints.join(', ')} (data center ${settings.localDataCenter}): ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
+    }
+    return new CassandraEventStore(client, settings);
+  }
+
+  async #execute(query: string, params: unknown[], options: cassandra.QueryOptions, what: string): Promise<cassandra.types.ResultSet> {
+    try {
+      return await this.#client.execute(query, params, options);
+    } catch (error) {
+      throw isUnavailable(error) ? unavailable(error, what) : error;
+    }
+  }
+
+  async readHead(memberId: string): Promise<StreamHead> {
+    const snapshot = await this.readLatestSnapshot(memberId);
+    const generation = snapshot?.generation ?? 0;
+    const position = await this.#headPosition(memberId, generation, this.#read);
+    return { generation, position: position === null || position === SEALED ? (snapshot?.position ?? 0) : position };
+  }
+
+  async #headPosition(memberId: string, generation: number, options: cassandra.QueryOptions): Promise<number | null> {
+    const result = await this.#execute(CQL.readHead, [memberId, generation], options, 'head read');
+    const value = result.first()?.['head_position'];
+    return value === undefined || value === null ? null : (value as number);
+  }
+
+  async append(memberId: string, expected: StreamHead, events: readonly NewEventRecord[]): Promise<StreamHead> {
+    const next: StreamHead = { generation: expected.generation, position: expected.position + events.length };
+    // A partition not written yet has no head: the expected value is null, not 0.
+    const opening = expected.generation === 0 && expected.position === 0;
+    let outcome = await this.#conditionalAppend(memberId, expected, next, events, opening ? null : expected.position);
+    if (outcome.applied) return next;
+    if (outcome.current === null && expected.generation > 0 && (await this.#generationOpensAt(memberId, expected))) {
+      // Crash recovery: a snapshot sealed the previous generation but never opened this one.
+      outcome = await this.#conditionalAppend(memberId, expected, next, events, null);
+      if (outcome.applied) return next;
+    }
+    throw new ConcurrencyConflictError(memberId, expected, null);
+  }
+
+  async #conditionalAppend(
+    memberId: string,
+    expected: StreamHead,
+    next: StreamHead,
+    events: readonly NewEventRecord[],
+    expectedHead: number | null,
+  ): Promise<{ applied: boolean; current: number | null }> {
+    const queries = [
+      { query: CQL.advanceHead, params: [next.position, memberId, expected.generation, expectedHead] },
+      ...events.map((event, index) => ({
+        query: CQL.insertEvent,
+        params: [
+          memberId,
+          expected.generation,
+          event.aggregateName,
+          event.aggregateId,
+          long(event.at),
+          expected.position + index + 1,
+          event.type,
+          event.schemaVersion,
+          event.serializer,
+          event.payload,
+          event.rulesVersion,
+          event.requestId,
+        ],
+      })),
+    ];
+    try {
+      // One partition, one table: Cassandra applies the batch atomically and in isolation.
+      const result = await this.#client.batch(queries, { ...this.#write, logged: false });
+      if (result.wasApplied()) return { applied: true, current: next.position };
+      const current = result.first()?.['head_position'];
+      return { applied: false, current: current === undefined || current === null ? null : (current as number) };
+    } catch (error) {
+      if (isUnknownOutcome(error)) return this.#resolveUnknownAppend(memberId, expected, next, events, error);
+      throw isUnavailable(error) ? unavailable(error, 'append') : error;
+    }
+  }
+
+  /**
+   * The coordinator timed out on our conditional batch: it may have been applied. A SERIAL
+   * read finishes any Paxos round still in flight, so what it returns is final: if the head
+   * is ours and our first event is there, the append happened. Never blindly write again.
+   */
+  async #resolveUnknownAppend(
+    memberId: string,
+    expected: StreamHead,
+    next: StreamHead,
+    events: readonly NewEventRecord[],
+    cause: unknown,
+  ): Promise<{ applied: boolean; current: number | null }> {
+    try {
+      const head = await this.#headPosition(memberId, expected.generation, this.#serialRead);
+      const first = events[0];
+      if (head === next.position && first) {
+        const found = await this.#client.execute(
+          CQL.eventExists,
+          [memberId, expected.generation, first.aggregateName, first.aggregateId, long(first.at), expected.position + 1],
+          this.#serialRead,
+        );
+        if (found.rowLength > 0) return { applied: true, current: head };
+      }
+      if (head === expected.position || (head === null && expected.position === 0)) {
+        throw unavailable(cause, 'append (not applied)');
+      }
+      return { applied: false, current: head };
+    } catch (error) {
+      if (error instanceof StoreUnavailableError) throw error;
+      throw unavailable(error, 'append (outcome unknown, read-back failed)');
+    }
+  }
+
+  /** True when `expected` is exactly where a sealed generation handed over to this one. */
+  async #generationOpensAt(memberId: string, expected: StreamHead): Promise<boolean> {
+    const snapshot = (await this.#execute(CQL.snapshotAt, [memberId, expected.generation], this.#read, 'snapshot read')).first();
+    if (!snapshot || (snapshot['position'] as number) !== expected.position) return false;
+    return (await this.#headPosition(memberId, expected.generation - 1, this.#serialRead)) === SEALED;
+  }
+
+  async *readGeneration(memberId: string, generation: number, options: ReadOptions = {}): AsyncIterable<EventRecord> {
+    const fetchSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
+    let pageState: string | undefined;
+    do {
+      const page = await this.#execute(CQL.readGeneration, [memberId, generation], { ...this.#read, fetchSize, ...(pageState ? { pageState } : {}) }, 'event read');
+      for (const row of page.rows) {
+        // The static head makes a partition with no events yet return one row of nulls.
+        if (row['aggregate_name'] === null) continue;
+        yield toEventRecord(row);
+      }
+      pageState = page.pageState ?? undefined;
+    } while (pageState);
+  }
+
+  async readLatestSnapshot(memberId: string): Promise<SnapshotRecord | null> {
+    let pageState: string | undefined;
+    do {
+      const page = await this.#execute(CQL.snapshots, [memberId], { ...this.#read, fetchSize: 5, ...(pageState ? { pageState } : {}) }, 'snapshot read');
+      for (const row of page.rows) {
+        const snapshot = toSnapshotRecord(row);
+        // Only a snapshot whose previous generation is sealed is complete (see the protocol above).
+        if ((await this.#headPosition(memberId, snapshot.generation - 1, this.#read)) === SEALED) return snapshot;
+      }
+      pageState = page.pageState ?? undefined;
+    } while (pageState);
+    return null;
+  }
+
+  async writeSnapshot(memberId: string, expected: StreamHead, snapshot: NewSnapshot): Promise<StreamHead> {
+    const next: StreamHead = { generation: expected.generation + 1, position: expected.position };
+    const params = [memberId, next.generation];
+    await this.#execute(
+      CQL.insertSnapshot,
+      [...params, next.position, long(snapshot.takenAt), snapshot.schemaVersion, snapshot.payload],
+      this.#write,
+      'snapshot write',
+    );
+    let sealed = await this.#seal(memberId, expected, expected.position);
+    if (!sealed.applied && sealed.current === null && expected.generation > 0 && (await this.#generationOpensAt(memberId, expected))) {
+      sealed = await this.#seal(memberId, expected, null);
+    }
+    if (!sealed.applied) {
+      await this.#execute(CQL.deleteSnapshot, params, this.#write, 'snapshot cleanup');
+      throw new ConcurrencyConflictError(memberId, expected, null);
+    }
+    await this.#execute(CQL.openGeneration, [...params, next.position], this.#write, 'generation open');
+    return next;
+  }
+
+  async #seal(memberId: string, expected: StreamHead, expectedHead: number | null): Promise<{ applied: boolean; current: number | null }> {
+    const result = await this.#execute(CQL.advanceHead, [SEALED, memberId, expected.generation, expectedHead], this.#write, 'generation seal');
+    const current = result.first()?.['head_position'];
+    return { applied: result.wasApplied(), current: current === undefined || current === null ? null : (current as number) };
+  }
+
+  async close(): Promise<void> {
+    await this.#client.shutdown();
+  }
+}
+
+function camel(level: string): keyof typeof types.consistencies {
+  const map: Record<string, keyof typeof types.consistencies> = {
+    ONE: 'one',
+    TWO: 'two',
+    THREE: 'three',
+    QUORUM: 'quorum',
+    ALL: 'all',
+    LOCAL_QUORUM: 'localQuorum',
+    EACH_QUORUM: 'eachQuorum',
+    LOCAL_ONE: 'localOne',
+  };
+  const key = map[level];
+  if (!key) throw new Error(`unknown consistency ${level}`);
+  return key;
+}

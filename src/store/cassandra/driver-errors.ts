@@ -1,0 +1,34 @@
+/**
+ * Which cassandra-driver failures mean "the store is unavailable right now" (retryable, 503)
+ * rather than a bug in our CQL (which must surface as-is).
+ */
+import cassandra from 'cassandra-driver';
+import { StoreUnavailableError } from '../../errors/catalog.ts';
+
+const { errors, types } = cassandra;
+const codes = types.responseErrorCodes;
+const UNAVAILABLE_RESPONSES = new Set<number>([
+  codes.unavailableException,
+  codes.overloaded,
+  codes.isBootstrapping,
+  codes.writeTimeout,
+  codes.readTimeout,
+  codes.readFailure,
+  codes.writeFailure,
+]);
+
+export function isUnavailable(error: unknown): boolean {
+  if (error instanceof errors.NoHostAvailableError || error instanceof errors.OperationTimedOutError) return true;
+  if (error instanceof errors.BusyConnectionError) return true;
+  return error instanceof errors.ResponseError && UNAVAILABLE_RESPONSES.has(error.code);
+}
+
+/** A conditional write that timed out: it may or may not have been applied. */
+export function isUnknownOutcome(error: unknown): boolean {
+  if (error instanceof errors.OperationTimedOutError) return true;
+  return error instanceof errors.ResponseError && (error.code === codes.writeTimeout || error.code === codes.writeFailure);
+}
+
+export function unavailable(error: unknown, what: string): StoreUnavailableError {
+  return new StoreUnavailableError(`event store unavailable during ${what}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+}

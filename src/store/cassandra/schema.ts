@@ -1,0 +1,31 @@
+/** Renders cluster/cassandra/schema.cql for the configured keyspace and applies it idempotently. */
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Client } from 'cassandra-driver';
+import type { ServiceConfig } from '../../config/types.ts';
+
+const SCHEMA_PATH = fileURLToPath(new URL('../../../cluster/cassandra/schema.cql', import.meta.url));
+
+export function renderSchema(cassandra: ServiceConfig['cassandra']): string[] {
+  // The keyspace is checked against ^[A-Za-z][A-Za-z0-9_]{0,47}$ by the config schema and the
+  // replication values are an enum and an integer: nothing else reaches this text.
+  const { class: strategy, replicationFactor } = cassandra.replication;
+  const replication =
+    strategy === 'SimpleStrategy'
+      ? `{'class': 'SimpleStrategy', 'replication_factor': ${replicationFactor}}`
+      : `{'class': 'NetworkTopologyStrategy', '${cassandra.localDataCenter.replaceAll("'", "''")}': ${replicationFactor}}`;
+  return readFileSync(SCHEMA_PATH, 'utf8')
+    .split('\n')
+    .filter((line) => !line.trimStart().startsWith('--'))
+    .join('\n')
+    .replaceAll('{{keyspace}}', cassandra.keyspace)
+    .replaceAll('{{replication}}', replication)
+    .split(';')
+    .map((statement) => statement.trim())
+    .filter((statement) => statement.length > 0);
+}
+
+export async function applySchema(client: Client, cassandra: ServiceConfig['cassandra']): Promise<void> {
+  // DDL one statement at a time; the driver waits for schema agreement after each.
+  for (const statement of renderSchema(cassandra)) await client.execute(statement);
+}
