@@ -44,6 +44,8 @@ const SYSTEM_LOG = path.join('logs', 'system.log');
 const COMPLETE_MARKER = '.complete.json';
 /** Run-folder subfolders recreated empty by every start (lib/ is never touched). */
 const FRESH_DIRS = ['data', 'commitlog', 'saved_caches', 'hints', 'cdc_raw', 'logs', 'tmp', 'conf', 'triggers'] as const;
+/** The folders a restart (`keepData`) keeps. */
+const DATA_DIRS: ReadonlySet<string> = new Set(['data', 'commitlog', 'saved_caches', 'hints', 'cdc_raw']);
 
 /** Cassandra version pinned in pom.xml. */
 export const CASSANDRA_VERSION: string = (() => {
@@ -67,6 +69,8 @@ export interface StartOptions {
   jmxPort?: number | undefined;
   /** Extra JVM arguments appended before the main class. */
   extraJvmArgs?: string[] | undefined;
+  /** Keep the data of an earlier run in this folder (a restart) instead of wiping it. */
+  keepData?: boolean | undefined;
 }
 
 export interface StartResult {
@@ -458,7 +462,7 @@ export async function isAnswering(contactPoints: string[], port: number, timeout
 }
 
 /**
- * Starts a fresh single node (all data wiped) as a detached JVM that outlives
+ * Starts a single node (all data wiped unless keepData) as a detached JVM that outlives
  * the calling process, and resolves once CQL answers on 127.0.0.1:port.
  * Rejects (after killing the JVM) with the relevant log lines if the JVM exits,
  * logs "Exception encountered during startup", or timeoutMs passes.
@@ -495,7 +499,7 @@ export async function startCassandra(opts: StartOptions = {}): Promise<StartResu
   await removePidFiles(runDir);
   for (const d of FRESH_DIRS) {
     const dir = path.join(runDir, d);
-    await fsp.rm(dir, { recursive: true, force: true });
+    if (!(opts.keepData && DATA_DIRS.has(d))) await fsp.rm(dir, { recursive: true, force: true });
     await fsp.mkdir(dir, { recursive: true });
   }
   // Paths are inserted inside YAML double quotes; JSON escaping is valid there.
