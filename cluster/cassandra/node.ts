@@ -286,7 +286,8 @@ function jvmArgs(o: {
     // fast start of a throwaway single node
     '-Dcassandra.skip_wait_for_gossip_to_settle=0',
     '-Dcassandra.ring_delay_ms=1000',
-    '-Dcassandra.unsafesystem=true',
+    // Not -Dcassandra.unsafesystem=true: it skips fsync of system tables, so a killed node
+    // comes back without its schema, and the restart tests show acknowledged events survive.
   ];
   // object sizing agent (as bin/cassandra adds it); Cassandra falls back without it
   if (o.jammJar) args.push(`-javaagent:${o.jammJar}`);

@@ -28,11 +28,22 @@ export const ERROR_CATALOG = {
 export type ErrorCode = keyof typeof ERROR_CATALOG;
 export type StoreErrorCode = Extract<ErrorCode, 'STORE_CONFLICT' | 'STORE_UNAVAILABLE' | 'EVENT_DECODE_FAILED'>;
 
-/** The event store did not answer (in time): the request may be retried. */
+/**
+ * The event store did not answer (in time): the request may be retried. For a write,
+ * `outcome` says whether it is known not to have been applied, or may have been.
+ */
 export class StoreUnavailableError extends Error {
   override name = 'StoreUnavailableError';
   readonly code = 'STORE_UNAVAILABLE';
   readonly status = ERROR_CATALOG.STORE_UNAVAILABLE.status;
+  constructor(
+    message: string,
+    options: { cause?: unknown; outcome?: 'not-applied' | 'unknown' } = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.outcome = options.outcome ?? 'unknown';
+  }
+  readonly outcome: 'not-applied' | 'unknown';
 }
 
 /** An error the service answers with; its status comes from the catalog. */

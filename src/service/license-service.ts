@@ -126,11 +126,13 @@ export class LicenseService {
         await this.#options.repository.append(member, decision.events, { rulesVersion: rules.version, requestId: command.requestId });
         return { outcome: 'done', answer: decision.answer, repeated: decision.repeated, rulesVersion: rules.version };
       } catch (error) {
-        // Whatever failed, the in-memory member may no longer match the store (a write whose
-        // outcome is unknown, or another writer moved the head): forget it, so the next turn
-        // reloads the truth. On a conflict, decide again, a bounded number of times.
+        // A write known not to have happened leaves memory equal to the store: keep the member,
+        // so checks go on being answered while the store is away. Anything else (a conflict, an
+        // unknown outcome) means memory may be wrong: forget it and reload the truth next turn.
+        if ((error as { outcome?: unknown }).outcome === 'not-applied') throw error;
         this.#members.delete(memberId);
         if ((error as { code?: unknown }).code !== 'STORE_CONFLICT') throw error;
+        // Another writer moved the head: decide again on fresh state, a bounded number of times.
         if (attempt >= this.#options.conflictRetries) {
           throw new AppError('STORE_CONFLICT', `member ${memberId} kept changing under concurrent writers; retry later`);
         }

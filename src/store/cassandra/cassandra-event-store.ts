@@ -31,7 +31,7 @@ import {
   type SnapshotRecord,
   type StreamHead,
 } from '../event-store.ts';
-import { isUnavailable, isUnknownOutcome, unavailable } from './driver-errors.ts';
+import { describeDriverError, isUnavailable, isUnknownOutcome, unavailable } from './driver-errors.ts';
 import { applySchema } from './schema.ts';
 
 const { Client, types } = cassandra;
@@ -130,7 +130,7 @@ export class CassandraEventStore implements EventStore {
     } catch (error) {
       await client.shutdown().catch(() => {});
       throw new StoreUnavailableError(
-        `cannot reach Cassandra at ${settings.contactPoints.join(', ')} (data center ${settings.localDataCenter}): ${error instanceof Error ? error.message : String(error)}`,
+        `cannot reach Cassandra at ${settings.contactPoints.join(', ')} (data center ${settings.localDataCenter}): ${describeDriverError(error)}`,
         { cause: error },
       );
     }
@@ -235,12 +235,12 @@ export class CassandraEventStore implements EventStore {
         if (found.rowLength > 0) return { applied: true, current: head };
       }
       if (head === expected.position || (head === null && expected.position === 0)) {
-        throw unavailable(cause, 'append (not applied)');
+        throw unavailable(cause, 'append (not applied)', 'not-applied');
       }
       return { applied: false, current: head };
     } catch (error) {
       if (error instanceof StoreUnavailableError) throw error;
-      throw unavailable(error, 'append (outcome unknown, read-back failed)');
+      throw unavailable(error, 'append (outcome unknown, read-back failed)', 'unknown');
     }
   }
 

@@ -29,6 +29,27 @@ export function isUnknownOutcome(error: unknown): boolean {
   return error instanceof errors.ResponseError && (error.code === codes.writeTimeout || error.code === codes.writeFailure);
 }
 
-export function unavailable(error: unknown, what: string): StoreUnavailableError {
-  return new StoreUnavailableError(`event store unavailable during ${what}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+/** Failures that happen before a write reaches any replica: the write certainly did not apply. */
+export function isNotSent(error: unknown): boolean {
+  return (
+    error instanceof errors.NoHostAvailableError ||
+    error instanceof errors.BusyConnectionError ||
+    (error instanceof errors.ResponseError && (error.code === codes.unavailableException || error.code === codes.overloaded || error.code === codes.isBootstrapping))
+  );
+}
+
+/** One line, without the stack traces the driver folds into NoHostAvailableError's message. */
+export function describeDriverError(error: unknown): string {
+  if (error instanceof errors.NoHostAvailableError) {
+    const hosts = Object.entries(error.innerErrors ?? {}).map(([host, inner]) => `${host}: ${(inner as Error).message ?? String(inner)}`);
+    return `no host answered (${hosts.join('; ') || 'no hosts tried'})`;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+export function unavailable(error: unknown, what: string, outcome: 'not-applied' | 'unknown' = isNotSent(error) ? 'not-applied' : 'unknown'): StoreUnavailableError {
+  return new StoreUnavailableError(`event store unavailable during ${what}: ${describeDriverError(error)}`, {
+    cause: error,
+    outcome,
+  });
 }
