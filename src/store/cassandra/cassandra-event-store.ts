@@ -116,8 +116,9 @@ export class CassandraEventStore implements EventStore {
    * Connects, applies the schema and returns the store. An unreachable cluster is a
    * StoreUnavailableError naming the contact points, not a retry loop.
    */
-  static async connect(settings: CassandraSettings): Promise<CassandraEventStore> {
+  static async connect(settings: CassandraSettings, observe: { requestTracker?: cassandra.tracker.RequestTracker } = {}): Promise<CassandraEventStore> {
     const client = new Client({
+      ...(observe.requestTracker ? { requestTracker: observe.requestTracker } : {}),
       contactPoints: settings.contactPoints,
       localDataCenter: settings.localDataCenter,
       socketOptions: { connectTimeout: Math.min(settings.requestTimeoutMs, 5000), readTimeout: settings.requestTimeoutMs },
