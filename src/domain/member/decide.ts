@@ -60,7 +60,10 @@ export function decideAcquire(command: AcquireLicense, state: MemberState, rules
 
   const byDevice = groupByDevice(active);
   const onThisDevice = byDevice.get(deviceId) ?? [];
-  if (!byDevice.has(deviceId) && reached(plan.limits.maxDownloadDevices, byDevice.size)) {
+  // The limit holds after the acquire too: a device already holding downloads adds no device,
+  // but a member already over the plan's limit (e.g. after a downgrade) may add downloads nowhere.
+  const otherDevices = byDevice.size - (byDevice.has(deviceId) ? 1 : 0);
+  if (reached(plan.limits.maxDownloadDevices, otherDevices)) {
     const devices = [...byDevice].map(([id, licenses]) => ({ deviceId: id, activeLicenses: licenses.length }));
     return refuse(
       'DEVICE_LIMIT',

@@ -71,7 +71,10 @@ function recordRequest(state: MemberState, event: DomainEvent, metadata: EventMe
   const answer = answerOfPrimaryEvent(event, metadata.rulesVersion);
   if (answer === undefined) return;
   // Replay applies events aggregate by aggregate, not in time order, so expiry is judged
-  // against the newest event seen rather than the event at hand.
+  // against the newest event seen rather than the event at hand, and an older use of a
+  // request id (reused after its window) must not replace the newer one already applied.
+  const existing = state.requests.get(metadata.requestId);
+  if (existing !== undefined && existing.at > event.at) return;
   pruneExpiredRequests(state);
   state.requests.set(metadata.requestId, {
     requestId: metadata.requestId,
