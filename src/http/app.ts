@@ -6,7 +6,7 @@
  */
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { ManualClock, type Clock } from '../service/clock.ts';
-import { installErrorHandling } from './error-handler.ts';
+import { answerFrameworkError, installErrorHandling } from './error-handler.ts';
 import type { LicensePort } from './license-port.ts';
 import { adminClockRoutes } from './routes/admin-clock-routes.ts';
 import { deviceRoutes } from './routes/device-routes.ts';
@@ -27,9 +27,13 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     logger: deps.logger ?? false,
     bodyLimit: deps.bodyLimitBytes,
     routerOptions: { maxParamLength: 2048 },
+    frameworkErrors: answerFrameworkError,
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
   });
   installErrorHandling(app);
+  // Bodies are JSON only: fastify's default text/plain parser would turn a text body into a
+  // string and answer 400 "body must be object" where 415 is the truth.
+  app.removeContentTypeParser('text/plain');
   // Renew, release and deactivate take an optional body: a POST without one is an empty object.
   app.addHook('preValidation', async (request) => {
     if (request.method === 'POST' && request.body === undefined) request.body = {};

@@ -3,7 +3,7 @@
  * input errors). Fastify's own errors (validation, body parsing, size) are translated so that a
  * client never sees a 500 for bad input, and the message names the offending field.
  */
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ERROR_CATALOG, isErrorCode, type ErrorCode } from '../errors/catalog.ts';
 
 interface ValidationIssue {
@@ -38,13 +38,34 @@ export function errorBody(code: ErrorCode, message: string, extra: Record<string
   return { code, message, ...extra };
 }
 
+/**
+ * Fastify's `frameworkErrors` option: errors the router raises before any route (and so before
+ * the error handler) runs. Without it fastify answers them with its own body, outside the catalog
+ * (and a path parameter over the router's length limit with a 414).
+ */
+export function answerFrameworkError(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
+  switch (error.code) {
+    case 'FST_ERR_BAD_URL':
+      void reply.status(400).send(errorBody('VALIDATION_FAILED', 'params: the URL path is not valid (malformed percent-encoding)', { field: 'params' }));
+      return;
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      void reply.status(400).send(errorBody('VALIDATION_FAILED', 'params: a path parameter is longer than 128 characters', { field: 'params' }));
+      return;
+    default:
+      // Only asynchronous route constraints raise other framework errors; this app has none.
+      request.log.error({ err: error }, 'unexpected router failure');
+      void reply.status(500).send(errorBody('INTERNAL', 'an unexpected error occurred; the service log has the details'));
+  }
+}
+
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((error: FastifyError & { validation?: ValidationIssue[]; validationContext?: string }, request, reply) => {
     if (error instanceof AppError || isErrorCode((error as { code?: unknown }).code)) {
       const code = (error as { code: ErrorCode }).code;
       const status = ERROR_CATALOG[code].status;
       const details = (error as { details?: Record<string, unknown> }).details;
-      if (status >= 500) request.log.error({ err: error }, 'request failed');
+      if (status === 503) reply.header('retry-after', '1'); // store trouble and overload pass: retry soon
+      else if (status >= 500) request.log.error({ err: error }, 'request failed');
       const field = details?.['field'];
       return reply.status(status).send(errorBody(code, error.message, typeof field === 'string' ? { field } : {}));
     }

@@ -1,10 +1,24 @@
 /** JSON schemas shared by the edge routes. Ids: 1 to 128 characters of [A-Za-z0-9._:-]. */
+import { AppError } from '../errors/catalog.ts';
+
 export const ID_PATTERN = '^[A-Za-z0-9._:-]{1,128}$';
 
 export const id = { type: 'string', pattern: ID_PATTERN, minLength: 1, maxLength: 128 } as const;
 export const requestId = id;
 export const plan = { type: 'string', minLength: 1, maxLength: 64 } as const;
 export const isoTime = { type: 'string', format: 'date-time' } as const;
+
+/**
+ * The instant of a string that passed `isoTime`. The date-time format accepts leap seconds
+ * (23:59:60), which Date.parse cannot read (NaN): refuse those as bad input rather than store NaN.
+ */
+export function parseIsoTime(value: string, field: string): number {
+  const at = Date.parse(value);
+  if (!Number.isFinite(at)) {
+    throw new AppError('VALIDATION_FAILED', `${field} must be an ISO-8601 date-time without a leap second (23:59:60)`, { field });
+  }
+  return at;
+}
 
 export const memberParams = {
   type: 'object',

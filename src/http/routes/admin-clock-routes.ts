@@ -7,7 +7,7 @@
 import type { FastifyInstance } from 'fastify';
 import { iso } from '../../domain/time.ts';
 import type { ManualClock } from '../../service/clock.ts';
-import { errorResponse, isoTime } from '../schemas.ts';
+import { errorResponse, isoTime, parseIsoTime } from '../schemas.ts';
 
 export function adminClockRoutes(app: FastifyInstance, clock: ManualClock): void {
   app.post<{ Body: { advanceMs: number } | { now: string } }>(
@@ -30,7 +30,7 @@ export function adminClockRoutes(app: FastifyInstance, clock: ManualClock): void
     async (request) => {
       const body = request.body;
       if ('advanceMs' in body) clock.advance(body.advanceMs);
-      else clock.set(Date.parse(body.now));
+      else clock.set(parseIsoTime(body.now, 'body.now'));
       return { now: iso(clock.now()) };
     },
   );

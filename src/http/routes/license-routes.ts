@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { LicensePort } from '../license-port.ts';
 import { sendCommandResult } from '../replies.ts';
-import { commandErrorResponses, id, isoTime, licenseCommandBody, licenseParams, memberParams, plan, requestId } from '../schemas.ts';
+import { commandErrorResponses, id, isoTime, licenseCommandBody, licenseParams, memberParams, parseIsoTime, plan, requestId } from '../schemas.ts';
 
 interface MemberParams {
   memberId: string;
@@ -146,9 +146,9 @@ export function licenseRoutes(app: FastifyInstance, service: LicensePort): void 
     },
     async (request, reply) => {
       const { memberId, licenseId } = request.params;
-      const sessions = request.body.events.map((event) => ({
+      const sessions = request.body.events.map((event, index) => ({
         sessionId: event.sessionId,
-        startedAt: Date.parse(event.startedAt),
+        startedAt: parseIsoTime(event.startedAt, `body.events.${index}.startedAt`),
         durationMs: event.durationMs,
       }));
       const result = await service.execute(memberId, {
