@@ -2,10 +2,13 @@
  * The composition root: from a validated config, open the store, wire the service and the
  * HTTP app, and watch the rules. `main.ts` adds listen() and signals; tests call this directly.
  */
+import { availableParallelism } from 'node:os';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
+import { ActorPool } from './actors/actor-pool.ts';
 import type { Config } from './config/types.ts';
 import { RulesSource, watchRulesFile } from './config/rules-source.ts';
 import { buildApp } from './http/app.ts';
+import type { LicensePort } from './http/license-port.ts';
 import { ManualClock, systemClock, type Clock } from './service/clock.ts';
 import { LicenseService } from './service/license-service.ts';
 import { MemberRepository } from './service/member-repository.ts';
@@ -14,7 +17,10 @@ import { openEventStore } from './store/open-store.ts';
 
 export interface Server {
   app: FastifyInstance;
-  service: LicenseService;
+  /** What the routes call: the actor pool, or the in-process service when `actors.workers` is 0. */
+  service: LicensePort;
+  /** The actor pool, when the service runs on worker threads. */
+  pool: ActorPool | null;
   store: EventStore;
   rules: RulesSource;
   clock: Clock;
@@ -38,24 +44,42 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const rules = new RulesSource(config.rules);
   let accepting = true;
 
-  // The snapshot-error callback logs through the app's logger, which exists only once the
-  // app is built; the callback runs long after that.
+  // Logging goes through the app's logger, which exists only once the app is built; the
+  // callbacks run long after that.
   let app: FastifyInstance | undefined;
-  const repository = new MemberRepository(store, config.service.snapshot, (memberId, error) =>
-    app?.log.warn({ memberId, err: error }, 'snapshot failed; the member will replay more events on its next load'),
-  );
-  const service = new LicenseService({
-    repository,
-    rules,
-    clock,
-    maxMembersInMemory: config.service.cache.maxMembers,
-    conflictRetries: config.service.conflictRetries,
-  });
+  const workers = config.service.actors.workers ?? availableParallelism();
+  let pool: ActorPool | null = null;
+  let inProcess: LicenseService | null = null;
+  if (workers > 0) {
+    pool = await ActorPool.start({
+      config,
+      clock,
+      rules,
+      onWorkerFailure: (workerId, reason) => app?.log.error({ workerId, reason }, 'worker failed; replacing it'),
+    });
+  } else {
+    const repository = new MemberRepository(store, config.service.snapshot, (memberId, error) =>
+      app?.log.warn({ memberId, err: error }, 'snapshot failed; the member will replay more events on its next load'),
+    );
+    inProcess = new LicenseService({
+      repository,
+      rules,
+      clock,
+      maxMembersInMemory: config.service.cache.maxMembers,
+      maxBytesInMemory: config.service.cache.maxBytes,
+      maxQueuedPerMember: config.service.actors.maxQueuedPerMember,
+      conflictRetries: config.service.conflictRetries,
+    });
+  }
+  const service: LicensePort = pool ?? (inProcess as LicenseService);
   app = buildApp({
     service,
     clock,
     bodyLimitBytes: config.service.bodyLimitBytes,
-    readiness: { ready: () => accepting, describe: () => ({ store: store.kind, rulesVersion: rules.current().version }) },
+    readiness: {
+      ready: () => accepting,
+      describe: () => ({ store: store.kind, rulesVersion: rules.current().version, workers: pool ? pool.workerIds.length : 0 }),
+    },
     logger: options.logger,
   });
   const built = app;
@@ -68,6 +92,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   return {
     app: built,
     service,
+    pool,
     store,
     rules,
     clock,
@@ -75,7 +100,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       accepting = false;
       stopWatching();
       await built.close(); // stops accepting connections and waits for in-flight requests
-      await service.drain();
+      if (pool) await pool.close(); // each worker drains its mailboxes and closes its store
+      if (inProcess) await inProcess.drain();
       await store.close();
     },
   };

@@ -14,6 +14,13 @@ export type RulesChange =
 
 export class RulesSource {
   #current: Rules;
+  readonly #listeners = new Set<(rules: Rules) => void>();
+
+  /** Called with the new rules each time a change is applied (the actor pool pushes them to workers). */
+  subscribe(listener: (rules: Rules) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
 
   constructor(initial: Rules) {
     this.#current = initial;
@@ -33,6 +40,7 @@ export class RulesSource {
       return { outcome: 'refused', message: `rules changed but rules.version is still "${next.version}"; give the new rules a new version` };
     }
     this.#current = next;
+    for (const listener of this.#listeners) listener(next);
     return { outcome: 'applied', version: next.version };
   }
 

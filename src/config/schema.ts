@@ -124,7 +124,24 @@ export const serviceSchema = {
       additionalProperties: false,
       default: {},
       properties: {
+        // Per worker: members kept in memory, and their approximate total size.
         maxMembers: { type: 'integer', minimum: 1, default: 100000 },
+        maxBytes: { type: 'integer', minimum: 1048576, default: 268435456 },
+      },
+    },
+    actors: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        // Worker threads hosting member actors; null: one per core; 0: run in the main thread.
+        workers: { anyOf: [{ type: 'integer', minimum: 0, maximum: 256 }, { type: 'null' }], default: null },
+        // Commands queued for one member beyond which new ones get 503 OVERLOADED.
+        maxQueuedPerMember: { type: 'integer', minimum: 1, default: 64 },
+        // Requests in flight to one worker beyond which new ones get 503 OVERLOADED.
+        maxPendingPerWorker: { type: 'integer', minimum: 1, default: 10000 },
+        // Write the appends of one event-loop turn together (one transaction) where the store can.
+        groupCommit: { type: 'boolean', default: true },
       },
     },
     rulesReloadIntervalMs: { type: 'integer', minimum: 100, maximum: 60000, default: 1000 },

@@ -20,7 +20,8 @@ export interface ServiceConfig {
   };
   clock: 'system' | 'manual';
   snapshot: { eventCount: number; replayMs: number };
-  cache: { maxMembers: number };
+  cache: { maxMembers: number; maxBytes: number };
+  actors: { workers: number | null; maxQueuedPerMember: number; maxPendingPerWorker: number; groupCommit: boolean };
   rulesReloadIntervalMs: number;
   conflictRetries: number;
   bodyLimitBytes: number;

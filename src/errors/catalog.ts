@@ -21,6 +21,8 @@ export const ERROR_CATALOG = {
   STORE_CONFLICT: { status: 503, description: 'Another writer kept changing the member; retry later.' },
   STORE_UNAVAILABLE: { status: 503, description: 'The event store did not answer in time; retry later.' },
   NOT_READY: { status: 503, description: 'The service is starting or shutting down.' },
+  OVERLOADED: { status: 503, description: 'Too many requests are queued for this member or this worker; retry after the Retry-After seconds.' },
+  WORKER_FAILED: { status: 503, description: 'The worker thread holding this member failed while the request was in flight; it is being replaced, retry.' },
   EVENT_DECODE_FAILED: { status: 500, description: 'A stored row of this member cannot be decoded (unknown type or newer schema version); the log names the row.' },
   INTERNAL: { status: 500, description: 'An unexpected failure; the log has the details.' },
 } as const satisfies Record<string, { status: number; description: string }>;

@@ -41,11 +41,25 @@ export interface CheckInput {
   plan?: string | undefined;
 }
 
+export interface ServiceStats {
+  membersInMemory: number;
+  /** Approximate bytes of the members in memory (see approximateMemberBytes). */
+  approximateBytes: number;
+  /** Commands queued or running over all members. */
+  mailboxDepth: number;
+  loads: number;
+  cacheHits: number;
+}
+
 export interface LicenseServiceOptions {
   repository: MemberRepository;
   rules: RulesSource;
   clock: Clock;
   maxMembersInMemory: number;
+  /** Bound on the approximate bytes of the members in memory (default: no bound beyond the count). */
+  maxBytesInMemory?: number;
+  /** Commands queued for one member beyond which new ones are refused with OVERLOADED. */
+  maxQueuedPerMember?: number;
   /** How many times a command is re-decided after another writer moved the member's head. */
   conflictRetries: number;
   newLicenseId?: () => string;
@@ -54,13 +68,27 @@ export interface LicenseServiceOptions {
 export class LicenseService {
   readonly #options: LicenseServiceOptions;
   readonly #members: LRUCache<string, LoadedMember>;
-  readonly #mailbox = new KeyedMailbox();
+  readonly #mailbox: KeyedMailbox;
   readonly #newLicenseId: () => string;
+  readonly #counters = { loads: 0, cacheHits: 0 };
 
   constructor(options: LicenseServiceOptions) {
     this.#options = options;
-    this.#members = new LRUCache({ max: options.maxMembersInMemory });
+    this.#members = new LRUCache<string, LoadedMember>({
+      max: options.maxMembersInMemory,
+      ...(options.maxBytesInMemory ? { maxSize: options.maxBytesInMemory, sizeCalculation: (member) => approximateMemberBytes(member) } : {}),
+    });
+    this.#mailbox = new KeyedMailbox(options.maxQueuedPerMember);
     this.#newLicenseId = options.newLicenseId ?? randomUUID;
+  }
+
+  stats(): ServiceStats {
+    return {
+      membersInMemory: this.#members.size,
+      approximateBytes: this.#members.calculatedSize ?? 0,
+      mailboxDepth: this.#mailbox.depth,
+      ...this.#counters,
+    };
   }
 
   execute(memberId: string, input: CommandInput): Promise<CommandResult> {
@@ -98,12 +126,19 @@ export class LicenseService {
 
   /** The loaded member, from memory or (once, inside its mailbox) from the store. */
   async #member(memberId: string): Promise<LoadedMember> {
-    return this.#members.get(memberId) ?? this.#mailbox.run(memberId, () => this.#loadInTurn(memberId));
+    const cached = this.#members.get(memberId);
+    if (cached) {
+      this.#counters.cacheHits += 1;
+      return cached;
+    }
+    // Loads run in the member's mailbox: concurrent requests for a cold member share one load.
+    return this.#mailbox.run(memberId, () => this.#loadInTurn(memberId));
   }
 
   async #loadInTurn(memberId: string): Promise<LoadedMember> {
     const cached = this.#members.get(memberId);
     if (cached) return cached;
+    this.#counters.loads += 1;
     const member = await this.#options.repository.load(memberId);
     this.#members.set(memberId, member);
     return member;
@@ -124,6 +159,8 @@ export class LicenseService {
       }
       try {
         await this.#options.repository.append(member, decision.events, { rulesVersion: rules.version, requestId: command.requestId });
+        // Set again: the member grew, and the cache's byte bound counts sizes at set time.
+        if (decision.events.length > 0 && this.#options.maxBytesInMemory) this.#members.set(memberId, member);
         return { outcome: 'done', answer: decision.answer, repeated: decision.repeated, rulesVersion: rules.version };
       } catch (error) {
         // A write known not to have happened leaves memory equal to the store: keep the member,
@@ -159,4 +196,15 @@ function requireKnownPlan(rules: Rules, plan: string | undefined): void {
       field: 'plan',
     });
   }
+}
+
+/**
+ * A rough size of a member in memory, for the cache's byte bound: a fixed overhead plus
+ * per-entry costs measured for V8 objects of these shapes (see bench/RESULTS.md, memory).
+ */
+export function approximateMemberBytes(member: LoadedMember): number {
+  const { licenses, downloaded, devices, requests } = member.state;
+  let downloads = 0;
+  for (const d of downloaded.values()) downloads += d.downloads.length;
+  return 600 + licenses.size * 420 + downloaded.size * 160 + downloads * 90 + devices.size * 200 + requests.size * 360;
 }

@@ -22,11 +22,16 @@ const settings = cassandraTestSettings({ contactPoints: [`127.0.0.1:${PORT}`], r
 t.test('outage and recovery', { timeout: 300_000 }, async (t) => {
   await stopCassandra({ runDir }); // a node left over by an interrupted earlier run
   const node = await startCassandra({ runDir, port: PORT, storagePort: STORAGE_PORT, heapMb: 768, timeoutMs: 180_000 });
-  t.teardown(() => stopCassandra({ runDir }).then(() => undefined));
+  const closers: (() => Promise<unknown>)[] = [];
+  // Close the clients while the node still answers, then stop the node.
+  t.teardown(async () => {
+    for (const close of closers.reverse()) await close().catch(() => {});
+    await stopCassandra({ runDir });
+  });
 
   const store = await CassandraEventStore.connect(settings);
   const server = await startTestServer({ store });
-  t.teardown(() => server.close());
+  closers.push(() => server.close());
   const inject = server.app.inject.bind(server.app);
 
   const acknowledged: { memberId: string; licenseId: string }[] = [];
@@ -77,7 +82,7 @@ t.test('outage and recovery', { timeout: 300_000 }, async (t) => {
 
   // Every acknowledged license is in the store, read by a fresh client.
   const reader = await CassandraEventStore.connect(settings);
-  t.teardown(() => reader.close());
+  closers.push(() => reader.close());
   for (const memberId of ['outage-a', 'outage-b']) {
     const head = await reader.readHead(memberId);
     const stored = new Set<string>();

@@ -272,7 +272,7 @@ t.test('GET /healthz and /readyz', async (t) => {
   t.same(health.body, { status: 'ok' });
   const ready = await get(s, '/readyz');
   t.equal(ready.status, 200);
-  t.same(ready.body, { status: 'ready', store: s.store.kind, rulesVersion: 'test-1' });
+  t.same(ready.body, { status: 'ready', store: s.store.kind, rulesVersion: 'test-1', workers: 0 });
 });
 
 t.test('POST /v1/admin/clock moves the manual clock', async (t) => {

@@ -42,7 +42,8 @@ export function testRules(overrides: Partial<Rules> = {}): Rules {
 
 /** A full config around the given rules, validated the same way as a config file. */
 export function testConfig(rules: Rules = testRules(), service: Partial<ServiceConfig> = {}): Config {
-  const config = parseConfig(structuredClone({ service: { clock: 'manual', ...service }, rules }), null);
+  // In-process by default (workers: 0); the actor tests ask for worker threads explicitly.
+  const config = parseConfig(structuredClone({ service: { clock: 'manual', actors: { workers: 0 }, ...service }, rules }), null);
   return config;
 }
 

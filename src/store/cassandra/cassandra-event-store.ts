@@ -308,7 +308,14 @@ export class CassandraEventStore implements EventStore {
   }
 
   async close(): Promise<void> {
-    await this.#client.shutdown();
+    // Bounded: with the cluster gone, the driver's shutdown can wait on reconnection attempts,
+    // and a process that is shutting down must not hang on it.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      this.#client.shutdown(),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, 5000).unref())),
+    ]);
+    clearTimeout(timer);
   }
 }
 

@@ -19,6 +19,7 @@ import {
   type SnapshotRecord,
   type StreamHead,
 } from '../event-store.ts';
+import type { AppendOutcome, AppendRequest, BatchAppender } from '../group-commit.ts';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS member_heads (
@@ -93,7 +94,7 @@ function toEventRecord(row: EventRow): EventRecord {
   };
 }
 
-export class SqliteEventStore implements EventStore {
+export class SqliteEventStore implements EventStore, BatchAppender {
   readonly kind = 'sqlite';
   readonly #db: Database.Database;
   readonly #statements;
@@ -135,21 +136,40 @@ export class SqliteEventStore implements EventStore {
     return { ...this.#readHead(memberId) };
   }
 
+  /** Inside a transaction: check the head, insert the events, move the head. */
+  #appendInTransaction(memberId: string, expected: StreamHead, events: readonly NewEventRecord[]): StreamHead {
+    const actual = this.#readHead(memberId);
+    if (!sameHead(actual, expected)) throw new ConcurrencyConflictError(memberId, expected, actual);
+    let position = expected.position;
+    for (const event of events) {
+      position += 1;
+      this.#statements.insertEvent.run({ ...event, memberId, generation: expected.generation, position });
+    }
+    this.#statements.upsertHead.run(memberId, expected.generation, position);
+    return { generation: expected.generation, position };
+  }
+
   async append(memberId: string, expected: StreamHead, events: readonly NewEventRecord[]): Promise<StreamHead> {
-    const write = this.#db.transaction((): StreamHead => {
-      const actual = this.#readHead(memberId);
-      if (!sameHead(actual, expected)) throw new ConcurrencyConflictError(memberId, expected, actual);
-      let position = expected.position;
-      for (const event of events) {
-        position += 1;
-        this.#statements.insertEvent.run({ ...event, memberId, generation: expected.generation, position });
-      }
-      this.#statements.upsertHead.run(memberId, expected.generation, position);
-      return { generation: expected.generation, position };
-    });
     // IMMEDIATE takes the write lock before reading the head, so the check and the insert
-    // cannot interleave with another process's append to the same file.
-    return write.immediate();
+    // cannot interleave with another connection's append to the same file (other workers).
+    return this.#db.transaction(() => this.#appendInTransaction(memberId, expected, events)).immediate();
+  }
+
+  /** Group commit: several members' appends in one transaction, so one fsync makes them all durable. */
+  async appendMany(requests: readonly AppendRequest[]): Promise<AppendOutcome[]> {
+    return this.#db
+      .transaction((): AppendOutcome[] =>
+        requests.map((request) => {
+          try {
+            return { ok: true, head: this.#appendInTransaction(request.memberId, request.expected, request.events) };
+          } catch (error) {
+            // A conflict wrote nothing for this member (the head check comes first); the others go on.
+            if (error instanceof ConcurrencyConflictError) return { ok: false, error };
+            throw error;
+          }
+        }),
+      )
+      .immediate();
   }
 
   async *readGeneration(memberId: string, generation: number, options: ReadOptions = {}): AsyncIterable<EventRecord> {

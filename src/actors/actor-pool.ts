@@ -1,0 +1,241 @@
+/**
+ * The main thread's side of the actor runtime: a pool of worker threads, each hosting the
+ * actors of the members the consistent hash ring gives it. Requests for one worker are
+ * gathered during an event-loop turn and sent as one batch (one comlink call per worker per
+ * turn). A worker that dies fails its in-flight requests at once with WORKER_FAILED and is
+ * replaced; its members reload from the store on their next request.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import type { LicenseState } from '../domain/aggregates/license.ts';
+import type { Config } from '../config/types.ts';
+import type { RulesSource } from '../config/rules-source.ts';
+import { AppError } from '../errors/catalog.ts';
+import type { LicensePort } from '../http/license-port.ts';
+import { createRing, type Ring } from '../routing/ring.ts';
+import type { Clock } from '../service/clock.ts';
+import type { CheckInput, CheckResult, CommandInput, CommandResult } from '../service/license-service.ts';
+import type { ActorReply, ActorRequest, ActorValue, WorkerApi, WorkerInit, WorkerStats } from './protocol.ts';
+import { deserializeError, installErrorTransfer } from './thread-errors.ts';
+
+const WORKER_URL = new URL('./worker-entry.mjs', import.meta.url);
+
+interface Item {
+  request: ActorRequest;
+  resolve(value: ActorValue): void;
+  reject(error: unknown): void;
+  settled: boolean;
+}
+
+interface Slot {
+  id: string;
+  worker: Worker;
+  remote: Comlink.Remote<WorkerApi>;
+  ready: Promise<void>;
+  /** Requests accepted for this worker and not yet answered (queued or sent). */
+  outstanding: Set<Item>;
+  /** Reads and writes go in separate batches, so a quick read never waits for a slow write. */
+  queued: { reads: Item[]; writes: Item[] };
+  flushScheduled: boolean;
+  consecutiveFailures: number;
+  /** The worker died and its replacement has not been started yet. */
+  down: boolean;
+}
+
+export interface ActorPoolOptions {
+  config: Config;
+  clock: Clock;
+  rules: RulesSource;
+  /** Called when a worker fails (for logging). */
+  onWorkerFailure?: (workerId: string, reason: string) => void;
+}
+
+export class ActorPool implements LicensePort {
+  readonly #options: ActorPoolOptions;
+  readonly #slots = new Map<string, Slot>();
+  readonly #ring: Ring;
+  #closing = false;
+  readonly #unsubscribe: () => void;
+
+  private constructor(options: ActorPoolOptions, workerIds: string[]) {
+    this.#options = options;
+    this.#ring = createRing(workerIds);
+    for (const id of workerIds) this.#slots.set(id, this.#spawn(id));
+    this.#unsubscribe = options.rules.subscribe((rules) => {
+      for (const slot of this.#slots.values()) void slot.remote.setRules(rules).catch(() => {});
+    });
+  }
+
+  /** Starts the workers and resolves once each answers. */
+  static async start(options: ActorPoolOptions): Promise<ActorPool> {
+    installErrorTransfer();
+    const count = options.config.service.actors.workers ?? availableParallelism();
+    const pool = new ActorPool(
+      options,
+      Array.from({ length: count }, (_, i) => `worker-${i}`),
+    );
+    try {
+      await Promise.all([...pool.#slots.values()].map((slot) => slot.ready));
+    } catch (error) {
+      await pool.close().catch(() => {});
+      throw error;
+    }
+    return pool;
+  }
+
+  get workerIds(): readonly string[] {
+    return this.#ring.owners;
+  }
+
+  workerOf(memberId: string): string {
+    return this.#ring.ownerOf(memberId);
+  }
+
+  execute(memberId: string, input: CommandInput): Promise<CommandResult> {
+    return this.#dispatch({ op: 'execute', memberId, input }, 'writes') as Promise<CommandResult>;
+  }
+
+  check(memberId: string, input: CheckInput): Promise<CheckResult> {
+    return this.#dispatch({ op: 'check', memberId, input }, 'reads') as Promise<CheckResult>;
+  }
+
+  activeLicenses(memberId: string): Promise<LicenseState[]> {
+    return this.#dispatch({ op: 'licenses', memberId }, 'reads') as Promise<LicenseState[]>;
+  }
+
+  async stats(): Promise<WorkerStats[]> {
+    return Promise.all([...this.#slots.values()].map((slot) => slot.ready.then(() => slot.remote.stats())));
+  }
+
+  /** Test hook: ends a worker abruptly, as a crash would. */
+  async killWorker(workerId: string): Promise<void> {
+    const slot = this.#slots.get(workerId);
+    if (!slot) throw new Error(`no worker ${workerId}`);
+    await slot.worker.terminate();
+  }
+
+  /** Lets every worker finish its queued commands and close its store, then ends the threads. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    this.#unsubscribe();
+    await Promise.all(
+      [...this.#slots.values()].map(async (slot) => {
+        try {
+          await slot.ready;
+          await slot.remote.close();
+        } catch {
+          // a worker that is already gone has nothing to drain
+        }
+        await slot.worker.terminate();
+      }),
+    );
+  }
+
+  #dispatch(request: ActorRequest, kind: 'reads' | 'writes'): Promise<ActorValue> {
+    if (this.#closing) return Promise.reject(new AppError('NOT_READY', 'the service is shutting down'));
+    const slot = this.#slots.get(this.#ring.ownerOf(request.memberId));
+    if (!slot) return Promise.reject(new Error('ring names a worker the pool does not have'));
+    if (slot.down) return Promise.reject(new AppError('WORKER_FAILED', `${slot.id} is being replaced; retry`));
+    if (slot.outstanding.size >= this.#options.config.service.actors.maxPendingPerWorker) {
+      return Promise.reject(new AppError('OVERLOADED', `${slot.outstanding.size} requests are in flight to ${slot.id}; retry later`));
+    }
+    return new Promise<ActorValue>((resolve, reject) => {
+      const item: Item = { request, resolve, reject, settled: false };
+      slot.outstanding.add(item);
+      slot.queued[kind].push(item);
+      if (!slot.flushScheduled) {
+        slot.flushScheduled = true;
+        setImmediate(() => this.#flush(slot));
+      }
+    });
+  }
+
+  #flush(slot: Slot): void {
+    slot.flushScheduled = false;
+    for (const kind of ['reads', 'writes'] as const) {
+      const items = slot.queued[kind];
+      if (items.length === 0) continue;
+      slot.queued[kind] = [];
+      void this.#send(slot, items);
+    }
+  }
+
+  async #send(slot: Slot, items: Item[]): Promise<void> {
+    const { remote } = slot; // the worker these items go to, even if it is replaced meanwhile
+    let replies: ActorReply[];
+    try {
+      await slot.ready;
+      replies = await remote.handle({ now: this.#options.clock.now(), requests: items.map((item) => item.request) });
+    } catch (error) {
+      for (const item of items) this.#settle(slot, item, { ok: false, error });
+      return;
+    }
+    items.forEach((item, i) => {
+      const reply = replies[i];
+      if (!reply) this.#settle(slot, item, { ok: false, error: new Error('worker lost a reply') });
+      else if (reply.ok) this.#settle(slot, item, { ok: true, value: reply.value });
+      else this.#settle(slot, item, { ok: false, error: deserializeError(reply.error) });
+    });
+  }
+
+  #settle(slot: Slot, item: Item, outcome: { ok: true; value: ActorValue } | { ok: false; error: unknown }): void {
+    if (item.settled) return;
+    item.settled = true;
+    slot.outstanding.delete(item);
+    if (outcome.ok) item.resolve(outcome.value);
+    else item.reject(outcome.error);
+  }
+
+  #spawn(id: string, consecutiveFailures = 0): Slot {
+    const init: WorkerInit = { workerId: id, config: this.#options.config, now: this.#options.clock.now() };
+    const worker = new Worker(WORKER_URL, { workerData: init, name: id });
+    const remote = Comlink.wrap<WorkerApi>(nodeEndpoint(worker));
+    let failStart: (error: Error) => void = () => {};
+    const exited = new Promise<never>((_, reject) => (failStart = reject));
+    const slot: Slot = {
+      id,
+      worker,
+      remote,
+      // Ready once the worker answers a ping (it exposes its API only after opening its store);
+      // a worker that exits first fails the start.
+      ready: Promise.race([remote.ping().then(() => undefined), exited]),
+      outstanding: new Set(),
+      queued: { reads: [], writes: [] },
+      flushScheduled: false,
+      consecutiveFailures,
+      down: false,
+    };
+    slot.ready.then(
+      () => (slot.consecutiveFailures = 0),
+      () => {},
+    );
+    let startError: unknown;
+    worker.on('error', (error) => (startError = error));
+    worker.on('exit', (code) => {
+      const reason = startError instanceof Error ? startError.message : `exit code ${code}`;
+      failStart(new AppError('WORKER_FAILED', `worker ${id} failed: ${reason}`));
+      if (this.#slots.get(id) !== slot) return;
+      // Everyone waiting on this worker hears at once; nobody hangs on a dead thread.
+      const failure = new AppError('WORKER_FAILED', `worker ${id} failed while the request was in flight (${reason}); retry`);
+      for (const item of [...slot.outstanding]) this.#settle(slot, item, { ok: false, error: failure });
+      slot.queued = { reads: [], writes: [] };
+      if (this.#closing) return;
+      this.#options.onWorkerFailure?.(id, reason);
+      // Replace it at once; back off if replacements keep failing to start (the store is down,
+      // say). Until the replacement starts, requests for its members fail fast.
+      const failures = slot.consecutiveFailures + 1;
+      const delay = failures <= 1 ? 0 : Math.min(5000, 100 * 2 ** (failures - 2));
+      if (delay === 0) {
+        this.#slots.set(id, this.#spawn(id, failures));
+      } else {
+        slot.down = true;
+        setTimeout(() => {
+          if (!this.#closing && this.#slots.get(id) === slot) this.#slots.set(id, this.#spawn(id, failures));
+        }, delay).unref();
+      }
+    });
+    return slot;
+  }
+}

@@ -1,0 +1,91 @@
+/**
+ * Group commit: appends of different members that arrive in the same event-loop turn are
+ * handed to the store together, so a store that can (SQLite: one transaction, one fsync) makes
+ * them durable at once. Each append is still acknowledged only once the store has it, and each
+ * keeps its own concurrency check: a conflict for one member does not fail the others.
+ */
+import type { EventStore, NewEventRecord, NewSnapshot, ReadOptions, SnapshotRecord, StreamHead, EventRecord } from './event-store.ts';
+
+export interface AppendRequest {
+  memberId: string;
+  expected: StreamHead;
+  events: readonly NewEventRecord[];
+}
+
+export type AppendOutcome = { ok: true; head: StreamHead } | { ok: false; error: unknown };
+
+/** Implemented by stores that can make several members' appends durable together. */
+export interface BatchAppender {
+  appendMany(requests: readonly AppendRequest[]): Promise<AppendOutcome[]>;
+}
+
+export function canAppendMany(store: EventStore): store is EventStore & BatchAppender {
+  return typeof (store as Partial<BatchAppender>).appendMany === 'function';
+}
+
+interface Pending extends AppendRequest {
+  resolve(head: StreamHead): void;
+  reject(error: unknown): void;
+}
+
+export class GroupCommitStore implements EventStore {
+  readonly kind: string;
+  #pending: Pending[] = [];
+  #scheduled = false;
+  /** Flushes and appends grouped so far (for stats and benchmarks). */
+  readonly counters = { flushes: 0, appends: 0 };
+
+  constructor(private readonly inner: EventStore & BatchAppender) {
+    this.kind = inner.kind;
+  }
+
+  append(memberId: string, expected: StreamHead, events: readonly NewEventRecord[]): Promise<StreamHead> {
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ memberId, expected, events, resolve, reject });
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        // setImmediate: after this turn's I/O callbacks, so every command decided in it joins.
+        setImmediate(() => void this.#flush());
+      }
+    });
+  }
+
+  async #flush(): Promise<void> {
+    const group = this.#pending;
+    this.#pending = [];
+    this.#scheduled = false;
+    this.counters.flushes += 1;
+    this.counters.appends += group.length;
+    try {
+      const outcomes = await this.inner.appendMany(group);
+      group.forEach((request, i) => {
+        const outcome = outcomes[i];
+        if (outcome?.ok) request.resolve(outcome.head);
+        else request.reject(outcome ? outcome.error : new Error('group commit lost an outcome'));
+      });
+    } catch (error) {
+      for (const request of group) request.reject(error);
+    }
+  }
+
+  readHead(memberId: string): Promise<StreamHead> {
+    return this.inner.readHead(memberId);
+  }
+  readGeneration(memberId: string, generation: number, options?: ReadOptions): AsyncIterable<EventRecord> {
+    return this.inner.readGeneration(memberId, generation, options);
+  }
+  readLatestSnapshot(memberId: string): Promise<SnapshotRecord | null> {
+    return this.inner.readLatestSnapshot(memberId);
+  }
+  writeSnapshot(memberId: string, expected: StreamHead, snapshot: NewSnapshot): Promise<StreamHead> {
+    return this.inner.writeSnapshot(memberId, expected, snapshot);
+  }
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+/** Wraps a store in group commit when it can append many at once; returns it unchanged otherwise. */
+export function withGroupCommit(store: EventStore): EventStore {
+  return canAppendMany(store) ? new GroupCommitStore(store) : store;
+}
