@@ -189,7 +189,10 @@ export class ActorPool implements LicensePort {
   }
 
   #spawn(id: string, consecutiveFailures = 0): Slot {
-    const init: WorkerInit = { workerId: id, config: this.#options.config, now: this.#options.clock.now() };
+    // The rules in force, not the config's: a worker replaced after a hot reload must not
+    // go back to the rules the pool started with (it missed the reload's broadcast).
+    const config: Config = { ...this.#options.config, rules: this.#options.rules.current() };
+    const init: WorkerInit = { workerId: id, config, now: this.#options.clock.now() };
     const worker = new Worker(WORKER_URL, { workerData: init, name: id });
     const remote = Comlink.wrap<WorkerApi>(nodeEndpoint(worker));
     let failStart: (error: Error) => void = () => {};

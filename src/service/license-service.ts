@@ -160,7 +160,12 @@ export class LicenseService {
       try {
         await this.#options.repository.append(member, decision.events, { rulesVersion: rules.version, requestId: command.requestId });
         // Set again: the member grew, and the cache's byte bound counts sizes at set time.
-        if (decision.events.length > 0 && this.#options.maxBytesInMemory) this.#members.set(memberId, member);
+        // lru-cache re-measures only when the value is a different object, so remove the entry
+        // first; setting the same object again would keep its load-time size.
+        if (decision.events.length > 0 && this.#options.maxBytesInMemory) {
+          this.#members.delete(memberId);
+          this.#members.set(memberId, member);
+        }
         return { outcome: 'done', answer: decision.answer, repeated: decision.repeated, rulesVersion: rules.version };
       } catch (error) {
         // A write known not to have happened leaves memory equal to the store: keep the member,
