@@ -10,8 +10,7 @@ import { RulesSource, watchRulesFile } from './config/rules-source.ts';
 import { buildApp } from './http/app.ts';
 import type { LicensePort } from './http/license-port.ts';
 import { ManualClock, systemClock, type Clock } from './service/clock.ts';
-import { LicenseService } from './service/license-service.ts';
-import { MemberRepository } from './service/member-repository.ts';
+import { licenseServiceFromConfig, type LicenseService } from './service/license-service.ts';
 import type { EventStore } from './store/event-store.ts';
 import { openEventStore } from './store/open-store.ts';
 
@@ -58,17 +57,12 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       onWorkerFailure: (workerId, reason) => app?.log.error({ workerId, reason }, 'worker failed; replacing it'),
     });
   } else {
-    const repository = new MemberRepository(store, config.service.snapshot, (memberId, error) =>
-      app?.log.warn({ memberId, err: error }, 'snapshot failed; the member will replay more events on its next load'),
-    );
-    inProcess = new LicenseService({
-      repository,
+    inProcess = licenseServiceFromConfig(config.service, {
+      store,
       rules,
       clock,
-      maxMembersInMemory: config.service.cache.maxMembers,
-      maxBytesInMemory: config.service.cache.maxBytes,
-      maxQueuedPerMember: config.service.actors.maxQueuedPerMember,
-      conflictRetries: config.service.conflictRetries,
+      onSnapshotError: (memberId, error) =>
+        app?.log.warn({ memberId, err: error }, 'snapshot failed; the member will replay more events on its next load'),
     });
   }
   const service: LicensePort = pool ?? (inProcess as LicenseService);

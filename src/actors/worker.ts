@@ -8,8 +8,7 @@ import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { RulesSource } from '../config/rules-source.ts';
 import { ManualClock, systemClock } from '../service/clock.ts';
-import { LicenseService } from '../service/license-service.ts';
-import { MemberRepository } from '../service/member-repository.ts';
+import { licenseServiceFromConfig } from '../service/license-service.ts';
 import { GroupCommitStore, withGroupCommit } from '../store/group-commit.ts';
 import { openEventStore } from '../store/open-store.ts';
 import type { ActorBatch, ActorReply, ActorRequest, ActorValue, WorkerApi, WorkerInit } from './protocol.ts';
@@ -24,16 +23,12 @@ const store = config.service.actors.groupCommit ? withGroupCommit(baseStore) : b
 // On a manual clock the main thread owns time: each batch carries its reading.
 const clock = config.service.clock === 'manual' ? new ManualClock(now) : systemClock;
 const rules = new RulesSource(config.rules);
-const service = new LicenseService({
-  repository: new MemberRepository(store, config.service.snapshot, (memberId, error) =>
-    console.warn(JSON.stringify({ level: 'warn', workerId, memberId, msg: 'snapshot failed', err: String(error) })),
-  ),
+const service = licenseServiceFromConfig(config.service, {
+  store,
   rules,
   clock,
-  maxMembersInMemory: config.service.cache.maxMembers,
-  maxBytesInMemory: config.service.cache.maxBytes,
-  maxQueuedPerMember: config.service.actors.maxQueuedPerMember,
-  conflictRetries: config.service.conflictRetries,
+  onSnapshotError: (memberId, error) =>
+    console.warn(JSON.stringify({ level: 'warn', workerId, memberId, msg: 'snapshot failed', err: String(error) })),
 });
 
 function run(request: ActorRequest): Promise<ActorValue> {

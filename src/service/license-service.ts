@@ -17,7 +17,9 @@ import type { RulesSource } from '../config/rules-source.ts';
 import { AppError } from '../errors/catalog.ts';
 import type { Clock } from './clock.ts';
 import { KeyedMailbox } from './keyed-mailbox.ts';
-import type { LoadedMember, MemberRepository } from './member-repository.ts';
+import { MemberRepository, type LoadedMember } from './member-repository.ts';
+import type { ServiceConfig } from '../config/types.ts';
+import type { EventStore } from '../store/event-store.ts';
 
 /** A command as the edge sends it: the service stamps the time and mints new license ids. */
 export type CommandInput =
@@ -212,4 +214,20 @@ export function approximateMemberBytes(member: LoadedMember): number {
   let downloads = 0;
   for (const d of downloaded.values()) downloads += d.downloads.length;
   return 600 + licenses.size * 420 + downloaded.size * 160 + downloads * 90 + devices.size * 200 + requests.size * 360;
+}
+
+/** A LicenseService with the settings of the config's `service` section (main thread or worker). */
+export function licenseServiceFromConfig(
+  service: ServiceConfig,
+  deps: { store: EventStore; rules: RulesSource; clock: Clock; onSnapshotError: (memberId: string, error: unknown) => void },
+): LicenseService {
+  return new LicenseService({
+    repository: new MemberRepository(deps.store, service.snapshot, deps.onSnapshotError),
+    rules: deps.rules,
+    clock: deps.clock,
+    maxMembersInMemory: service.cache.maxMembers,
+    maxBytesInMemory: service.cache.maxBytes,
+    maxQueuedPerMember: service.actors.maxQueuedPerMember,
+    conflictRetries: service.conflictRetries,
+  });
 }
