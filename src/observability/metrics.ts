@@ -1,0 +1,134 @@
+/**
+ * Prometheus metrics. Each thread (the main thread and every worker) keeps its own registry;
+ * GET /metrics gathers the workers' metrics as JSON over the thread boundary and merges them
+ * with the main thread's (prom-client's AggregatorRegistry), the worker id as a label.
+ */
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import type { EventRecord, EventStore } from '../store/event-store.ts';
+import type { ServiceStats } from '../service/license-service.ts';
+
+export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
+
+/** What a worker (or an in-process service) measures: its store and its members. */
+export class ServiceMetrics {
+  readonly registry = new Registry();
+  readonly storeSeconds: Histogram<'operation' | 'store'>;
+  readonly snapshots: Counter<'store'>;
+
+  constructor(labels: Record<string, string>, stats: () => ServiceStats) {
+    this.registry.setDefaultLabels(labels);
+    const registers = [this.registry];
+    this.storeSeconds = new Histogram({
+      name: 'event_store_operation_seconds',
+      help: 'Latency of event store operations',
+      labelNames: ['operation', 'store'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.snapshots = new Counter({ name: 'snapshots_taken_total', help: 'Snapshots written', labelNames: ['store'], registers });
+    new Gauge({ name: 'members_in_memory', help: 'Members whose aggregates are held in memory', registers, collect() {
+      this.set(stats().membersInMemory);
+    } });
+    new Gauge({ name: 'member_cache_bytes', help: 'Approximate bytes of the members in memory', registers, collect() {
+      this.set(stats().approximateBytes);
+    } });
+    new Gauge({ name: 'mailbox_depth', help: 'Commands queued or running over all member mailboxes', registers, collect() {
+      this.set(stats().mailboxDepth);
+    } });
+    // Counters fed from the service's own tallies at scrape time.
+    let seenLoads = 0;
+    let seenHits = 0;
+    new Counter({ name: 'member_loads_total', help: 'Members loaded from the store (cache misses)', registers, collect() {
+      const { loads } = stats();
+      this.inc(loads - seenLoads);
+      seenLoads = loads;
+    } });
+    new Counter({ name: 'member_cache_hits_total', help: 'Reads answered from members already in memory', registers, collect() {
+      const { cacheHits } = stats();
+      this.inc(cacheHits - seenHits);
+      seenHits = cacheHits;
+    } });
+  }
+
+  json(): Promise<MetricsJson> {
+    return this.registry.getMetricsAsJSON();
+  }
+}
+
+/** What the main thread measures: HTTP, decisions, rules, the process. */
+export class EdgeMetrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<'method' | 'route' | 'status'>;
+  readonly requestSeconds: Histogram<'method' | 'route'>;
+  readonly decisions: Counter<'command' | 'outcome' | 'reason'>;
+
+  constructor(rulesVersion: () => string) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry });
+    this.requests = new Counter({ name: 'http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers });
+    this.requestSeconds = new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request latency by route',
+      labelNames: ['method', 'route'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    });
+    this.decisions = new Counter({
+      name: 'decisions_total',
+      help: 'Decisions by command and outcome (done, refused with its reason, or error with its code)',
+      labelNames: ['command', 'outcome', 'reason'],
+      registers,
+    });
+    new Gauge({ name: 'rules_info', help: 'The rules version in force (value 1)', labelNames: ['version'], registers, collect() {
+      this.reset();
+      this.set({ version: rulesVersion() }, 1);
+    } });
+  }
+
+  /** The exposition text of the main thread's metrics merged with the workers'. */
+  async exposition(workers: MetricsJson[]): Promise<{ contentType: string; text: string }> {
+    const merged = AggregatorRegistry.aggregate([await this.registry.getMetricsAsJSON(), ...workers]);
+    return { contentType: merged.contentType, text: await merged.metrics() };
+  }
+}
+
+/**
+ * An EventStore that times every operation returning a promise into
+ * `event_store_operation_seconds{operation}` (and counts snapshots). A proxy, so operations
+ * added to the store contract later are timed without touching this file.
+ */
+export function instrumentStore<S extends EventStore>(store: S, metrics: ServiceMetrics): S {
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      const value: unknown = Reflect.get(target, property, receiver);
+      if (typeof value !== 'function' || property === 'close' || property === 'constructor') return value;
+      const operation = String(property);
+      if (operation === 'readGeneration') {
+        return async function* timedRead(...args: unknown[]): AsyncIterable<EventRecord> {
+          const stop = metrics.storeSeconds.startTimer({ operation, store: target.kind });
+          try {
+            yield* (value as (...a: unknown[]) => AsyncIterable<EventRecord>).apply(target, args);
+          } finally {
+            stop();
+          }
+        };
+      }
+      return (...args: unknown[]): unknown => {
+        const result: unknown = (value as (...a: unknown[]) => unknown).apply(target, args);
+        if (!(result instanceof Promise)) return result;
+        const stop = metrics.storeSeconds.startTimer({ operation, store: target.kind });
+        return result.then(
+          (outcome: unknown) => {
+            stop();
+            if (operation === 'writeSnapshot') metrics.snapshots.inc({ store: target.kind });
+            return outcome;
+          },
+          (error: unknown) => {
+            stop();
+            throw error;
+          },
+        );
+      };
+    },
+  });
+}
