@@ -1,5 +1,5 @@
 /** GET /metrics: Prometheus text with HTTP, decision, store, cache and rules metrics, merged from every worker. */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +10,7 @@ function value(text: string, pattern: RegExp): number {
   return line ? Number(line.split(' ').pop()) : NaN;
 }
 
-async function exercise(t: Parameters<Parameters<typeof t.test>[1]>[0], server: TestServer): Promise<string> {
+async function exercise(t: Test, server: TestServer): Promise<string> {
   const acquire = await server.app.inject({ method: 'POST', url: '/v1/members/metrics-m1/licenses', payload: { deviceId: 'd1', titleId: 'strict-a' } });
   t.equal(acquire.statusCode, 201);
   // The strict studio allows 2 active downloads: the third is refused with STUDIO_LIMIT.
