@@ -17,9 +17,9 @@ async function main(): Promise<void> {
     throw error;
   }
   const server = await createServer(config, { logger: { level: process.env['LOG_LEVEL'] ?? 'info' } });
-  await server.app.listen({ host: config.service.host, port: config.service.port });
+  const addresses = await server.listen(); // the edge port, and the admin port when configured
   server.app.log.info(
-    { config: config.path, store: server.store.kind, rulesVersion: server.rules.current().version },
+    { config: config.path, store: server.store.kind, rulesVersion: server.rules.current().version, ...addresses },
     'license accounting service ready',
   );
 

@@ -7,15 +7,24 @@ import type { FastifyInstance, FastifyServerOptions } from 'fastify';
 import { ActorPool } from './actors/actor-pool.ts';
 import type { Config } from './config/types.ts';
 import { RulesSource, watchRulesFile } from './config/rules-source.ts';
-import { buildApp } from './http/app.ts';
+import type { Rules } from './domain/rules.ts';
+import { buildApp, type AppDependencies } from './http/app.ts';
 import type { LicensePort } from './http/license-port.ts';
+import type { MetricsSource } from './http/routes/metrics-routes.ts';
+import { EdgeMetrics, instrumentStore, ServiceMetrics } from './observability/metrics.ts';
+import { instrumentDecisions } from './observability/instrumented-port.ts';
 import { ManualClock, systemClock, type Clock } from './service/clock.ts';
 import { licenseServiceFromConfig, type LicenseService } from './service/license-service.ts';
 import type { EventStore } from './store/event-store.ts';
 import { openEventStore } from './store/open-store.ts';
 
 export interface Server {
+  /** The edge app (and the admin and debug routes too, unless `service.admin.port` is set). */
   app: FastifyInstance;
+  /** The admin and debug routes' own app, when `service.admin.port` is set (and a token is). */
+  adminApp: FastifyInstance | null;
+  /** Listens on the configured host and port(s); resolves with the addresses. */
+  listen(): Promise<{ edge: string; admin: string | null }>;
   /** What the routes call: the actor pool, or the in-process service when `actors.workers` is 0. */
   service: LicensePort;
   /** The actor pool, when the service runs on worker threads. */
@@ -46,9 +55,20 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   // Logging goes through the app's logger, which exists only once the app is built; the
   // callbacks run long after that.
   let app: FastifyInstance | undefined;
+  // Every rules version put in force is kept in the store (first save wins), so the debug API
+  // can explain an old decision with the rules it used. Best effort: a failed save is logged
+  // and the service goes on (the current rules are always at hand for explaining the present).
+  const rememberRules = (next: Rules): Promise<void> =>
+    store.saveRulesVersion(next.version, JSON.stringify(next), clock.now()).catch((error: unknown) => {
+      app?.log.warn({ err: error, rulesVersion: next.version }, 'could not save the rules version in the store');
+    });
+  await rememberRules(rules.current());
+  const stopRememberingRules = rules.subscribe((next) => void rememberRules(next));
   const workers = config.service.actors.workers ?? availableParallelism();
   let pool: ActorPool | null = null;
   let inProcess: LicenseService | null = null;
+  // Used when the members live in this thread (actors.workers 0); workers keep their own.
+  const inProcessMetrics = new ServiceMetrics({ worker: 'main' }, () => inProcess?.stats() ?? { membersInMemory: 0, approximateBytes: 0, mailboxDepth: 0, loads: 0, cacheHits: 0 });
   if (workers > 0) {
     pool = await ActorPool.start({
       config,
@@ -58,15 +78,23 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     });
   } else {
     inProcess = licenseServiceFromConfig(config.service, {
-      store,
+      store: instrumentStore(store, inProcessMetrics),
       rules,
       clock,
       onSnapshotError: (memberId, error) =>
         app?.log.warn({ memberId, err: error }, 'snapshot failed; the member will replay more events on its next load'),
     });
   }
-  const service: LicensePort = pool ?? (inProcess as LicenseService);
-  app = buildApp({
+  const edgeMetrics = new EdgeMetrics(() => rules.current().version);
+  const service: LicensePort = instrumentDecisions(pool ?? (inProcess as LicenseService), edgeMetrics);
+  const metrics: MetricsSource = {
+    edge: edgeMetrics,
+    exposition: async () => edgeMetrics.exposition(pool ? await pool.metrics() : [await inProcessMetrics.json()]),
+  };
+  // Admin and debug: behind the token, on the edge app or (service.admin.port) on their own.
+  const adminToken = config.service.admin.token;
+  const separateAdmin = adminToken !== null && config.service.admin.port !== null;
+  const appDependencies: AppDependencies = {
     service,
     clock,
     bodyLimitBytes: config.service.bodyLimitBytes,
@@ -75,7 +103,20 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       describe: () => ({ store: store.kind, rulesVersion: rules.current().version, workers: pool ? pool.workerIds.length : 0 }),
     },
     logger: options.logger,
-  });
+    debug: { store, rules: () => rules.current(), now: () => clock.now() },
+    metrics,
+    admin: {
+      token: adminToken,
+      service: pool ?? (inProcess as LicenseService),
+      rules,
+      configPath: config.path,
+      clock,
+      onRulesReload: (change) => app?.log.info(change, 'admin rules reload'),
+    },
+    rateLimit: config.service.rateLimit,
+  };
+  app = buildApp({ ...appDependencies, surface: separateAdmin ? 'edge' : 'all' });
+  const adminApp = separateAdmin ? buildApp({ ...appDependencies, surface: 'admin' }) : null;
   const built = app;
 
   const stopWatching =
@@ -85,6 +126,12 @@ export async function createServer(config: Config, options: ServerOptions = {}):
 
   return {
     app: built,
+    adminApp,
+    async listen() {
+      const edge = await built.listen({ host: config.service.host, port: config.service.port });
+      const admin = adminApp ? await adminApp.listen({ host: config.service.host, port: config.service.admin.port ?? 0 }) : null;
+      return { edge, admin };
+    },
     service,
     pool,
     store,
@@ -93,7 +140,9 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     async close() {
       accepting = false;
       stopWatching();
-      await built.close(); // stops accepting connections and waits for in-flight requests
+      stopRememberingRules();
+      // Stops accepting connections and waits for in-flight requests.
+      await Promise.all([built.close(), adminApp?.close()]);
       if (pool) await pool.close(); // each worker drains its mailboxes and closes its store
       if (inProcess) await inProcess.drain();
       await store.close();

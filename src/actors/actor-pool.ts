@@ -16,7 +16,8 @@ import { AppError } from '../errors/catalog.ts';
 import type { LicensePort } from '../http/license-port.ts';
 import { createRing, type Ring } from '../routing/ring.ts';
 import type { Clock } from '../service/clock.ts';
-import type { CheckInput, CheckResult, CommandInput, CommandResult } from '../service/license-service.ts';
+import type { CheckInput, CheckResult, CommandInput, CommandResult, SnapshotResult } from '../service/license-service.ts';
+import type { MetricsJson } from '../observability/metrics.ts';
 import type { ActorReply, ActorRequest, ActorValue, WorkerApi, WorkerInit, WorkerStats } from './protocol.ts';
 import { deserializeError, installErrorTransfer } from './thread-errors.ts';
 
@@ -105,8 +106,28 @@ export class ActorPool implements LicensePort {
     return this.#dispatch({ op: 'licenses', memberId }, 'reads') as Promise<LicenseState[]>;
   }
 
+  /** Snapshots the member now, in the worker that holds it (admin). */
+  snapshotNow(memberId: string): Promise<SnapshotResult> {
+    return this.#dispatch({ op: 'snapshot', memberId }, 'writes') as Promise<SnapshotResult>;
+  }
+
   async stats(): Promise<WorkerStats[]> {
     return Promise.all([...this.#slots.values()].map((slot) => slot.ready.then(() => slot.remote.stats())));
+  }
+
+  /** Every live worker's metrics; a worker that does not answer within a second is left out. */
+  async metrics(): Promise<MetricsJson[]> {
+    const answers = await Promise.all(
+      [...this.#slots.values()].map((slot) =>
+        slot.down
+          ? null
+          : Promise.race([
+              slot.ready.then(() => slot.remote.metrics()),
+              new Promise<null>((resolve) => setTimeout(() => resolve(null), 1000).unref()),
+            ]).catch(() => null),
+      ),
+    );
+    return answers.filter((answer): answer is MetricsJson => answer !== null);
   }
 
   /** Test hook: ends a worker abruptly, as a crash would. */

@@ -6,15 +6,17 @@
 import type { LicenseState } from '../domain/aggregates/license.ts';
 import type { Rules } from '../domain/rules.ts';
 import type { Config } from '../config/types.ts';
-import type { CheckInput, CheckResult, CommandInput, CommandResult, ServiceStats } from '../service/license-service.ts';
+import type { CheckInput, CheckResult, CommandInput, CommandResult, ServiceStats, SnapshotResult } from '../service/license-service.ts';
 import type { SerializedError } from './thread-errors.ts';
+import type { MetricsJson } from '../observability/metrics.ts';
 
 export type ActorRequest =
   | { op: 'execute'; memberId: string; input: CommandInput }
   | { op: 'check'; memberId: string; input: CheckInput }
-  | { op: 'licenses'; memberId: string };
+  | { op: 'licenses'; memberId: string }
+  | { op: 'snapshot'; memberId: string };
 
-export type ActorValue = CommandResult | CheckResult | LicenseState[];
+export type ActorValue = CommandResult | CheckResult | LicenseState[] | SnapshotResult;
 
 export type ActorReply = { ok: true; value: ActorValue } | { ok: false; error: SerializedError };
 
@@ -37,6 +39,8 @@ export interface WorkerStats extends ServiceStats {
 
 export interface WorkerApi {
   ping(): string;
+  /** This worker's metrics, merged by the main thread into GET /metrics. */
+  metrics(): Promise<MetricsJson>;
   handle(batch: ActorBatch): Promise<ActorReply[]>;
   setRules(rules: Rules): void;
   stats(): WorkerStats;

@@ -5,20 +5,27 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as Comlink from 'comlink';
+import { pino } from 'pino';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { RulesSource } from '../config/rules-source.ts';
 import { ManualClock, systemClock } from '../service/clock.ts';
 import { licenseServiceFromConfig } from '../service/license-service.ts';
 import { GroupCommitStore, withGroupCommit } from '../store/group-commit.ts';
 import { openEventStore } from '../store/open-store.ts';
+import { instrumentStore, ServiceMetrics } from '../observability/metrics.ts';
 import type { ActorBatch, ActorReply, ActorRequest, ActorValue, WorkerApi, WorkerInit } from './protocol.ts';
 import { installErrorTransfer, serializeError } from './thread-errors.ts';
+import { ERROR_CATALOG, isErrorCode } from '../errors/catalog.ts';
 
 if (!parentPort) throw new Error('worker.ts runs only as a worker thread');
 installErrorTransfer();
 
 const { workerId, config, now } = workerData as WorkerInit;
-const baseStore = await openEventStore(config.service);
+// Structured logs like fastify's, tagged with the worker; request failures carry the request id.
+const log = pino({ base: { worker: workerId }, level: process.env['LOG_LEVEL'] ?? 'info' });
+// Metrics read the service's stats lazily: the service is built from the instrumented store.
+const metrics = new ServiceMetrics({ worker: workerId }, () => service.stats());
+const baseStore = instrumentStore(await openEventStore(config.service), metrics);
 const store = config.service.actors.groupCommit ? withGroupCommit(baseStore) : baseStore;
 // On a manual clock the main thread owns time: each batch carries its reading.
 const clock = config.service.clock === 'manual' ? new ManualClock(now) : systemClock;
@@ -27,8 +34,7 @@ const service = licenseServiceFromConfig(config.service, {
   store,
   rules,
   clock,
-  onSnapshotError: (memberId, error) =>
-    console.warn(JSON.stringify({ level: 'warn', workerId, memberId, msg: 'snapshot failed', err: String(error) })),
+  onSnapshotError: (memberId, error) => log.warn({ memberId, err: error }, 'snapshot failed; the member will replay more events on its next load'),
 });
 
 function run(request: ActorRequest): Promise<ActorValue> {
@@ -39,11 +45,14 @@ function run(request: ActorRequest): Promise<ActorValue> {
       return service.check(request.memberId, request.input);
     case 'licenses':
       return service.activeLicenses(request.memberId);
+    case 'snapshot':
+      return service.snapshotNow(request.memberId);
   }
 }
 
 const api: WorkerApi = {
   ping: () => workerId,
+  metrics: () => metrics.json(),
   async handle(batch: ActorBatch): Promise<ActorReply[]> {
     if (clock instanceof ManualClock) clock.set(Math.max(clock.now(), batch.now));
     // All requests start now, in order (so one member's commands keep their order in its
@@ -52,7 +61,14 @@ const api: WorkerApi = {
       batch.requests.map((request) =>
         run(request).then(
           (value): ActorReply => ({ ok: true, value }),
-          (error: unknown): ActorReply => ({ ok: false, error: serializeError(error) }),
+          (error: unknown): ActorReply => {
+            const serialized = serializeError(error);
+            if (!isErrorCode(serialized.code) || ERROR_CATALOG[serialized.code].status >= 500) {
+              const correlationId = request.op === 'execute' ? request.input.correlationId : undefined;
+              log.error({ memberId: request.memberId, op: request.op, correlationId, err: error }, 'request failed in worker');
+            }
+            return { ok: false, error: serialized };
+          },
         ),
       ),
     );

@@ -93,7 +93,7 @@ export function configPathFrom({ argv, env }: ConfigSources): string {
   return env['LICENSE_CONFIG'] ? resolve(env['LICENSE_CONFIG']) : DEFAULT_CONFIG_PATH;
 }
 
-/** Loads the config for a process: file, then PORT, HOST and CASSANDRA_CONTACT_POINTS from the environment. */
+/** Loads the config for a process: file, then PORT, HOST, ADMIN_TOKEN and CASSANDRA_CONTACT_POINTS from the environment. */
 export function loadConfig(sources: ConfigSources): Config {
   const path = configPathFrom(sources);
   const config = parseConfig(readConfigFile(path), path);
@@ -104,6 +104,11 @@ export function loadConfig(sources: ConfigSources): Config {
     config.service.port = port;
   }
   if (HOST !== undefined && HOST !== '') config.service.host = HOST;
+  const adminToken = sources.env['ADMIN_TOKEN'];
+  if (adminToken !== undefined && adminToken !== '') {
+    if (adminToken.length < 16) throw new ConfigError('ADMIN_TOKEN must be at least 16 characters');
+    config.service.admin.token = adminToken;
+  }
   const contactPoints = cassandraContactPointsFrom(sources.env);
   if (contactPoints) config.service.cassandra.contactPoints = contactPoints;
   return config;

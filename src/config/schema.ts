@@ -147,6 +147,27 @@ export const serviceSchema = {
     rulesReloadIntervalMs: { type: 'integer', minimum: 100, maximum: 60000, default: 1000 },
     conflictRetries: { type: 'integer', minimum: 0, maximum: 10, default: 3 },
     bodyLimitBytes: { type: 'integer', minimum: 1024, default: 1048576 },
+    // Admin and debug routes: bearer token (ADMIN_TOKEN overrides; null: the routes do not exist)
+    // and their own port (null: they share the edge port).
+    admin: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        token: { type: ['string', 'null'], minLength: 16, maxLength: 1024, default: null },
+        port: { type: ['integer', 'null'], minimum: 0, maximum: 65535, default: null },
+      },
+    },
+    // Per-member token bucket on the /v1/members routes; null disables rate limiting.
+    rateLimit: {
+      type: ['object', 'null'],
+      additionalProperties: false,
+      default: {},
+      properties: {
+        perMemberPerSecond: { type: 'number', exclusiveMinimum: 0, maximum: 1000000, default: 50 },
+        burst: { type: 'integer', minimum: 1, maximum: 1000000, default: 100 },
+      },
+    },
   },
 } as const;
 

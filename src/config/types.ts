@@ -25,6 +25,10 @@ export interface ServiceConfig {
   rulesReloadIntervalMs: number;
   conflictRetries: number;
   bodyLimitBytes: number;
+  /** Admin and debug routes: no token means they do not exist; port null shares the edge port. */
+  admin: { token: string | null; port: number | null };
+  /** Per-member token bucket on /v1/members routes; null: no rate limit. */
+  rateLimit: { perMemberPerSecond: number; burst: number } | null;
 }
 
 export interface Config {

@@ -43,6 +43,15 @@ export interface CheckInput {
   plan?: string | undefined;
 }
 
+/** The answer of an operator's "snapshot now": the member's head after it. */
+export interface SnapshotResult {
+  memberId: string;
+  /** False when there was nothing to snapshot: no events, or none since the latest snapshot. */
+  taken: boolean;
+  generation: number;
+  position: number;
+}
+
 export interface ServiceStats {
   membersInMemory: number;
   /** Approximate bytes of the members in memory (see approximateMemberBytes). */
@@ -117,6 +126,26 @@ export class LicenseService {
     return activeLicenses(member.state).sort((a, b) => a.acquiredAt - b.acquiredAt || (a.licenseId < b.licenseId ? -1 : 1));
   }
 
+  /**
+   * Writes a snapshot of the member now (admin), in its mailbox so no command runs meanwhile.
+   * A failure is the store's error; the member is then forgotten and reloads on its next request.
+   */
+  snapshotNow(memberId: string): Promise<SnapshotResult> {
+    return this.#mailbox.run(memberId, async () => {
+      const member = await this.#loadInTurn(memberId);
+      let taken = false;
+      if (member.head.position > 0 && member.eventsSinceSnapshot > 0) {
+        try {
+          taken = await this.#options.repository.snapshot(member, { rethrow: true });
+        } catch (error) {
+          this.#members.delete(memberId);
+          throw error;
+        }
+      }
+      return { memberId, taken, generation: member.head.generation, position: member.head.position };
+    });
+  }
+
   /** Waits for every queued command to finish (graceful shutdown). */
   drain(): Promise<void> {
     return this.#mailbox.drain();
@@ -160,7 +189,7 @@ export class LicenseService {
         });
       }
       try {
-        await this.#options.repository.append(member, decision.events, { rulesVersion: rules.version, requestId: command.requestId });
+        await this.#options.repository.append(member, decision.events, { rulesVersion: rules.version, requestId: command.requestId, correlationId: command.correlationId });
         // Set again: the member grew, and the cache's byte bound counts sizes at set time.
         // lru-cache re-measures only when the value is a different object, so remove the entry
         // first; setting the same object again would keep its load-time size.

@@ -95,7 +95,7 @@ export class MemberRepository {
    * Writes a snapshot of the member's state and moves it to the next generation. A failure is
    * reported and swallowed: the events are stored, so a missing snapshot costs only load time.
    */
-  async snapshot(member: LoadedMember): Promise<boolean> {
+  async snapshot(member: LoadedMember, options: { rethrow?: boolean } = {}): Promise<boolean> {
     if (member.head.position === 0) return false;
     try {
       member.head = await this.store.writeSnapshot(member.memberId, member.head, {
@@ -106,6 +106,8 @@ export class MemberRepository {
       member.eventsSinceSnapshot = 0;
       return true;
     } catch (error) {
+      // An operator's "snapshot now" wants the failure itself (rethrow); background snapshots log it.
+      if (options.rethrow) throw error;
       this.onSnapshotError(member.memberId, error);
       return false;
     }

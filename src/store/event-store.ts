@@ -31,6 +31,8 @@ export interface NewEventRecord {
   payload: string;
   rulesVersion: string;
   requestId: string | null;
+  /** The id of the HTTP request that caused the event (X-Request-Id, or one the service minted). */
+  correlationId?: string | null;
 }
 
 export interface EventRecord extends NewEventRecord {
@@ -55,6 +57,15 @@ export interface NewSnapshot {
   takenAt: number;
   schemaVersion: number;
   payload: string;
+}
+
+/** One version of the business rules, as first seen by a service (see saveRulesVersion). */
+export interface RulesVersionRecord {
+  version: string;
+  /** The rules as JSON (the config's `rules` section). */
+  rulesJson: string;
+  /** When a service first put this version in force (ms since epoch, service clock). */
+  firstSeenAt: number;
 }
 
 export interface ReadOptions {
@@ -82,6 +93,19 @@ export interface EventStore {
    * Refused (ConcurrencyConflictError) when the head moved since the state was read.
    */
   writeSnapshot(memberId: string, expected: StreamHead, snapshot: NewSnapshot): Promise<StreamHead>;
+  /**
+   * Records a rules version so decisions taken under it can be explained later. Idempotent:
+   * the first write of a version wins and later writes of the same version change nothing
+   * (a version names one rule set; RulesSource refuses changed rules under an old version).
+   */
+  saveRulesVersion(version: string, rulesJson: string, firstSeenAt: number): Promise<void>;
+  /** A saved rules version, or null when it was never saved. */
+  readRulesVersion(version: string): Promise<RulesVersionRecord | null>;
+  /**
+   * Every member with at least one stored event, each exactly once, in no particular order
+   * (operator tools: replay checks). Read page by page, never in one unbounded query.
+   */
+  listMembers(): AsyncIterable<string>;
   close(): Promise<void>;
 }
 

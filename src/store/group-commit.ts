@@ -4,7 +4,7 @@
  * them durable at once. Each append is still acknowledged only once the store has it, and each
  * keeps its own concurrency check: a conflict for one member does not fail the others.
  */
-import type { EventStore, NewEventRecord, NewSnapshot, ReadOptions, SnapshotRecord, StreamHead, EventRecord } from './event-store.ts';
+import type { EventStore, NewEventRecord, NewSnapshot, ReadOptions, RulesVersionRecord, SnapshotRecord, StreamHead, EventRecord } from './event-store.ts';
 
 export interface AppendRequest {
   memberId: string;
@@ -79,6 +79,15 @@ export class GroupCommitStore implements EventStore {
   }
   writeSnapshot(memberId: string, expected: StreamHead, snapshot: NewSnapshot): Promise<StreamHead> {
     return this.inner.writeSnapshot(memberId, expected, snapshot);
+  }
+  saveRulesVersion(version: string, rulesJson: string, firstSeenAt: number): Promise<void> {
+    return this.inner.saveRulesVersion(version, rulesJson, firstSeenAt);
+  }
+  readRulesVersion(version: string): Promise<RulesVersionRecord | null> {
+    return this.inner.readRulesVersion(version);
+  }
+  listMembers(): AsyncIterable<string> {
+    return this.inner.listMembers();
   }
   close(): Promise<void> {
     return this.inner.close();

@@ -61,6 +61,7 @@ t.test('upcasting LicenseReleased v1 -> v2', async (t) => {
       payload: '{"licenseId":"L1","cause":"device-deactivated"}',
       rulesVersion: 'test-1',
       requestId: null,
+      correlationId: null,
     });
   });
 

@@ -6,7 +6,7 @@ import type { InjectOptions } from 'fastify';
 import type { Test } from 'tap';
 import { ERROR_CATALOG, isErrorCode } from '../../src/errors/catalog.ts';
 import type { StreamHead } from '../../src/store/event-store.ts';
-import { startTestServer, type TestServer } from '../support/fixtures.ts';
+import { startTestServer, TEST_ADMIN_TOKEN, type TestServer } from '../support/fixtures.ts';
 
 export type Json = Record<string, unknown>;
 
@@ -29,8 +29,17 @@ export async function server(t: Asserts, options: Parameters<typeof startTestSer
   return s;
 }
 
+/** Admin and debug URLs get the test admin token unless the caller sets Authorization itself. */
+export function withAdminToken(options: InjectOptions): InjectOptions {
+  const url = typeof options.url === 'string' ? options.url : '';
+  if (!/^\/v1\/(admin|debug)\//.test(url)) return options;
+  const headers = (options.headers ?? {}) as Record<string, unknown>;
+  if (Object.keys(headers).some((name) => name.toLowerCase() === 'authorization')) return options;
+  return { ...options, headers: { ...headers, authorization: `Bearer ${TEST_ADMIN_TOKEN}` } } as InjectOptions;
+}
+
 export async function call(s: TestServer, options: InjectOptions): Promise<Answer> {
-  const res = await s.app.inject(options);
+  const res = await s.app.inject(withAdminToken(options));
   let body: Json = {};
   if (res.body.length > 0) {
     const parsed: unknown = JSON.parse(res.body);

@@ -25,6 +25,7 @@ function event(aggregateName: string, aggregateId: string, at: number, overrides
     payload: JSON.stringify({ n: counter }),
     rulesVersion: 'contract-1',
     requestId: null,
+    correlationId: null,
     ...overrides,
   };
 }
@@ -80,6 +81,7 @@ export function eventStoreContract(t: Test, harness: StoreHarness): void {
       payload: '{"deviceId":"phone:1","note":"ünïcødé ✓"}',
       rulesVersion: 'rules-2026.1',
       requestId: 'req-42',
+      correlationId: 'edge-7f3a',
     });
     await store.append(id, EMPTY_HEAD, [written]);
     const [row] = await collect(store.readGeneration(id, 0));
@@ -172,6 +174,39 @@ export function eventStoreContract(t: Test, harness: StoreHarness): void {
     t.same(await store.readHead(b), EMPTY_HEAD);
     t.same(await store.append(b, EMPTY_HEAD, [event('license', 'L1', 1000)]), { generation: 0, position: 1 });
     t.equal((await collect(store.readGeneration(a, 0))).length, 1);
+  });
+
+  t.test('rules versions: saved once, first write wins, read back whole', async (t) => {
+    const version = `rules-${randomUUID()}`;
+    t.equal(await store.readRulesVersion(version), null, 'a version never saved reads as null');
+    const rulesJson = JSON.stringify({ version, defaults: { plan: 'standard' }, note: 'ünïcødé ✓' });
+    await store.saveRulesVersion(version, rulesJson, 1_767_225_600_123);
+    t.same(await store.readRulesVersion(version), { version, rulesJson, firstSeenAt: 1_767_225_600_123 });
+    // Idempotent: saving again (a restart, another service) changes nothing.
+    await store.saveRulesVersion(version, JSON.stringify({ version, other: true }), 1_767_225_900_000);
+    t.same(await store.readRulesVersion(version), { version, rulesJson, firstSeenAt: 1_767_225_600_123 }, 'the first write wins');
+    // Concurrent first saves: exactly one of them is kept, whole.
+    const raced = `rules-${randomUUID()}`;
+    await Promise.all([1, 2, 3, 4].map((n) => store.saveRulesVersion(raced, JSON.stringify({ n }), n)));
+    const kept = await store.readRulesVersion(raced);
+    t.ok(kept !== null && JSON.parse(kept.rulesJson).n === kept.firstSeenAt, 'one writer’s record, not a mix');
+  });
+
+  t.test('listMembers lists every written member exactly once, across generations', async (t) => {
+    const a = member();
+    const b = member();
+    const never = member();
+    let head = await store.append(a, EMPTY_HEAD, [event('license', 'L1', 1000)]);
+    head = await store.writeSnapshot(a, head, { takenAt: 1000, schemaVersion: 1, payload: '{}' });
+    head = await store.append(a, head, [event('license', 'L1', 2000)]);
+    await store.writeSnapshot(a, head, { takenAt: 2000, schemaVersion: 1, payload: '{}' });
+    await store.append(b, EMPTY_HEAD, [event('device', 'D1', 1000)]);
+    const seen: string[] = [];
+    for await (const id of store.listMembers()) seen.push(id);
+    t.equal(seen.filter((id) => id === a).length, 1, 'a member with three generations once');
+    t.equal(seen.filter((id) => id === b).length, 1);
+    t.notOk(seen.includes(never), 'a member never written is not listed');
+    t.equal(new Set(seen).size, seen.length, 'no member twice');
   });
 
   if (harness.reopen) {

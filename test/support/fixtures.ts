@@ -40,10 +40,15 @@ export function testRules(overrides: Partial<Rules> = {}): Rules {
   };
 }
 
+/** The admin token test servers are configured with (`adminToken` in startTestServer's options). */
+export const TEST_ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
+
 /** A full config around the given rules, validated the same way as a config file. */
 export function testConfig(rules: Rules = testRules(), service: Partial<ServiceConfig> = {}): Config {
   // In-process by default (workers: 0); the actor tests ask for worker threads explicitly.
-  const config = parseConfig(structuredClone({ service: { clock: 'manual', actors: { workers: 0 }, ...service }, rules }), null);
+  // Admin routes on (with TEST_ADMIN_TOKEN) and no rate limit unless a test asks otherwise.
+  const defaults = { clock: 'manual', actors: { workers: 0 }, admin: { token: TEST_ADMIN_TOKEN }, rateLimit: null };
+  const config = parseConfig(structuredClone({ service: { ...defaults, ...service }, rules }), null);
   return config;
 }
 
@@ -52,7 +57,12 @@ export interface TestServer extends Server {
 }
 
 /** A server on an in-memory SQLite store and a manual clock at T0; close it in teardown. */
-export async function startTestServer(options: { rules?: Rules; service?: Partial<ServiceConfig>; store?: EventStore } = {}): Promise<TestServer> {
+/** `adminToken`: the admin token (default TEST_ADMIN_TOKEN; null: admin and debug routes off). */
+export async function startTestServer(
+  options: { rules?: Rules; service?: Partial<ServiceConfig>; store?: EventStore; adminToken?: string | null } = {},
+): Promise<TestServer> {
   const store = options.store ?? new SqliteEventStore(':memory:');
-  return createServer(testConfig(options.rules ?? testRules(), options.service ?? {}), { store, manualClockStart: T0, watchRules: false });
+  const config = testConfig(options.rules ?? testRules(), options.service ?? {});
+  if (options.adminToken !== undefined) config.service.admin.token = options.adminToken;
+  return createServer(config, { store, manualClockStart: T0, watchRules: false });
 }

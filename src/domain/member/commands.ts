@@ -8,6 +8,8 @@ import type { PlaybackSession } from '../aggregates/license.ts';
 interface CommandBase {
   now: Instant;
   requestId?: string | undefined;
+  /** The HTTP request behind the command, stored with its events for tracing; never decided on. */
+  correlationId?: string | undefined;
 }
 
 export interface AcquireLicense extends CommandBase {

@@ -36,6 +36,8 @@ export interface MemberState {
 export interface EventMetadata {
   rulesVersion: string;
   requestId?: string | undefined;
+  /** The HTTP request that caused the events; carried to the store for tracing, never decided on. */
+  correlationId?: string | undefined;
 }
 
 export function initialMemberState(): MemberState {

@@ -1,8 +1,7 @@
 /**
  * Moves the manual test clock. Registered only when the config says `"clock": "manual"`; with
- * the system clock the route does not exist (404). Admin authentication arrives with the
- * operations issue; until then the config switch is the only guard, so never enable the
- * manual clock in production.
+ * the system clock the route does not exist (404). It is an admin route: adminRoutes registers
+ * it inside the token-protected admin scope. Never enable the manual clock in production.
  */
 import type { FastifyInstance } from 'fastify';
 import { iso } from '../../domain/time.ts';
@@ -24,7 +23,9 @@ export function adminClockRoutes(app: FastifyInstance, clock: ManualClock): void
             now: isoTime,
           },
         },
-        response: { 200: { type: 'object', properties: { now: { type: 'string' } } }, 400: errorResponse },
+        summary: 'Move the manual test clock (only with "clock": "manual")',
+        tags: ['admin'],
+        response: { 200: { type: 'object', properties: { now: { type: 'string' } } }, 400: errorResponse, 401: errorResponse },
       },
     },
     async (request) => {

@@ -23,7 +23,7 @@ export function deviceRoutes(app: FastifyInstance, service: LicensePort): void {
     },
     async (request, reply) => {
       const { memberId, deviceId } = request.params;
-      const result = await service.execute(memberId, { type: 'DeactivateDevice', deviceId, requestId: request.body.requestId });
+      const result = await service.execute(memberId, { correlationId: request.id, type: 'DeactivateDevice', deviceId, requestId: request.body.requestId });
       return sendCommandResult(reply, memberId, 'DeactivateDevice', result, 200);
     },
   );

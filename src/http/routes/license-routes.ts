@@ -50,7 +50,7 @@ export function licenseRoutes(app: FastifyInstance, service: LicensePort): void 
     async (request, reply) => {
       const { memberId } = request.params;
       const { deviceId, titleId, plan: memberPlan, requestId: rid } = request.body;
-      const result = await service.execute(memberId, { type: 'AcquireLicense', deviceId, titleId, plan: memberPlan, requestId: rid });
+      const result = await service.execute(memberId, { correlationId: request.id, type: 'AcquireLicense', deviceId, titleId, plan: memberPlan, requestId: rid });
       return sendCommandResult(reply, memberId, 'AcquireLicense', result, 201);
     },
   );
@@ -73,7 +73,7 @@ export function licenseRoutes(app: FastifyInstance, service: LicensePort): void 
     },
     async (request, reply) => {
       const { memberId, licenseId } = request.params;
-      const result = await service.execute(memberId, { type: 'RenewLicense', licenseId, deviceId: request.body.deviceId, requestId: request.body.requestId });
+      const result = await service.execute(memberId, { correlationId: request.id, type: 'RenewLicense', licenseId, deviceId: request.body.deviceId, requestId: request.body.requestId });
       return sendCommandResult(reply, memberId, 'RenewLicense', result, 200);
     },
   );
@@ -96,7 +96,7 @@ export function licenseRoutes(app: FastifyInstance, service: LicensePort): void 
     },
     async (request, reply) => {
       const { memberId, licenseId } = request.params;
-      const result = await service.execute(memberId, { type: 'ReleaseLicense', licenseId, deviceId: request.body.deviceId, requestId: request.body.requestId });
+      const result = await service.execute(memberId, { correlationId: request.id, type: 'ReleaseLicense', licenseId, deviceId: request.body.deviceId, requestId: request.body.requestId });
       return sendCommandResult(reply, memberId, 'ReleaseLicense', result, 200);
     },
   );
@@ -151,7 +151,7 @@ export function licenseRoutes(app: FastifyInstance, service: LicensePort): void 
         startedAt: parseIsoTime(event.startedAt, `body.events.${index}.startedAt`),
         durationMs: event.durationMs,
       }));
-      const result = await service.execute(memberId, {
+      const result = await service.execute(memberId, { correlationId: request.id,
         type: 'RecordPlayback',
         licenseId,
         sessions,

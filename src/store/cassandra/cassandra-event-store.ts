@@ -28,6 +28,7 @@ import {
   type NewEventRecord,
   type NewSnapshot,
   type ReadOptions,
+  type RulesVersionRecord,
   type SnapshotRecord,
   type StreamHead,
 } from '../event-store.ts';
@@ -43,16 +44,21 @@ const SEALED = -1;
 const CQL = {
   advanceHead: 'UPDATE events SET head_position = ? WHERE member_id = ? AND generation = ? IF head_position = ?',
   insertEvent:
-    'INSERT INTO events (member_id, generation, aggregate_name, aggregate_id, at, position, type, schema_version, serializer, payload, rules_version, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+    'INSERT INTO events (member_id, generation, aggregate_name, aggregate_id, at, position, type, schema_version, serializer, payload, rules_version, request_id, correlation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   readHead: 'SELECT head_position FROM events WHERE member_id = ? AND generation = ? LIMIT 1',
   readGeneration:
-    'SELECT member_id, generation, aggregate_name, aggregate_id, at, position, type, schema_version, serializer, payload, rules_version, request_id FROM events WHERE member_id = ? AND generation = ?',
+    'SELECT member_id, generation, aggregate_name, aggregate_id, at, position, type, schema_version, serializer, payload, rules_version, request_id, correlation_id FROM events WHERE member_id = ? AND generation = ?',
   eventExists: 'SELECT position FROM events WHERE member_id = ? AND generation = ? AND aggregate_name = ? AND aggregate_id = ? AND at = ? AND position = ?',
   snapshots: 'SELECT member_id, generation, position, taken_at, schema_version, payload FROM snapshots WHERE member_id = ?',
   snapshotAt: 'SELECT member_id, generation, position, taken_at, schema_version, payload FROM snapshots WHERE member_id = ? AND generation = ?',
   insertSnapshot: 'INSERT INTO snapshots (member_id, generation, position, taken_at, schema_version, payload) VALUES (?, ?, ?, ?, ?, ?)',
   deleteSnapshot: 'DELETE FROM snapshots WHERE member_id = ? AND generation = ?',
   openGeneration: 'INSERT INTO events (member_id, generation, head_position) VALUES (?, ?, ?) IF NOT EXISTS',
+  insertRules: 'INSERT INTO rules_versions (version, rules_json, first_seen_at) VALUES (?, ?, ?) IF NOT EXISTS',
+  readRules: 'SELECT version, rules_json, first_seen_at FROM rules_versions WHERE version = ?',
+  // Partition keys only (a token-range scan, paged): every member has a generation-0 partition
+  // (its first append opens it), so yielding the generation-0 keys lists each member once.
+  partitions: 'SELECT DISTINCT member_id, generation FROM events',
 } as const;
 
 function long(value: number): cassandra.types.Long {
@@ -78,6 +84,7 @@ function toEventRecord(row: Row): EventRecord {
     payload: row['payload'] as string,
     rulesVersion: row['rules_version'] as string,
     requestId: (row['request_id'] as string | null) ?? null,
+    correlationId: (row['correlation_id'] as string | null) ?? null,
   };
 }
 
@@ -197,6 +204,7 @@ export class CassandraEventStore implements EventStore {
           event.payload,
           event.rulesVersion,
           event.requestId,
+          event.correlationId ?? null,
         ],
       })),
     ];
@@ -305,6 +313,31 @@ export class CassandraEventStore implements EventStore {
     const result = await this.#execute(CQL.advanceHead, [SEALED, memberId, expected.generation, expectedHead], this.#write, 'generation seal');
     const current = result.first()?.['head_position'];
     return { applied: result.wasApplied(), current: current === undefined || current === null ? null : (current as number) };
+  }
+
+  async saveRulesVersion(version: string, rulesJson: string, firstSeenAt: number): Promise<void> {
+    // A lightweight transaction: of two services saving the same new version, the first wins.
+    await this.#execute(CQL.insertRules, [version, rulesJson, long(firstSeenAt)], { ...this.#write, isIdempotent: true }, 'rules version write');
+  }
+
+  async readRulesVersion(version: string): Promise<RulesVersionRecord | null> {
+    const row = (await this.#execute(CQL.readRules, [version], this.#read, 'rules version read')).first();
+    if (!row) return null;
+    return { version: row['version'] as string, rulesJson: row['rules_json'] as string, firstSeenAt: num(row['first_seen_at']) };
+  }
+
+  async *listMembers(): AsyncIterable<string> {
+    let pageState: string | undefined;
+    do {
+      const page = await this.#execute(
+        CQL.partitions,
+        [],
+        { ...this.#read, fetchSize: DEFAULT_PAGE_SIZE, ...(pageState ? { pageState } : {}) },
+        'member list',
+      );
+      for (const row of page.rows) if ((row['generation'] as number) === 0) yield row['member_id'] as string;
+      pageState = page.pageState ?? undefined;
+    } while (pageState);
   }
 
   async close(): Promise<void> {

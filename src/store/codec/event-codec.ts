@@ -63,6 +63,7 @@ export function encodeEvent(event: DomainEvent, metadata: EventMetadata): NewEve
     payload: JSON.stringify(payload),
     rulesVersion: metadata.rulesVersion,
     requestId: metadata.requestId ?? null,
+    correlationId: metadata.correlationId ?? null,
   };
 }
 
@@ -91,5 +92,5 @@ export function decodeEvent(row: EventRecord): DomainEvent {
 }
 
 export function metadataOf(row: EventRecord): EventMetadata {
-  return { rulesVersion: row.rulesVersion, requestId: row.requestId ?? undefined };
+  return { rulesVersion: row.rulesVersion, requestId: row.requestId ?? undefined, correlationId: row.correlationId ?? undefined };
 }

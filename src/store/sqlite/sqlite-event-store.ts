@@ -16,6 +16,7 @@ import {
   type NewEventRecord,
   type NewSnapshot,
   type ReadOptions,
+  type RulesVersionRecord,
   type SnapshotRecord,
   type StreamHead,
 } from '../event-store.ts';
@@ -40,6 +41,7 @@ CREATE TABLE IF NOT EXISTS events (
   payload        TEXT    NOT NULL,
   rules_version  TEXT    NOT NULL,
   request_id     TEXT,
+  correlation_id TEXT,
   PRIMARY KEY (member_id, generation, aggregate_name, aggregate_id, at, position)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS snapshots (
@@ -50,6 +52,11 @@ CREATE TABLE IF NOT EXISTS snapshots (
   schema_version INTEGER NOT NULL,
   payload        TEXT    NOT NULL,
   PRIMARY KEY (member_id, generation)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rules_versions (
+  version       TEXT    NOT NULL PRIMARY KEY,
+  rules_json    TEXT    NOT NULL,
+  first_seen_at INTEGER NOT NULL
 ) WITHOUT ROWID;
 `;
 
@@ -66,6 +73,7 @@ interface EventRow {
   payload: string;
   rules_version: string;
   request_id: string | null;
+  correlation_id: string | null;
 }
 
 interface SnapshotRow {
@@ -91,6 +99,7 @@ function toEventRecord(row: EventRow): EventRecord {
     payload: row.payload,
     rulesVersion: row.rules_version,
     requestId: row.request_id,
+    correlationId: row.correlation_id ?? null,
   };
 }
 
@@ -106,12 +115,15 @@ export class SqliteEventStore implements EventStore, BatchAppender {
     this.#db.pragma('synchronous = FULL');
     this.#db.pragma('busy_timeout = 5000');
     this.#db.exec(SCHEMA);
+    // Files written before events carried a correlation id get the column (NULL for old rows).
+    const columns = this.#db.prepare<[], { name: string }>('SELECT name FROM pragma_table_info(\'events\')').all();
+    if (!columns.some((column) => column.name === 'correlation_id')) this.#db.exec('ALTER TABLE events ADD COLUMN correlation_id TEXT');
     const db = this.#db;
     this.#statements = {
       head: db.prepare<[string], { generation: number; position: number }>('SELECT generation, position FROM member_heads WHERE member_id = ?'),
       upsertHead: db.prepare('INSERT INTO member_heads (member_id, generation, position) VALUES (?, ?, ?) ON CONFLICT (member_id) DO UPDATE SET generation = excluded.generation, position = excluded.position'),
       insertEvent: db.prepare(
-        'INSERT INTO events (member_id, generation, aggregate_name, aggregate_id, at, position, type, schema_version, serializer, payload, rules_version, request_id) VALUES (@memberId, @generation, @aggregateName, @aggregateId, @at, @position, @type, @schemaVersion, @serializer, @payload, @rulesVersion, @requestId)',
+        'INSERT INTO events (member_id, generation, aggregate_name, aggregate_id, at, position, type, schema_version, serializer, payload, rules_version, request_id, correlation_id) VALUES (@memberId, @generation, @aggregateName, @aggregateId, @at, @position, @type, @schemaVersion, @serializer, @payload, @rulesVersion, @requestId, @correlationId)',
       ),
       // Keyset paging: each page starts after the last clustering key of the previous one, so
       // no cursor stays open across awaits (better-sqlite3 forbids writes during an iteration).
@@ -122,6 +134,15 @@ export class SqliteEventStore implements EventStore, BatchAppender {
         'SELECT * FROM events WHERE member_id = ? AND generation = ? AND (aggregate_name, aggregate_id, at, position) > (?, ?, ?, ?) ORDER BY aggregate_name, aggregate_id, at, position LIMIT ?',
       ),
       latestSnapshot: db.prepare<[string], SnapshotRow>('SELECT * FROM snapshots WHERE member_id = ? ORDER BY generation DESC LIMIT 1'),
+      // First write wins: a version names one rule set, so a later save of it changes nothing.
+      insertRules: db.prepare('INSERT INTO rules_versions (version, rules_json, first_seen_at) VALUES (?, ?, ?) ON CONFLICT (version) DO NOTHING'),
+      readRules: db.prepare<[string], { version: string; rules_json: string; first_seen_at: number }>(
+        'SELECT version, rules_json, first_seen_at FROM rules_versions WHERE version = ?',
+      ),
+      membersFirstPage: db.prepare<[number], { member_id: string }>('SELECT member_id FROM member_heads ORDER BY member_id LIMIT ?'),
+      membersNextPage: db.prepare<[string, number], { member_id: string }>(
+        'SELECT member_id FROM member_heads WHERE member_id > ? ORDER BY member_id LIMIT ?',
+      ),
       insertSnapshot: db.prepare(
         'INSERT INTO snapshots (member_id, generation, position, taken_at, schema_version, payload) VALUES (?, ?, ?, ?, ?, ?)',
       ),
@@ -143,7 +164,7 @@ export class SqliteEventStore implements EventStore, BatchAppender {
     let position = expected.position;
     for (const event of events) {
       position += 1;
-      this.#statements.insertEvent.run({ ...event, memberId, generation: expected.generation, position });
+      this.#statements.insertEvent.run({ ...event, correlationId: event.correlationId ?? null, memberId, generation: expected.generation, position });
     }
     this.#statements.upsertHead.run(memberId, expected.generation, position);
     return { generation: expected.generation, position };
@@ -206,6 +227,27 @@ export class SqliteEventStore implements EventStore, BatchAppender {
       return next;
     });
     return write.immediate();
+  }
+
+  async saveRulesVersion(version: string, rulesJson: string, firstSeenAt: number): Promise<void> {
+    this.#statements.insertRules.run(version, rulesJson, firstSeenAt);
+  }
+
+  async readRulesVersion(version: string): Promise<RulesVersionRecord | null> {
+    const row = this.#statements.readRules.get(version);
+    return row ? { version: row.version, rulesJson: row.rules_json, firstSeenAt: row.first_seen_at } : null;
+  }
+
+  /** Every member with a head (i.e. at least one event), keyset-paged by member id. */
+  async *listMembers(): AsyncIterable<string> {
+    const pageSize = DEFAULT_PAGE_SIZE;
+    let page = this.#statements.membersFirstPage.all(pageSize);
+    while (page.length > 0) {
+      for (const row of page) yield row.member_id;
+      const last = page[page.length - 1];
+      if (page.length < pageSize || last === undefined) return;
+      page = this.#statements.membersNextPage.all(last.member_id, pageSize);
+    }
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,45 @@
+/**
+ * OpenAPI from the route schemas (@fastify/swagger), served at /docs (swagger-ui) and
+ * /docs/json. `npm run openapi` writes the same document to openapi.json, and
+ * test/http/openapi.test.ts fails when the checked-in file differs from what the routes generate.
+ *
+ * @fastify/swagger collects routes with an onRoute hook, which fastify runs when a route is
+ * declared. buildApp declares the edge routes synchronously, before any registered plugin has
+ * loaded, so the swagger setup (synchronous in its dynamic mode) is applied directly instead of
+ * through `register`: call installDocs before declaring any route.
+ */
+import type { FastifyInstance } from 'fastify';
+import { fastifySwagger } from '@fastify/swagger';
+import { fastifySwaggerUi } from '@fastify/swagger-ui';
+
+/** Routes that require the admin bearer token (see admin-auth.ts). */
+export function isProtectedUrl(url: string): boolean {
+  return url.startsWith('/v1/admin/') || url.startsWith('/v1/debug/');
+}
+
+export function installDocs(app: FastifyInstance): void {
+  const setup = fastifySwagger as unknown as (instance: FastifyInstance, options: object, done: (error?: Error) => void) => void;
+  setup(
+    app,
+    {
+      openapi: {
+        openapi: '3.0.3',
+        info: {
+          title: 'License accounting service',
+          version: 'v1',
+          description: 'Edge API (/v1/members), health, and the token-protected admin and debug APIs (/v1/admin, /v1/debug).',
+        },
+        components: { securitySchemes: { adminToken: { type: 'http', scheme: 'bearer' } } },
+      },
+      transform: ({ schema, url }: { schema: Record<string, unknown> | undefined; url: string }) => {
+        if (!schema || !isProtectedUrl(url)) return { schema, url };
+        return { schema: { ...schema, security: [{ adminToken: [] }] }, url };
+      },
+    },
+    (error) => {
+      if (error) throw error;
+    },
+  );
+  const ui = fastifySwaggerUi as unknown as (instance: FastifyInstance, options: object) => Promise<void>;
+  void app.register(async (scope) => ui(scope, { routePrefix: '/docs' }));
+}

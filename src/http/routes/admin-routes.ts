@@ -1,0 +1,138 @@
+/**
+ * The admin API (token-protected: registered only inside the admin scope of admin-auth.ts):
+ * snapshot a member now, the rules in force, reload the rules from the config file now, and
+ * (with `"clock": "manual"` only) the test clock.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { RulesSource } from '../../config/rules-source.ts';
+import { ManualClock, type Clock } from '../../service/clock.ts';
+import type { SnapshotResult } from '../../service/license-service.ts';
+import { errorBody } from '../error-handler.ts';
+import { errorResponse, memberParams } from '../schemas.ts';
+import { adminClockRoutes } from './admin-clock-routes.ts';
+
+/** What the admin routes need from the service: the actor pool and the in-process service both provide it. */
+export interface AdminPort {
+  snapshotNow(memberId: string): Promise<SnapshotResult>;
+}
+
+export interface AdminDependencies {
+  service: AdminPort;
+  rules: RulesSource;
+  /** The config file the rules are reloaded from; null when the config was built in code. */
+  configPath: string | null;
+  clock: Clock;
+  /** Logs rule changes made through the admin API. */
+  onRulesReload?: (change: { outcome: string; version?: string; message?: string }) => void;
+}
+
+const unauthorized = { 401: errorResponse };
+
+const rulesChangeResponse = {
+  type: 'object',
+  required: ['outcome', 'rulesVersion'],
+  properties: {
+    outcome: { type: 'string', enum: ['applied', 'unchanged'] },
+    rulesVersion: { type: 'string' },
+    previousVersion: { type: 'string' },
+  },
+} as const;
+
+const refusedResponse = {
+  type: 'object',
+  required: ['code', 'message', 'outcome', 'reason', 'rulesVersion'],
+  properties: {
+    code: { type: 'string' },
+    message: { type: 'string' },
+    outcome: { type: 'string', enum: ['refused'] },
+    reason: { type: 'string' },
+    rulesVersion: { type: 'string' },
+  },
+} as const;
+
+export function adminRoutes(app: FastifyInstance, deps: AdminDependencies): void {
+  app.post<{ Params: { memberId: string } }>(
+    '/v1/admin/members/:memberId/snapshot',
+    {
+      schema: {
+        summary: 'Snapshot a member now (opens the next generation)',
+        tags: ['admin'],
+        params: memberParams,
+        response: {
+          200: {
+            type: 'object',
+            required: ['memberId', 'taken', 'generation', 'position'],
+            properties: {
+              memberId: { type: 'string' },
+              taken: { type: 'boolean' },
+              generation: { type: 'integer' },
+              position: { type: 'integer' },
+            },
+          },
+          400: errorResponse,
+          ...unauthorized,
+          503: errorResponse,
+        },
+      },
+    },
+    async (request) => deps.service.snapshotNow(request.params.memberId),
+  );
+
+  app.get(
+    '/v1/admin/rules',
+    {
+      schema: {
+        summary: 'The rules in force and their version',
+        tags: ['admin'],
+        response: {
+          200: {
+            type: 'object',
+            required: ['rulesVersion', 'rules'],
+            properties: { rulesVersion: { type: 'string' }, rules: { type: 'object', additionalProperties: true } },
+          },
+          ...unauthorized,
+        },
+      },
+    },
+    async () => {
+      const rules = deps.rules.current();
+      return { rulesVersion: rules.version, rules };
+    },
+  );
+
+  app.post(
+    '/v1/admin/rules/reload',
+    {
+      schema: {
+        summary: 'Re-read the rules from the config file now',
+        description:
+          '200 `applied` (new rules in force) or `unchanged`; 409 RULES_RELOAD_REFUSED when the file cannot be applied (the last good rules stay in force; `reason` says why).',
+        tags: ['admin'],
+        response: { 200: rulesChangeResponse, ...unauthorized, 409: refusedResponse },
+      },
+    },
+    async (_request, reply) => {
+      const previousVersion = deps.rules.current().version;
+      const change =
+        deps.configPath === null
+          ? ({ outcome: 'refused', message: 'the service was started without a config file; there is nothing to reload' } as const)
+          : deps.rules.reloadFrom(deps.configPath);
+      deps.onRulesReload?.(change);
+      switch (change.outcome) {
+        case 'applied':
+          return { outcome: 'applied', rulesVersion: change.version, previousVersion };
+        case 'unchanged':
+          return { outcome: 'unchanged', rulesVersion: previousVersion };
+        case 'refused':
+          return reply.status(409).send({
+            ...errorBody('RULES_RELOAD_REFUSED', `rules reload refused: ${change.message}`),
+            outcome: 'refused',
+            reason: change.message,
+            rulesVersion: deps.rules.current().version,
+          });
+      }
+    },
+  );
+
+  if (deps.clock instanceof ManualClock) adminClockRoutes(app, deps.clock);
+}

@@ -1,0 +1,285 @@
+/**
+ * Time travel over a member's events, for the debug API and the operator CLI.
+ *
+ * Everything here is rebuilt from the stored events alone, never from the live state in an
+ * actor or from snapshots: it shows what the service believed at an instant. The store reads
+ * go generation by generation, page by page; the folds and the explanation are pure functions.
+ *
+ * Order: events come out in member-wide order, generation by generation and by position inside
+ * a generation (the order decisions were taken in). The store returns a generation in
+ * clustering order (aggregate by aggregate), so one generation at a time is sorted in memory;
+ * a generation is bounded by the snapshot threshold (`snapshot.eventCount`, about 200 to 400
+ * rows), never the whole history.
+ */
+import { countingDownloads } from '../domain/aggregates/downloaded.ts';
+import type { LicenseState } from '../domain/aggregates/license.ts';
+import { decideAcquire } from '../domain/member/decide.ts';
+import { activeLicenses, applyEvent, initialMemberState, type MemberState } from '../domain/member/state.ts';
+import { isRefusal, type Refusal } from '../domain/refusal.ts';
+import { planRules, titlePolicy, type Limit, type Rules } from '../domain/rules.ts';
+import { iso, type Instant } from '../domain/time.ts';
+import { AppError } from '../errors/catalog.ts';
+import { decodeEvent, metadataOf } from '../store/codec/event-codec.ts';
+import type { EventRecord, EventStore } from '../store/event-store.ts';
+
+export interface EventFilter {
+  /** Only this aggregate name (license, downloaded, device). */
+  aggregate?: string | undefined;
+  /** Only this aggregate id. */
+  aggregateId?: string | undefined;
+  /** Only events at or after this instant. */
+  from?: Instant | undefined;
+  /** Only events at or before this instant. */
+  to?: Instant | undefined;
+}
+
+function matches(row: EventRecord, filter: EventFilter): boolean {
+  if (filter.aggregate !== undefined && row.aggregateName !== filter.aggregate) return false;
+  if (filter.aggregateId !== undefined && row.aggregateId !== filter.aggregateId) return false;
+  if (filter.from !== undefined && row.at < filter.from) return false;
+  if (filter.to !== undefined && row.at > filter.to) return false;
+  return true;
+}
+
+/**
+ * The member's stored events across every generation, in member-wide order, filtered. Holds at
+ * most one generation in memory at a time.
+ */
+export async function* memberEvents(store: EventStore, memberId: string, filter: EventFilter = {}): AsyncGenerator<EventRecord> {
+  const head = await store.readHead(memberId);
+  for (let generation = 0; generation <= head.generation; generation++) {
+    const rows: EventRecord[] = [];
+    for await (const row of store.readGeneration(memberId, generation)) if (matches(row, filter)) rows.push(row);
+    rows.sort((a, b) => a.position - b.position);
+    yield* rows;
+  }
+}
+
+/** One event as the debug API shows it. A row this code cannot decode is shown raw, with the reason. */
+export function presentEvent(row: EventRecord): Record<string, unknown> {
+  const shown: Record<string, unknown> = {
+    position: row.position,
+    generation: row.generation,
+    type: row.type,
+    schemaVersion: row.schemaVersion,
+    at: iso(row.at),
+    aggregate: { name: row.aggregateName, id: row.aggregateId },
+    rulesVersion: row.rulesVersion,
+    requestId: row.requestId,
+    correlationId: row.correlationId ?? null,
+  };
+  try {
+    const { type: _type, at: _at, ...data } = decodeEvent(row) as unknown as Record<string, unknown>;
+    shown['data'] = data;
+  } catch (error) {
+    shown['payload'] = row.payload;
+    shown['decodeError'] = (error as Error).message;
+  }
+  return shown;
+}
+
+/** Where an event sits in the history, for pointing at the events that count toward a limit. */
+export interface EventRef {
+  position: number;
+  generation: number;
+  type: string;
+  at: Instant;
+}
+
+export interface MemberStateAt {
+  at: Instant;
+  state: MemberState;
+  /** Events folded (those with at <= the instant). */
+  eventsApplied: number;
+  /** The newest folded event, by time then position; null when none. */
+  lastEvent: (EventRef & { rulesVersion: string }) | null;
+  /** The LicenseAcquired event of every license, by license id. */
+  acquiredBy: Map<string, EventRef>;
+  /** The TitleDownloaded events, by `${titleId}|${licenseId}|${at}`. */
+  downloadedBy: Map<string, EventRef>;
+}
+
+export function downloadKey(titleId: string, licenseId: string, at: Instant): string {
+  return `${titleId}|${licenseId}|${at}`;
+}
+
+/** Pure fold: applies the rows with at <= `at` (in the order given) to an empty member. */
+export function foldUntil(rows: Iterable<EventRecord>, at: Instant): MemberStateAt {
+  const result: MemberStateAt = { at, state: initialMemberState(), eventsApplied: 0, lastEvent: null, acquiredBy: new Map(), downloadedBy: new Map() };
+  for (const row of rows) foldRow(result, row);
+  return result;
+}
+
+function foldRow(result: MemberStateAt, row: EventRecord): void {
+  if (row.at > result.at) return;
+  const event = decodeEvent(row);
+  applyEvent(result.state, event, metadataOf(row));
+  result.eventsApplied += 1;
+  const ref: EventRef = { position: row.position, generation: row.generation, type: row.type, at: row.at };
+  const last = result.lastEvent;
+  if (last === null || row.at > last.at || (row.at === last.at && row.position > last.position)) result.lastEvent = { ...ref, rulesVersion: row.rulesVersion };
+  if (event.type === 'LicenseAcquired') result.acquiredBy.set(event.licenseId, ref);
+  if (event.type === 'TitleDownloaded') result.downloadedBy.set(downloadKey(event.titleId, event.licenseId, event.at), ref);
+}
+
+/** The member as of `at`, rebuilt from every generation's events (not from snapshots). */
+export async function memberStateAt(store: EventStore, memberId: string, at: Instant): Promise<MemberStateAt> {
+  const result = foldUntil([], at);
+  const head = await store.readHead(memberId);
+  for (let generation = 0; generation <= head.generation; generation++) {
+    // Clustering order is fine for the fold: it is the order the repository replays in.
+    for await (const row of store.readGeneration(memberId, generation)) foldRow(result, row);
+  }
+  return result;
+}
+
+function presentLicense(l: LicenseState): Record<string, unknown> {
+  return {
+    ...l,
+    acquiredAt: iso(l.acquiredAt),
+    expiresAt: iso(l.expiresAt),
+    releasedAt: l.releasedAt === null ? null : iso(l.releasedAt),
+  };
+}
+
+/** Every aggregate of the member, times as ISO strings, sorted by id. */
+export function presentState(memberId: string, rebuilt: MemberStateAt): Record<string, unknown> {
+  const byKey = <T>(map: Map<string, T>): T[] => [...map.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, v]) => v);
+  const { state } = rebuilt;
+  return {
+    memberId,
+    at: iso(rebuilt.at),
+    eventsApplied: rebuilt.eventsApplied,
+    lastEvent: rebuilt.lastEvent === null ? null : { ...rebuilt.lastEvent, at: iso(rebuilt.lastEvent.at) },
+    licenses: byKey(state.licenses).map((l) => ({ ...presentLicense(l), expired: l.releasedAt === null && l.expiresAt <= rebuilt.at })),
+    downloaded: byKey(state.downloaded).map((d) => ({
+      titleId: d.titleId,
+      downloads: d.downloads.map((x) => ({ at: iso(x.at), licenseId: x.licenseId, via: x.via })),
+    })),
+    devices: byKey(state.devices).map((d) => ({
+      deviceId: d.deviceId,
+      status: d.status,
+      registeredAt: iso(d.registeredAt),
+      deactivations: d.deactivations.map(iso),
+    })),
+  };
+}
+
+/**
+ * The rules version in force for this member at `at`: the rules version recorded on the
+ * member's newest event at or before `at` (the version its last decision used). A member with
+ * no event by then has no recorded version: `fallback` (the caller's rules in force now) is
+ * used. A rules change after the member's last event and before `at` is not visible in the
+ * member's events; pass an explicit version to explain under it.
+ */
+export function rulesVersionAt(rebuilt: MemberStateAt, fallback: string): { version: string; source: 'member-events' | 'current' } {
+  return rebuilt.lastEvent ? { version: rebuilt.lastEvent.rulesVersion, source: 'member-events' } : { version: fallback, source: 'current' };
+}
+
+export interface ExplainInput {
+  deviceId: string;
+  titleId: string;
+  plan?: string | undefined;
+}
+
+export interface Explanation {
+  allowed: boolean;
+  reason?: Refusal['reason'];
+  message?: string;
+  details?: Refusal['details'];
+  rulesVersion: string;
+  at: string;
+  limits: Record<string, unknown>;
+  counting: Record<string, unknown>;
+}
+
+function ref(r: EventRef | undefined): Record<string, unknown> | null {
+  return r === undefined ? null : { position: r.position, generation: r.generation, type: r.type, at: iso(r.at) };
+}
+
+/**
+ * Pure: what an acquire of `input` would have decided at the rebuilt instant under `rules`,
+ * with every limit that applies and the events that count toward each. Throws for a plan the
+ * rules do not define (the caller validates it first).
+ */
+export function explainAcquire(rebuilt: MemberStateAt, rules: Rules, input: ExplainInput): Explanation {
+  const now = rebuilt.at;
+  const { state } = rebuilt;
+  const decision = decideAcquire(
+    { type: 'AcquireLicense', now, licenseId: 'explain', deviceId: input.deviceId, titleId: input.titleId, plan: input.plan },
+    state,
+    rules,
+  );
+  const plan = planRules(rules, input.plan);
+  const policy = titlePolicy(rules, input.titleId);
+  const active = activeLicenses(state);
+  const licenseRef = (l: LicenseState) => ({ licenseId: l.licenseId, deviceId: l.deviceId, titleId: l.titleId, acquiredAt: iso(l.acquiredAt), event: ref(rebuilt.acquiredBy.get(l.licenseId)) });
+  const devices = new Map<string, LicenseState[]>();
+  for (const l of active) devices.set(l.deviceId, [...(devices.get(l.deviceId) ?? []), l]);
+  const limits: Record<string, Limit | string | null> = {
+    plan: plan?.plan ?? null,
+    maxDownloadDevices: plan?.limits.maxDownloadDevices ?? null,
+    maxActiveDownloadsPerDevice: rules.maxActiveDownloadsPerDevice,
+    studioId: policy.studioId,
+    maxActiveDownloadsPerStudio: policy.studioId === null ? null : policy.maxActiveDownloadsPerStudio,
+    yearlyTitleLimit: policy.yearlyTitleLimit,
+  };
+  const counting = {
+    maxDownloadDevices: [...devices].map(([deviceId, licenses]) => ({ deviceId, licenses: licenses.map(licenseRef) })),
+    maxActiveDownloadsPerDevice: (devices.get(input.deviceId) ?? []).map(licenseRef),
+    maxActiveDownloadsPerStudio: policy.studioId === null ? [] : active.filter((l) => l.studioId === policy.studioId).map(licenseRef),
+    yearlyTitleLimit: countingDownloads(state.downloaded.get(input.titleId) ?? null, now).map((d) => ({
+      at: iso(d.at),
+      licenseId: d.licenseId,
+      via: d.via,
+      event: ref(rebuilt.downloadedBy.get(downloadKey(input.titleId, d.licenseId, d.at))),
+    })),
+  };
+  const base = { rulesVersion: rules.version, at: iso(now), limits, counting };
+  if (isRefusal(decision)) return { allowed: false, reason: decision.reason, message: decision.message, details: decision.details, ...base };
+  return { allowed: true, ...base };
+}
+
+/**
+ * The rules of a saved version. The rules in force now are used as they are when their version
+ * is the one asked for (they may not be saved yet if the store was unreachable at start).
+ */
+export async function loadRules(store: EventStore, version: string, current: Rules): Promise<Rules> {
+  if (version === current.version) return current;
+  const saved = await store.readRulesVersion(version);
+  if (saved === null) {
+    throw new AppError('RULES_VERSION_NOT_FOUND', `rules version "${version}" was never saved in the store`, { field: 'rulesVersion' });
+  }
+  return JSON.parse(saved.rulesJson) as Rules;
+}
+
+/**
+ * The event lines of a member's history, one JSON text per event. A failure part-way (the
+ * store went away) cannot change the status any more: it ends the stream with an `error` line.
+ */
+export async function* eventLines(store: EventStore, memberId: string, filter: EventFilter): AsyncGenerator<string> {
+  try {
+    for await (const row of memberEvents(store, memberId, filter)) yield JSON.stringify(presentEvent(row));
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    yield JSON.stringify({ error: { code: typeof code === 'string' ? code : 'INTERNAL', message: (error as Error).message } });
+  }
+}
+
+/** Rebuilds the member at `at`, finds the rules version in force then, and explains an acquire. Shared with the CLI. */
+export async function explainAt(
+  deps: { store: EventStore; rules: () => Rules },
+  memberId: string,
+  input: { deviceId: string; titleId: string; plan?: string | undefined },
+  at: number,
+  explicitRulesVersion?: string,
+): Promise<Record<string, unknown>> {
+  const rebuilt = await memberStateAt(deps.store, memberId, at);
+  const current = deps.rules();
+  const chosen = explicitRulesVersion !== undefined ? { version: explicitRulesVersion, source: 'requested' as const } : rulesVersionAt(rebuilt, current.version);
+  const rules = await loadRules(deps.store, chosen.version, current);
+  if (planRules(rules, input.plan) === undefined) {
+    throw new AppError('UNKNOWN_PLAN', `plan "${input.plan ?? rules.defaults.plan}" is not defined in rules version ${rules.version}`, { field: 'querystring.plan' });
+  }
+  return { memberId, ...explainAcquire(rebuilt, rules, input), rulesVersionSource: chosen.source };
+}
