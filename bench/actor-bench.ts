@@ -15,13 +15,10 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
-import { fmt, machine, summarize, writeResultsSection } from './support.ts';
+import { fmt, machine, numericArg, summarize, writeResultsSection } from './support.ts';
 
 const args = process.argv.slice(2);
-const arg = (name: string, fallback: number): number => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
+const arg = (name: string, fallback: number): number => numericArg(name, fallback, args);
 const SECONDS = arg('seconds', 10);
 const CONNECTIONS = arg('connections', 32);
 const WORKERS = arg('workers', 2);

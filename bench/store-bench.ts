@@ -19,13 +19,10 @@ import { LicenseService } from '../src/service/license-service.ts';
 import { MemberRepository } from '../src/service/member-repository.ts';
 import { CassandraEventStore } from '../src/store/cassandra/cassandra-event-store.ts';
 import { EMPTY_HEAD, type NewEventRecord, type StreamHead } from '../src/store/event-store.ts';
-import { fmt, machine, summarize, writeResultsSection } from './support.ts';
+import { fmt, machine, numericArg, summarize, writeResultsSection } from './support.ts';
 
 const args = process.argv.slice(2);
-const arg = (name: string, fallback: number): number => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? Number(args[i + 1]) : fallback;
-};
+const arg = (name: string, fallback: number): number => numericArg(name, fallback, args);
 const SECONDS = arg('seconds', 10);
 const CONCURRENCY = arg('concurrency', 32);
 const DAY = 86_400_000;

@@ -42,3 +42,9 @@ export function writeResultsSection(name: string, markdown: string, json: unknow
   const j = doc.indexOf(end);
   writeFileSync(path, i >= 0 && j > i ? doc.slice(0, i) + section + doc.slice(j + end.length) : `${doc.trimEnd()}\n\n${section}\n`);
 }
+
+/** A numeric command-line option `--name <value>`, or the fallback. */
+export function numericArg(name: string, fallback: number, argv: readonly string[] = process.argv.slice(2)): number {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(argv[i + 1]) : fallback;
+}

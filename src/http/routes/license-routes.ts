@@ -55,51 +55,14 @@ export function licenseRoutes(app: FastifyInstance, service: LicensePort): void 
     },
   );
 
-  app.post<{ Params: LicenseParams; Body: LicenseCommandBody }>(
-    '/v1/members/:memberId/licenses/:licenseId/renew',
-    {
-      schema: {
-        params: licenseParams,
-        body: licenseCommandBody,
-        response: {
-          200: {
-            type: 'object',
-            required: ['licenseId', 'expiresAt', 'renewals'],
-            properties: { licenseId: { type: 'string' }, expiresAt: { type: 'string' }, renewals: { type: 'integer' } },
-          },
-          ...commandErrorResponses,
-        },
-      },
-    },
-    async (request, reply) => {
-      const { memberId, licenseId } = request.params;
-      const result = await service.execute(memberId, { correlationId: request.id, type: 'RenewLicense', licenseId, deviceId: request.body.deviceId, requestId: request.body.requestId });
-      return sendCommandResult(reply, memberId, 'RenewLicense', result, 200);
-    },
-  );
-
-  app.post<{ Params: LicenseParams; Body: LicenseCommandBody }>(
-    '/v1/members/:memberId/licenses/:licenseId/release',
-    {
-      schema: {
-        params: licenseParams,
-        body: licenseCommandBody,
-        response: {
-          200: {
-            type: 'object',
-            required: ['licenseId', 'releasedAt'],
-            properties: { licenseId: { type: 'string' }, releasedAt: { type: 'string' } },
-          },
-          ...commandErrorResponses,
-        },
-      },
-    },
-    async (request, reply) => {
-      const { memberId, licenseId } = request.params;
-      const result = await service.execute(memberId, { correlationId: request.id, type: 'ReleaseLicense', licenseId, deviceId: request.body.deviceId, requestId: request.body.requestId });
-      return sendCommandResult(reply, memberId, 'ReleaseLicense', result, 200);
-    },
-  );
+  licenseLifecycleRoute(app, service, 'renew', 'RenewLicense', {
+    required: ['licenseId', 'expiresAt', 'renewals'],
+    properties: { licenseId: { type: 'string' }, expiresAt: { type: 'string' }, renewals: { type: 'integer' } },
+  });
+  licenseLifecycleRoute(app, service, 'release', 'ReleaseLicense', {
+    required: ['licenseId', 'releasedAt'],
+    properties: { licenseId: { type: 'string' }, releasedAt: { type: 'string' } },
+  });
 
   app.post<{
     Params: LicenseParams;
@@ -159,6 +122,32 @@ export function licenseRoutes(app: FastifyInstance, service: LicensePort): void 
         requestId: request.body.requestId,
       });
       return sendCommandResult(reply, memberId, 'RecordPlayback', result, 202);
+    },
+  );
+}
+
+/** Renew and release: same parameters and optional body, one command each, 200 on success. */
+function licenseLifecycleRoute(
+  app: FastifyInstance,
+  service: LicensePort,
+  action: 'renew' | 'release',
+  type: 'RenewLicense' | 'ReleaseLicense',
+  answer: { required: string[]; properties: Record<string, unknown> },
+): void {
+  app.post<{ Params: LicenseParams; Body: LicenseCommandBody }>(
+    `/v1/members/:memberId/licenses/:licenseId/${action}`,
+    {
+      schema: {
+        params: licenseParams,
+        body: licenseCommandBody,
+        response: { 200: { type: 'object', ...answer }, ...commandErrorResponses },
+      },
+    },
+    async (request, reply) => {
+      const { memberId, licenseId } = request.params;
+      const { deviceId, requestId: rid } = request.body;
+      const result = await service.execute(memberId, { correlationId: request.id, type, licenseId, deviceId, requestId: rid });
+      return sendCommandResult(reply, memberId, type, result, 200);
     },
   );
 }
