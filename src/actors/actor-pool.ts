@@ -111,23 +111,32 @@ export class ActorPool implements LicensePort {
     return this.#dispatch({ op: 'snapshot', memberId }, 'writes') as Promise<SnapshotResult>;
   }
 
-  async stats(): Promise<WorkerStats[]> {
-    return Promise.all([...this.#slots.values()].map((slot) => slot.ready.then(() => slot.remote.stats())));
+  /** Every live worker's statistics; a worker that does not answer within a second is left out. */
+  stats(): Promise<WorkerStats[]> {
+    return this.#askEveryWorker((remote) => remote.stats());
   }
 
   /** Every live worker's metrics; a worker that does not answer within a second is left out. */
-  async metrics(): Promise<MetricsJson[]> {
-    const answers = await Promise.all(
+  metrics(): Promise<MetricsJson[]> {
+    return this.#askEveryWorker((remote) => remote.metrics());
+  }
+
+  /**
+   * Asks every worker, bounded: a dead worker or one being replaced never answers, and a
+   * scrape or a stats call must not hang on it.
+   */
+  async #askEveryWorker<T>(ask: (remote: Comlink.Remote<WorkerApi>) => Promise<T>): Promise<T[]> {
+    const answers: (T | null)[] = await Promise.all(
       [...this.#slots.values()].map((slot) =>
         slot.down
           ? null
           : Promise.race([
-              slot.ready.then(() => slot.remote.metrics()),
+              slot.ready.then(() => ask(slot.remote)),
               new Promise<null>((resolve) => setTimeout(() => resolve(null), 1000).unref()),
             ]).catch(() => null),
       ),
     );
-    return answers.filter((answer): answer is MetricsJson => answer !== null);
+    return answers.filter((answer): answer is T => answer !== null);
   }
 
   /** Test hook: ends a worker abruptly, as a crash would. */
