@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
-import { fmt, machine, numericArg, summarize, writeResultsSection } from './support.ts';
+import { fmt, machine, numericArg, summarize, UNLIMITED_RULES, writeResultsSection } from './support.ts';
 
 const args = process.argv.slice(2);
 const arg = (name: string, fallback: number): number => numericArg(name, fallback, args);
@@ -152,15 +152,7 @@ async function child(mode: string, extra: string[]): Promise<void> {
   const { parseConfig } = await import('../src/config/load.ts');
   const dir = mkdtempSync(join(tmpdir(), 'actor-bench-'));
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
-  const rules = {
-    version: 'bench-1',
-    defaults: { plan: 'standard', licenseWindowDays: 30, yearlyTitleLimit: null, maxActiveDownloadsPerStudio: null, maxRenewals: null, renewalCountsTowardYearlyLimit: false },
-    plans: { standard: { maxDownloadDevices: null } },
-    maxActiveDownloadsPerDevice: null,
-    maxDeviceDeactivationsPerYear: null,
-    studios: {},
-    titles: {},
-  };
+  const rules = UNLIMITED_RULES;
   const serviceConfig = (workers: number, groupCommit: boolean): unknown => ({
     service: { sqlite: { path: join(dir, 'events.db') }, actors: { workers, groupCommit, maxPendingPerWorker: 100000 } },
     rules,

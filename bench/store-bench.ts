@@ -19,7 +19,7 @@ import { LicenseService } from '../src/service/license-service.ts';
 import { MemberRepository } from '../src/service/member-repository.ts';
 import { CassandraEventStore } from '../src/store/cassandra/cassandra-event-store.ts';
 import { EMPTY_HEAD, type NewEventRecord, type StreamHead } from '../src/store/event-store.ts';
-import { fmt, machine, numericArg, summarize, writeResultsSection } from './support.ts';
+import { fmt, machine, numericArg, summarize, UNLIMITED_RULES, writeResultsSection } from './support.ts';
 
 const args = process.argv.slice(2);
 const arg = (name: string, fallback: number): number => numericArg(name, fallback, args);
@@ -27,15 +27,7 @@ const SECONDS = arg('seconds', 10);
 const CONCURRENCY = arg('concurrency', 32);
 const DAY = 86_400_000;
 
-const rules: Rules = {
-  version: 'bench-1',
-  defaults: { plan: 'standard', licenseWindowDays: 30, yearlyTitleLimit: null, maxActiveDownloadsPerStudio: null, maxRenewals: null, renewalCountsTowardYearlyLimit: false },
-  plans: { standard: { maxDownloadDevices: null } },
-  maxActiveDownloadsPerDevice: null,
-  maxDeviceDeactivationsPerYear: null,
-  studios: {},
-  titles: {},
-};
+const rules: Rules = UNLIMITED_RULES;
 const config = parseConfig({ service: { store: 'cassandra', cassandra: { keyspace: 'license_bench' } }, rules }, null);
 const settings = { ...config.service.cassandra, contactPoints: cassandraContactPointsFrom(process.env) ?? config.service.cassandra.contactPoints };
 

@@ -2,6 +2,7 @@
 import { cpus, totalmem } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { Rules } from '../src/domain/rules.ts';
 
 export const BENCH_DIR = fileURLToPath(new URL('./', import.meta.url));
 
@@ -48,3 +49,14 @@ export function numericArg(name: string, fallback: number, argv: readonly string
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? Number(argv[i + 1]) : fallback;
 }
+
+/** Rules with no limit at all: benchmarks measure the machinery, never a refusal. */
+export const UNLIMITED_RULES: Rules = {
+  version: 'bench-1',
+  defaults: { plan: 'standard', licenseWindowDays: 30, yearlyTitleLimit: null, maxActiveDownloadsPerStudio: null, maxRenewals: null, renewalCountsTowardYearlyLimit: false },
+  plans: { standard: { maxDownloadDevices: null } },
+  maxActiveDownloadsPerDevice: null,
+  maxDeviceDeactivationsPerYear: null,
+  studios: {},
+  titles: {},
+};
