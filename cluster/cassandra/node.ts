@@ -443,22 +443,28 @@ export async function isAnswering(contactPoints: string[], port: number, timeout
     socketOptions: { connectTimeout: remaining, readTimeout: remaining },
   });
   let timer: NodeJS.Timeout | undefined;
+  const query = (async (): Promise<boolean> => {
+    await client.connect();
+    const rs = await client.execute('SELECT release_version FROM system.local');
+    return rs.rows.length === 1;
+  })();
+  // Shut the client down only once its connect() has settled, whatever the race below says: a
+  // shutdown during connect() leaves a client that finishes connecting afterwards and keeps
+  // reconnecting (and the process alive) forever.
+  const settled = query.then(
+    () => undefined,
+    () => undefined,
+  );
+  const closed = settled.then(() => client.shutdown().catch(() => undefined));
   try {
-    const query = (async (): Promise<boolean> => {
-      await client.connect();
-      const rs = await client.execute('SELECT release_version FROM system.local');
-      return rs.rows.length === 1;
-    })();
-    query.catch(() => undefined); // a late rejection after the timeout must not go unhandled
     const timeout = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), remaining);
     });
-    return await Promise.race([query, timeout]);
-  } catch {
-    return false;
+    const answer = await Promise.race([query, timeout]).catch(() => false);
+    if (answer) await closed;
+    return answer;
   } finally {
     if (timer) clearTimeout(timer);
-    await client.shutdown().catch(() => undefined);
   }
 }
 
