@@ -41,14 +41,25 @@ async function scenario(t: Test, kind: StoreKind): Promise<void> {
     body: { deviceId: 'phone', titleId: `title-${Math.floor(k / MEMBERS)}` },
   }));
   const answers: Promise<Answer>[] = [];
+  // The member of each answer, in the order sent (answers[k] is for sentMembers[k]).
+  const sentMembers: string[] = [];
   let killed: Promise<void> | undefined;
   // How many requests had been sent when the killed worker's replacement took its place.
   let sentBeforeReplacement = Number.POSITIVE_INFINITY;
   for (let start = 0; start < requests.length; start += CHUNK) {
-    for (const { memberId, body } of requests.slice(start, start + CHUNK)) answers.push(acquire(server, memberId, body));
+    for (const { memberId, body } of requests.slice(start, start + CHUNK)) {
+      sentMembers.push(memberId);
+      answers.push(acquire(server, memberId, body));
+    }
     if (answers.length === 100) {
       // Kill once the load is flowing: the first answer is in, most of the others are in flight.
       await Promise.race(answers);
+      // Dispatch a few more for the victim in the same tick as the kill, so requests are
+      // surely in flight to it when it dies (a fast store may have answered all the others).
+      for (const memberId of victimMembers.slice(0, 5)) {
+        sentMembers.push(memberId);
+        answers.push(acquire(server, memberId, { deviceId: 'phone', titleId: 'title-at-kill' }));
+      }
       killed = pool.killWorker(victim).then(() => {
         sentBeforeReplacement = answers.length;
       });
@@ -74,11 +85,11 @@ async function scenario(t: Test, kind: StoreKind): Promise<void> {
     'a WORKER_FAILED answer carries Retry-After',
   );
   t.same(
-    settled.flatMap((a, k) => (a.status !== 201 && pool.workerOf(requests[k]?.memberId ?? '') !== victim ? [a] : [])),
+    settled.flatMap((a, k) => (a.status !== 201 && pool.workerOf(sentMembers[k] ?? '') !== victim ? [a] : [])),
     [],
     'requests for the other worker all succeed',
   );
-  const afterReplacement = settled.filter((_, k) => k >= sentBeforeReplacement && pool.workerOf(requests[k]?.memberId ?? '') === victim);
+  const afterReplacement = settled.filter((_, k) => k >= sentBeforeReplacement && pool.workerOf(sentMembers[k] ?? '') === victim);
   t.comment(`${kind}: ${sentBeforeReplacement} requests were sent before the replacement took over; ${afterReplacement.length} for ${victim} after`);
   const late: { memberId: string; answer: Answer }[] = [];
   if (afterReplacement.length === 0) {
@@ -108,7 +119,7 @@ async function scenario(t: Test, kind: StoreKind): Promise<void> {
     if (a.status === 201) acked.set(memberId, [...(acked.get(memberId) ?? []), String(a.body['licenseId'])]);
     else failedPerMember.set(memberId, (failedPerMember.get(memberId) ?? 0) + 1);
   };
-  settled.forEach((a, k) => tally(requests[k]?.memberId as string, a));
+  settled.forEach((a, k) => tally(sentMembers[k] as string, a));
   for (const { memberId, answer } of late) tally(memberId, answer);
   const missing: string[] = [];
   const unexplained: string[] = [];
