@@ -88,6 +88,12 @@ function toEventRecord(row: Row): EventRecord {
   };
 }
 
+/** The static head of a generation as a read or a refused CAS returns it; null when the partition has none. */
+function headPositionOf(result: cassandra.types.ResultSet): number | null {
+  const value: unknown = result.first()?.['head_position'];
+  return value === undefined || value === null ? null : (value as number);
+}
+
 function toSnapshotRecord(row: Row): SnapshotRecord {
   return {
     memberId: row['member_id'] as string,
@@ -162,8 +168,7 @@ export class CassandraEventStore implements EventStore {
 
   async #headPosition(memberId: string, generation: number, options: cassandra.QueryOptions): Promise<number | null> {
     const result = await this.#execute(CQL.readHead, [memberId, generation], options, 'head read');
-    const value = result.first()?.['head_position'];
-    return value === undefined || value === null ? null : (value as number);
+    return headPositionOf(result);
   }
 
   async append(memberId: string, expected: StreamHead, events: readonly NewEventRecord[]): Promise<StreamHead> {
@@ -212,8 +217,7 @@ export class CassandraEventStore implements EventStore {
       // One partition, one table: Cassandra applies the batch atomically and in isolation.
       const result = await this.#client.batch(queries, { ...this.#write, logged: false });
       if (result.wasApplied()) return { applied: true, current: next.position };
-      const current = result.first()?.['head_position'];
-      return { applied: false, current: current === undefined || current === null ? null : (current as number) };
+      return { applied: false, current: headPositionOf(result) };
     } catch (error) {
       if (isUnknownOutcome(error)) return this.#resolveUnknownAppend(memberId, expected, next, events, error);
       throw isUnavailable(error) ? unavailable(error, 'append') : error;
@@ -311,8 +315,7 @@ export class CassandraEventStore implements EventStore {
 
   async #seal(memberId: string, expected: StreamHead, expectedHead: number | null): Promise<{ applied: boolean; current: number | null }> {
     const result = await this.#execute(CQL.advanceHead, [SEALED, memberId, expected.generation, expectedHead], this.#write, 'generation seal');
-    const current = result.first()?.['head_position'];
-    return { applied: result.wasApplied(), current: current === undefined || current === null ? null : (current as number) };
+    return { applied: result.wasApplied(), current: headPositionOf(result) };
   }
 
   async saveRulesVersion(version: string, rulesJson: string, firstSeenAt: number): Promise<void> {
