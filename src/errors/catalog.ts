@@ -23,6 +23,9 @@ export const ERROR_CATALOG = {
   PLAYBACK_REFUSED: { status: 409, description: 'Playback was refused (`LICENSE_RELEASED`, `WRONG_DEVICE`).' },
   DEACTIVATION_REFUSED: { status: 409, description: 'A device deactivation was refused (`DEACTIVATION_LIMIT`).' },
   STORE_CONFLICT: { status: 503, description: 'Another writer kept changing the member; retry later.' },
+  OWNERSHIP_MOVED: { status: 503, description: 'A rebalance moved this member to another node while the request was in flight; nothing was written, retry (it reaches the new owner).' },
+  MISROUTED: { status: 503, description: 'A forwarded request reached a node that does not own the member either (the nodes disagree on the ring during a change); retry.' },
+  OWNER_UNREACHABLE: { status: 503, description: 'The node that owns this member did not answer a forwarded request; retry after the Retry-After seconds (its members move once the failure is noticed).' },
   STORE_UNAVAILABLE: { status: 503, description: 'The event store did not answer in time; retry later.' },
   NOT_READY: { status: 503, description: 'The service is starting or shutting down.' },
   OVERLOADED: { status: 503, description: 'Too many requests are queued for this member or this worker; retry after the Retry-After seconds.' },
@@ -32,7 +35,7 @@ export const ERROR_CATALOG = {
 } as const satisfies Record<string, { status: number; description: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
-export type StoreErrorCode = Extract<ErrorCode, 'STORE_CONFLICT' | 'STORE_UNAVAILABLE' | 'EVENT_DECODE_FAILED'>;
+export type StoreErrorCode = Extract<ErrorCode, 'STORE_CONFLICT' | 'STORE_UNAVAILABLE' | 'EVENT_DECODE_FAILED' | 'OWNERSHIP_MOVED'>;
 
 /**
  * The event store did not answer (in time): the request may be retried. For a write,

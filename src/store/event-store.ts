@@ -7,6 +7,12 @@
  *
  * Concurrency control: every write states the head it expects (generation and last position);
  * a store whose head differs refuses with ConcurrencyConflictError and writes nothing.
+ *
+ * Ownership fencing (cluster, DESIGN.md section 5): a node that takes a member over first
+ * claims it with its ownership fence (cluster epoch and node id); from then on the store refuses
+ * (OwnershipFencedError) every write that carries another fence. A node paused through a
+ * rebalance therefore cannot write when it wakes up, whatever its memory says. Writes without a
+ * fence are not checked: that is the single-node mode, where no other node can write.
  */
 import type { StoreErrorCode } from '../errors/catalog.ts';
 
@@ -15,6 +21,12 @@ export interface StreamHead {
   generation: number;
   /** Member-wide position of the newest event, 0 when there is none. Positions start at 1. */
   position: number;
+}
+
+/** Who may write a member: the node that owns it, from the cluster epoch at which it took it over. */
+export interface OwnershipFence {
+  epoch: number;
+  node: string;
 }
 
 export const EMPTY_HEAD: StreamHead = Object.freeze({ generation: 0, position: 0 });
@@ -79,7 +91,13 @@ export interface EventStore {
    * Appends one command's events atomically at positions expected.position + 1... in the
    * expected generation. Returns the new head.
    */
-  append(memberId: string, expected: StreamHead, events: readonly NewEventRecord[]): Promise<StreamHead>;
+  append(memberId: string, expected: StreamHead, events: readonly NewEventRecord[], fence?: OwnershipFence | null): Promise<StreamHead>;
+  /**
+   * Makes `fence` the member's owner before the node loads it. Idempotent for the same fence;
+   * refused with OwnershipFencedError when a newer epoch, or another node at the same epoch,
+   * holds the member. Once claimed, writes carrying any other fence are refused.
+   */
+  claim(memberId: string, fence: OwnershipFence): Promise<void>;
   /** The member's current head, EMPTY_HEAD for a member never written. */
   readHead(memberId: string): Promise<StreamHead>;
   /**
@@ -92,7 +110,7 @@ export interface EventStore {
    * Stores a snapshot of the state at `expected` and opens generation expected.generation + 1.
    * Refused (ConcurrencyConflictError) when the head moved since the state was read.
    */
-  writeSnapshot(memberId: string, expected: StreamHead, snapshot: NewSnapshot): Promise<StreamHead>;
+  writeSnapshot(memberId: string, expected: StreamHead, snapshot: NewSnapshot, fence?: OwnershipFence | null): Promise<StreamHead>;
   /**
    * Records a rules version so decisions taken under it can be explained later. Idempotent:
    * the first write of a version wins and later writes of the same version change nothing
@@ -129,4 +147,34 @@ export class ConcurrencyConflictError extends Error {
 
 export function sameHead(a: StreamHead, b: StreamHead): boolean {
   return a.generation === b.generation && a.position === b.position;
+}
+
+/**
+ * A store refused a write or a claim because another node owns the member now (a rebalance
+ * moved it). Nothing was written; the request is retryable and will reach the new owner.
+ */
+export class OwnershipFencedError extends Error {
+  override name = 'OwnershipFencedError';
+  readonly code: StoreErrorCode = 'OWNERSHIP_MOVED';
+  constructor(
+    readonly memberId: string,
+    readonly fence: OwnershipFence,
+    readonly owner: OwnershipFence | null,
+  ) {
+    super(
+      `member ${memberId} is owned by ${owner ? `node ${owner.node} since epoch ${owner.epoch}` : 'another node'}; ` +
+        `node ${fence.node} (epoch ${fence.epoch}) may no longer write it`,
+    );
+  }
+}
+
+/** May `fence` claim a member whose stored owner is `owner`? Newer epochs win; the same one is idempotent. */
+export function mayClaim(owner: OwnershipFence | null, fence: OwnershipFence): boolean {
+  if (!owner) return true;
+  if (owner.epoch !== fence.epoch) return owner.epoch < fence.epoch;
+  return owner.node === fence.node;
+}
+
+export function sameFence(a: OwnershipFence | null, b: OwnershipFence | null): boolean {
+  return a === b || (a !== null && b !== null && a.epoch === b.epoch && a.node === b.node);
 }

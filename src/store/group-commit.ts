@@ -4,12 +4,13 @@
  * them durable at once. Each append is still acknowledged only once the store has it, and each
  * keeps its own concurrency check: a conflict for one member does not fail the others.
  */
-import type { EventStore, NewEventRecord, NewSnapshot, ReadOptions, RulesVersionRecord, SnapshotRecord, StreamHead, EventRecord } from './event-store.ts';
+import type { EventStore, NewEventRecord, OwnershipFence, NewSnapshot, ReadOptions, RulesVersionRecord, SnapshotRecord, StreamHead, EventRecord } from './event-store.ts';
 
 export interface AppendRequest {
   memberId: string;
   expected: StreamHead;
   events: readonly NewEventRecord[];
+  fence?: OwnershipFence | null;
 }
 
 export type AppendOutcome = { ok: true; head: StreamHead } | { ok: false; error: unknown };
@@ -39,9 +40,9 @@ export class GroupCommitStore implements EventStore {
     this.kind = inner.kind;
   }
 
-  append(memberId: string, expected: StreamHead, events: readonly NewEventRecord[]): Promise<StreamHead> {
+  append(memberId: string, expected: StreamHead, events: readonly NewEventRecord[], fence?: OwnershipFence | null): Promise<StreamHead> {
     return new Promise((resolve, reject) => {
-      this.#pending.push({ memberId, expected, events, resolve, reject });
+      this.#pending.push({ memberId, expected, events, fence: fence ?? null, resolve, reject });
       if (!this.#scheduled) {
         this.#scheduled = true;
         // setImmediate: after this turn's I/O callbacks, so every command decided in it joins.
@@ -77,8 +78,11 @@ export class GroupCommitStore implements EventStore {
   readLatestSnapshot(memberId: string): Promise<SnapshotRecord | null> {
     return this.inner.readLatestSnapshot(memberId);
   }
-  writeSnapshot(memberId: string, expected: StreamHead, snapshot: NewSnapshot): Promise<StreamHead> {
-    return this.inner.writeSnapshot(memberId, expected, snapshot);
+  writeSnapshot(memberId: string, expected: StreamHead, snapshot: NewSnapshot, fence?: OwnershipFence | null): Promise<StreamHead> {
+    return this.inner.writeSnapshot(memberId, expected, snapshot, fence);
+  }
+  claim(memberId: string, fence: OwnershipFence): Promise<void> {
+    return this.inner.claim(memberId, fence);
   }
   saveRulesVersion(version: string, rulesJson: string, firstSeenAt: number): Promise<void> {
     return this.inner.saveRulesVersion(version, rulesJson, firstSeenAt);

@@ -209,6 +209,57 @@ export function eventStoreContract(t: Test, harness: StoreHarness): void {
     t.equal(new Set(seen).size, seen.length, 'no member twice');
   });
 
+  t.test('ownership fencing: a claim by a newer epoch refuses every write of the old owner', async (t) => {
+    const id = member();
+    const oldOwner = { epoch: 3, node: 'node-a' };
+    const newOwner = { epoch: 4, node: 'node-b' };
+    await store.claim(id, oldOwner);
+    await store.claim(id, oldOwner); // idempotent for the same fence
+    let head = await store.append(id, EMPTY_HEAD, [event('license', 'L1', 1000)], oldOwner);
+    t.same(head, { generation: 0, position: 1 });
+    // A writer with no claim at all (or a made-up fence) is refused once the member is claimed.
+    await t.rejects(store.append(id, head, [event('license', 'L1', 1500)], { epoch: 3, node: 'node-x' }), { code: 'OWNERSHIP_MOVED' });
+    // The new owner claims; the old one wakes up with a head that is still current, and is refused.
+    await store.claim(id, newOwner);
+    await t.rejects(store.append(id, head, [event('license', 'L1', 2000)], oldOwner), { code: 'OWNERSHIP_MOVED' });
+    await t.rejects(store.writeSnapshot(id, head, { takenAt: 2000, schemaVersion: 1, payload: '{}' }, oldOwner), { code: 'OWNERSHIP_MOVED' });
+    t.equal(await store.readLatestSnapshot(id), null, 'the refused snapshot left nothing');
+    // Claims never go back in time, and two nodes cannot share an epoch.
+    await t.rejects(store.claim(id, oldOwner), { code: 'OWNERSHIP_MOVED' });
+    await t.rejects(store.claim(id, { epoch: 4, node: 'node-c' }), { code: 'OWNERSHIP_MOVED' });
+    head = await store.append(id, head, [event('license', 'L1', 3000)], newOwner);
+    t.same(head, { generation: 0, position: 2 });
+    t.same((await collect(store.readGeneration(id, 0))).map((r) => r.at), [1000, 3000], 'only the owners’ events are stored');
+  });
+
+  t.test('ownership fencing survives snapshots: the fence carries into the next generation', async (t) => {
+    const id = member();
+    const a = { epoch: 7, node: 'node-a' };
+    const b = { epoch: 8, node: 'node-b' };
+    await store.claim(id, a);
+    let head = await store.append(id, EMPTY_HEAD, [event('license', 'L1', 1000)], a);
+    head = await store.writeSnapshot(id, head, { takenAt: 1000, schemaVersion: 1, payload: '{"s":1}' }, a);
+    t.same(head, { generation: 1, position: 1 });
+    head = await store.append(id, head, [event('license', 'L1', 2000)], a);
+    await store.claim(id, b);
+    await t.rejects(store.append(id, head, [event('license', 'L1', 2500)], a), { code: 'OWNERSHIP_MOVED' });
+    await t.rejects(store.writeSnapshot(id, head, { takenAt: 2500, schemaVersion: 1, payload: '{}' }, a), { code: 'OWNERSHIP_MOVED' });
+    head = await store.writeSnapshot(id, head, { takenAt: 2000, schemaVersion: 1, payload: '{"s":2}' }, b);
+    t.same(head, { generation: 2, position: 2 });
+    await t.rejects(store.append(id, head, [event('license', 'L1', 3000)], a), { code: 'OWNERSHIP_MOVED' });
+    t.same(await store.append(id, head, [event('license', 'L1', 3000)], b), { generation: 2, position: 3 });
+    t.equal((await store.readLatestSnapshot(id))?.payload, '{"s":2}');
+  });
+
+  t.test('ownership fencing: of two nodes claiming the same member at once, the newer epoch ends up owner', async (t) => {
+    const id = member();
+    const claims = [5, 6, 4].map((epoch) => store.claim(id, { epoch, node: `node-${epoch}` }).then(() => epoch, () => null));
+    await Promise.all(claims);
+    // Whatever the interleaving, only epoch 6 may write now.
+    await t.rejects(store.append(id, EMPTY_HEAD, [event('license', 'L1', 1000)], { epoch: 5, node: 'node-5' }), { code: 'OWNERSHIP_MOVED' });
+    t.same(await store.append(id, EMPTY_HEAD, [event('license', 'L1', 1000)], { epoch: 6, node: 'node-6' }), { generation: 0, position: 1 });
+  });
+
   if (harness.reopen) {
     const reopen = harness.reopen.bind(harness);
     t.test('a restart loses nothing that was acknowledged', async (t) => {

@@ -15,6 +15,12 @@
  * A snapshot counts only once the generation before it is sealed, so a crash after step 1
  * leaves a row that readers ignore (and the next snapshot overwrites); a crash after step 2
  * leaves generation g+1 unopened, which the first append there opens after checking 1 and 2.
+ *
+ * Ownership fencing (cluster): the same static row carries the member's owner (owner_epoch,
+ * owner_node). A claim sets it with a conditional update that only ever raises the epoch; a
+ * fenced append or seal adds `AND owner_epoch = <mine> AND owner_node = <mine>` to its condition,
+ * so once another node has claimed the member, Paxos refuses every write of the old owner, even
+ * one that wakes up from a long pause with a perfectly good head in memory.
  */
 import cassandra from 'cassandra-driver';
 import type { ServiceConfig } from '../../config/types.ts';
@@ -23,6 +29,10 @@ import {
   ConcurrencyConflictError,
   DEFAULT_PAGE_SIZE,
   EMPTY_HEAD,
+  mayClaim,
+  OwnershipFencedError,
+  sameFence,
+  type OwnershipFence,
   type EventRecord,
   type EventStore,
   type NewEventRecord,
@@ -43,6 +53,12 @@ const SEALED = -1;
 
 const CQL = {
   advanceHead: 'UPDATE events SET head_position = ? WHERE member_id = ? AND generation = ? IF head_position = ?',
+  // The fenced form: the head moves only while the expected owner holds the member (and the
+  // owner is written again, which opens a generation's ownership in the crash-recovery case).
+  advanceHeadFenced:
+    'UPDATE events SET head_position = ?, owner_epoch = ?, owner_node = ? WHERE member_id = ? AND generation = ? IF head_position = ? AND owner_epoch = ? AND owner_node = ?',
+  claimOwner: 'UPDATE events SET owner_epoch = ?, owner_node = ? WHERE member_id = ? AND generation = ? IF head_position = ? AND owner_epoch = ? AND owner_node = ?',
+  readStatic: 'SELECT head_position, owner_epoch, owner_node FROM events WHERE member_id = ? AND generation = ? LIMIT 1',
   insertEvent:
     'INSERT INTO events (member_id, generation, aggregate_name, aggregate_id, at, position, type, schema_version, serializer, payload, rules_version, request_id, correlation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
   readHead: 'SELECT head_position FROM events WHERE member_id = ? AND generation = ? LIMIT 1',
@@ -52,8 +68,9 @@ const CQL = {
   snapshots: 'SELECT member_id, generation, position, taken_at, schema_version, payload FROM snapshots WHERE member_id = ?',
   snapshotAt: 'SELECT member_id, generation, position, taken_at, schema_version, payload FROM snapshots WHERE member_id = ? AND generation = ?',
   insertSnapshot: 'INSERT INTO snapshots (member_id, generation, position, taken_at, schema_version, payload) VALUES (?, ?, ?, ?, ?, ?)',
-  deleteSnapshot: 'DELETE FROM snapshots WHERE member_id = ? AND generation = ?',
-  openGeneration: 'INSERT INTO events (member_id, generation, head_position) VALUES (?, ?, ?) IF NOT EXISTS',
+  // Conditional: a refused snapshot removes its own row only, never one another writer put there.
+  deleteSnapshot: 'DELETE FROM snapshots WHERE member_id = ? AND generation = ? IF position = ? AND taken_at = ?',
+  openGeneration: 'INSERT INTO events (member_id, generation, head_position, owner_epoch, owner_node) VALUES (?, ?, ?, ?, ?) IF NOT EXISTS',
   insertRules: 'INSERT INTO rules_versions (version, rules_json, first_seen_at) VALUES (?, ?, ?) IF NOT EXISTS',
   readRules: 'SELECT version, rules_json, first_seen_at FROM rules_versions WHERE version = ?',
   // Partition keys only (a token-range scan, paged): every member has a generation-0 partition
@@ -92,6 +109,21 @@ function toEventRecord(row: Row): EventRecord {
 function headPositionOf(result: cassandra.types.ResultSet): number | null {
   const value: unknown = result.first()?.['head_position'];
   return value === undefined || value === null ? null : (value as number);
+}
+
+/** The owner in a generation's static row (a read or a refused fenced CAS); null when unclaimed. */
+function ownerOf(result: cassandra.types.ResultSet): OwnershipFence | null {
+  const row = result.first();
+  const epoch: unknown = row?.['owner_epoch'];
+  const node: unknown = row?.['owner_node'];
+  return typeof epoch === 'number' && typeof node === 'string' ? { epoch, node } : null;
+}
+
+interface CasOutcome {
+  applied: boolean;
+  current: number | null;
+  /** The owner the refused CAS found (fenced writes only). */
+  owner?: OwnershipFence | null;
 }
 
 function toSnapshotRecord(row: Row): SnapshotRecord {
@@ -171,29 +203,71 @@ export class CassandraEventStore implements EventStore {
     return headPositionOf(result);
   }
 
-  async append(memberId: string, expected: StreamHead, events: readonly NewEventRecord[]): Promise<StreamHead> {
+  async append(memberId: string, expected: StreamHead, events: readonly NewEventRecord[], fence?: OwnershipFence | null): Promise<StreamHead> {
     const next: StreamHead = { generation: expected.generation, position: expected.position + events.length };
     // A partition not written yet has no head: the expected value is null, not 0.
     const opening = expected.generation === 0 && expected.position === 0;
-    let outcome = await this.#conditionalAppend(memberId, expected, next, events, opening ? null : expected.position);
+    const write = { memberId, expected, next, events, fence: fence ?? null };
+    let outcome = await this.#conditionalAppend(write, opening ? null : expected.position, fence ?? null);
     if (outcome.applied) return next;
-    if (outcome.current === null && expected.generation > 0 && (await this.#generationOpensAt(memberId, expected))) {
+    this.#refuseStaleOwner(memberId, fence, outcome);
+    if (outcome.current === null && expected.generation > 0) {
       // Crash recovery: a snapshot sealed the previous generation but never opened this one.
-      outcome = await this.#conditionalAppend(memberId, expected, next, events, null);
-      if (outcome.applied) return next;
+      const opens = await this.#generationOpensAt(memberId, expected);
+      if (opens.opens) {
+        // A fenced writer opens it only as the owner that sealed the previous generation.
+        if (fence && !sameFence(opens.previousOwner, fence)) throw new OwnershipFencedError(memberId, fence, opens.previousOwner);
+        outcome = await this.#conditionalAppend(write, null, outcome.owner ?? null);
+        if (outcome.applied) return next;
+        this.#refuseStaleOwner(memberId, fence, outcome);
+      }
     }
     throw new ConcurrencyConflictError(memberId, expected, null);
   }
 
+  /** A fenced CAS refused because another node owns the member now: that, not a head conflict. */
+  #refuseStaleOwner(memberId: string, fence: OwnershipFence | null | undefined, outcome: CasOutcome): void {
+    if (fence && outcome.owner !== undefined && outcome.owner !== null && !sameFence(outcome.owner, fence)) {
+      throw new OwnershipFencedError(memberId, fence, outcome.owner);
+    }
+  }
+
+  async claim(memberId: string, fence: OwnershipFence): Promise<void> {
+    // Bounded: each round either claims, finds a newer owner, or saw a snapshot or claim land
+    // between its read and its CAS (then it reads again).
+    for (let round = 0; round < 5; round++) {
+      const { generation } = await this.readHead(memberId);
+      const row = await this.#execute(CQL.readStatic, [memberId, generation], this.#serialRead, 'owner read');
+      const head = headPositionOf(row);
+      const owner = ownerOf(row);
+      if (head === SEALED) continue; // a snapshot is opening the next generation: read again
+      if (!mayClaim(owner, fence)) throw new OwnershipFencedError(memberId, fence, owner);
+      if (sameFence(owner, fence)) return;
+      const result = await this.#execute(
+        CQL.claimOwner,
+        [fence.epoch, fence.node, memberId, generation, head, owner?.epoch ?? null, owner?.node ?? null],
+        this.#write,
+        'ownership claim',
+      );
+      if (result.wasApplied()) return;
+    }
+    throw new StoreUnavailableError(`member ${memberId}: could not claim ownership (the member kept changing); retry`, { outcome: 'not-applied' });
+  }
+
   async #conditionalAppend(
-    memberId: string,
-    expected: StreamHead,
-    next: StreamHead,
-    events: readonly NewEventRecord[],
+    write: { memberId: string; expected: StreamHead; next: StreamHead; events: readonly NewEventRecord[]; fence: OwnershipFence | null },
     expectedHead: number | null,
-  ): Promise<{ applied: boolean; current: number | null }> {
+    expectedOwner: OwnershipFence | null,
+  ): Promise<CasOutcome> {
+    const { memberId, expected, next, events, fence } = write;
+    const head = fence
+      ? {
+          query: CQL.advanceHeadFenced,
+          params: [next.position, fence.epoch, fence.node, memberId, expected.generation, expectedHead, expectedOwner?.epoch ?? null, expectedOwner?.node ?? null],
+        }
+      : { query: CQL.advanceHead, params: [next.position, memberId, expected.generation, expectedHead] };
     const queries = [
-      { query: CQL.advanceHead, params: [next.position, memberId, expected.generation, expectedHead] },
+      head,
       ...events.map((event, index) => ({
         query: CQL.insertEvent,
         params: [
@@ -217,7 +291,7 @@ export class CassandraEventStore implements EventStore {
       // One partition, one table: Cassandra applies the batch atomically and in isolation.
       const result = await this.#client.batch(queries, { ...this.#write, logged: false });
       if (result.wasApplied()) return { applied: true, current: next.position };
-      return { applied: false, current: headPositionOf(result) };
+      return { applied: false, current: headPositionOf(result), ...(fence ? { owner: ownerOf(result) } : {}) };
     } catch (error) {
       if (isUnknownOutcome(error)) return this.#resolveUnknownAppend(memberId, expected, next, events, error);
       throw isUnavailable(error) ? unavailable(error, 'append') : error;
@@ -235,7 +309,7 @@ export class CassandraEventStore implements EventStore {
     next: StreamHead,
     events: readonly NewEventRecord[],
     cause: unknown,
-  ): Promise<{ applied: boolean; current: number | null }> {
+  ): Promise<CasOutcome> {
     try {
       const head = await this.#headPosition(memberId, expected.generation, this.#serialRead);
       const first = events[0];
@@ -257,11 +331,15 @@ export class CassandraEventStore implements EventStore {
     }
   }
 
-  /** True when `expected` is exactly where a sealed generation handed over to this one. */
-  async #generationOpensAt(memberId: string, expected: StreamHead): Promise<boolean> {
+  /**
+   * Whether `expected` is exactly where a sealed generation handed over to this one, and who
+   * owned the sealed generation (a fenced writer may open the new one only as that owner).
+   */
+  async #generationOpensAt(memberId: string, expected: StreamHead): Promise<{ opens: boolean; previousOwner: OwnershipFence | null }> {
     const snapshot = (await this.#execute(CQL.snapshotAt, [memberId, expected.generation], this.#read, 'snapshot read')).first();
-    if (!snapshot || (snapshot['position'] as number) !== expected.position) return false;
-    return (await this.#headPosition(memberId, expected.generation - 1, this.#serialRead)) === SEALED;
+    if (!snapshot || (snapshot['position'] as number) !== expected.position) return { opens: false, previousOwner: null };
+    const previous = await this.#execute(CQL.readStatic, [memberId, expected.generation - 1], this.#serialRead, 'head read');
+    return { opens: headPositionOf(previous) === SEALED, previousOwner: ownerOf(previous) };
   }
 
   async *readGeneration(memberId: string, generation: number, options: ReadOptions = {}): AsyncIterable<EventRecord> {
@@ -292,30 +370,42 @@ export class CassandraEventStore implements EventStore {
     return null;
   }
 
-  async writeSnapshot(memberId: string, expected: StreamHead, snapshot: NewSnapshot): Promise<StreamHead> {
+  async writeSnapshot(memberId: string, expected: StreamHead, snapshot: NewSnapshot, fence?: OwnershipFence | null): Promise<StreamHead> {
     const next: StreamHead = { generation: expected.generation + 1, position: expected.position };
     const params = [memberId, next.generation];
-    await this.#execute(
-      CQL.insertSnapshot,
-      [...params, next.position, long(snapshot.takenAt), snapshot.schemaVersion, snapshot.payload],
-      this.#write,
-      'snapshot write',
-    );
-    let sealed = await this.#seal(memberId, expected, expected.position);
-    if (!sealed.applied && sealed.current === null && expected.generation > 0 && (await this.#generationOpensAt(memberId, expected))) {
-      sealed = await this.#seal(memberId, expected, null);
+    if (fence) {
+      // A stale owner must not even put its snapshot row where the new owner's may be: check
+      // first (the seal below is what makes it safe; this keeps a refused one from touching rows).
+      const owner = ownerOf(await this.#execute(CQL.readStatic, [memberId, expected.generation], this.#serialRead, 'owner read'));
+      if (owner && !sameFence(owner, fence)) throw new OwnershipFencedError(memberId, fence, owner);
+    }
+    const takenAt = long(snapshot.takenAt);
+    await this.#execute(CQL.insertSnapshot, [...params, next.position, takenAt, snapshot.schemaVersion, snapshot.payload], this.#write, 'snapshot write');
+    let sealed = await this.#seal(memberId, expected, expected.position, fence ?? null, fence ?? null);
+    const claimedByAnother = fence !== null && fence !== undefined && sealed.owner !== undefined && sealed.owner !== null && !sameFence(sealed.owner, fence);
+    if (!sealed.applied && sealed.current === null && expected.generation > 0 && !claimedByAnother) {
+      const opens = await this.#generationOpensAt(memberId, expected);
+      if (opens.opens && (!fence || sameFence(opens.previousOwner, fence))) sealed = await this.#seal(memberId, expected, null, fence ?? null, sealed.owner ?? null);
     }
     if (!sealed.applied) {
-      await this.#execute(CQL.deleteSnapshot, params, this.#write, 'snapshot cleanup');
+      await this.#execute(CQL.deleteSnapshot, [...params, next.position, takenAt], this.#write, 'snapshot cleanup');
+      this.#refuseStaleOwner(memberId, fence, sealed);
       throw new ConcurrencyConflictError(memberId, expected, null);
     }
-    await this.#execute(CQL.openGeneration, [...params, next.position], this.#write, 'generation open');
+    await this.#execute(CQL.openGeneration, [...params, next.position, fence?.epoch ?? null, fence?.node ?? null], this.#write, 'generation open');
     return next;
   }
 
-  async #seal(memberId: string, expected: StreamHead, expectedHead: number | null): Promise<{ applied: boolean; current: number | null }> {
-    const result = await this.#execute(CQL.advanceHead, [SEALED, memberId, expected.generation, expectedHead], this.#write, 'generation seal');
-    return { applied: result.wasApplied(), current: headPositionOf(result) };
+  async #seal(memberId: string, expected: StreamHead, expectedHead: number | null, fence: OwnershipFence | null, expectedOwner: OwnershipFence | null): Promise<CasOutcome> {
+    const result = fence
+      ? await this.#execute(
+          CQL.advanceHeadFenced,
+          [SEALED, fence.epoch, fence.node, memberId, expected.generation, expectedHead, expectedOwner?.epoch ?? null, expectedOwner?.node ?? null],
+          this.#write,
+          'generation seal',
+        )
+      : await this.#execute(CQL.advanceHead, [SEALED, memberId, expected.generation, expectedHead], this.#write, 'generation seal');
+    return { applied: result.wasApplied(), current: headPositionOf(result), ...(fence ? { owner: ownerOf(result) } : {}) };
   }
 
   async saveRulesVersion(version: string, rulesJson: string, firstSeenAt: number): Promise<void> {

@@ -10,7 +10,11 @@ import {
   ConcurrencyConflictError,
   DEFAULT_PAGE_SIZE,
   EMPTY_HEAD,
+  mayClaim,
+  OwnershipFencedError,
+  sameFence,
   sameHead,
+  type OwnershipFence,
   type EventRecord,
   type EventStore,
   type NewEventRecord,
@@ -52,6 +56,11 @@ CREATE TABLE IF NOT EXISTS snapshots (
   schema_version INTEGER NOT NULL,
   payload        TEXT    NOT NULL,
   PRIMARY KEY (member_id, generation)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS member_owners (
+  member_id TEXT    NOT NULL PRIMARY KEY,
+  epoch     INTEGER NOT NULL,
+  node      TEXT    NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS rules_versions (
   version       TEXT    NOT NULL PRIMARY KEY,
@@ -121,6 +130,10 @@ export class SqliteEventStore implements EventStore, BatchAppender {
     const db = this.#db;
     this.#statements = {
       head: db.prepare<[string], { generation: number; position: number }>('SELECT generation, position FROM member_heads WHERE member_id = ?'),
+      owner: db.prepare<[string], OwnershipFence>('SELECT epoch, node FROM member_owners WHERE member_id = ?'),
+      upsertOwner: db.prepare(
+        'INSERT INTO member_owners (member_id, epoch, node) VALUES (?, ?, ?) ON CONFLICT (member_id) DO UPDATE SET epoch = excluded.epoch, node = excluded.node',
+      ),
       upsertHead: db.prepare('INSERT INTO member_heads (member_id, generation, position) VALUES (?, ?, ?) ON CONFLICT (member_id) DO UPDATE SET generation = excluded.generation, position = excluded.position'),
       insertEvent: db.prepare(
         'INSERT INTO events (member_id, generation, aggregate_name, aggregate_id, at, position, type, schema_version, serializer, payload, rules_version, request_id, correlation_id) VALUES (@memberId, @generation, @aggregateName, @aggregateId, @at, @position, @type, @schemaVersion, @serializer, @payload, @rulesVersion, @requestId, @correlationId)',
@@ -157,8 +170,26 @@ export class SqliteEventStore implements EventStore, BatchAppender {
     return { ...this.#readHead(memberId) };
   }
 
-  /** Inside a transaction: check the head, insert the events, move the head. */
-  #appendInTransaction(memberId: string, expected: StreamHead, events: readonly NewEventRecord[]): StreamHead {
+  /** Inside a transaction: a fenced write goes on only while its fence owns the member. */
+  #checkFence(memberId: string, fence: OwnershipFence | null | undefined): void {
+    if (!fence) return;
+    const owner = this.#statements.owner.get(memberId) ?? null;
+    if (!sameFence(owner, fence)) throw new OwnershipFencedError(memberId, fence, owner);
+  }
+
+  async claim(memberId: string, fence: OwnershipFence): Promise<void> {
+    this.#db
+      .transaction(() => {
+        const owner = this.#statements.owner.get(memberId) ?? null;
+        if (!mayClaim(owner, fence)) throw new OwnershipFencedError(memberId, fence, owner);
+        this.#statements.upsertOwner.run(memberId, fence.epoch, fence.node);
+      })
+      .immediate();
+  }
+
+  /** Inside a transaction: check the fence and the head, insert the events, move the head. */
+  #appendInTransaction(memberId: string, expected: StreamHead, events: readonly NewEventRecord[], fence?: OwnershipFence | null): StreamHead {
+    this.#checkFence(memberId, fence);
     const actual = this.#readHead(memberId);
     if (!sameHead(actual, expected)) throw new ConcurrencyConflictError(memberId, expected, actual);
     let position = expected.position;
@@ -170,10 +201,10 @@ export class SqliteEventStore implements EventStore, BatchAppender {
     return { generation: expected.generation, position };
   }
 
-  async append(memberId: string, expected: StreamHead, events: readonly NewEventRecord[]): Promise<StreamHead> {
+  async append(memberId: string, expected: StreamHead, events: readonly NewEventRecord[], fence?: OwnershipFence | null): Promise<StreamHead> {
     // IMMEDIATE takes the write lock before reading the head, so the check and the insert
     // cannot interleave with another connection's append to the same file (other workers).
-    return this.#db.transaction(() => this.#appendInTransaction(memberId, expected, events)).immediate();
+    return this.#db.transaction(() => this.#appendInTransaction(memberId, expected, events, fence)).immediate();
   }
 
   /** Group commit: several members' appends in one transaction, so one fsync makes them all durable. */
@@ -182,10 +213,10 @@ export class SqliteEventStore implements EventStore, BatchAppender {
       .transaction((): AppendOutcome[] =>
         requests.map((request) => {
           try {
-            return { ok: true, head: this.#appendInTransaction(request.memberId, request.expected, request.events) };
+            return { ok: true, head: this.#appendInTransaction(request.memberId, request.expected, request.events, request.fence) };
           } catch (error) {
-            // A conflict wrote nothing for this member (the head check comes first); the others go on.
-            if (error instanceof ConcurrencyConflictError) return { ok: false, error };
+            // A conflict wrote nothing for this member (the checks come first); the others go on.
+            if (error instanceof ConcurrencyConflictError || error instanceof OwnershipFencedError) return { ok: false, error };
             throw error;
           }
         }),
@@ -217,8 +248,9 @@ export class SqliteEventStore implements EventStore, BatchAppender {
     };
   }
 
-  async writeSnapshot(memberId: string, expected: StreamHead, snapshot: NewSnapshot): Promise<StreamHead> {
+  async writeSnapshot(memberId: string, expected: StreamHead, snapshot: NewSnapshot, fence?: OwnershipFence | null): Promise<StreamHead> {
     const write = this.#db.transaction((): StreamHead => {
+      this.#checkFence(memberId, fence);
       const actual = this.#readHead(memberId);
       if (!sameHead(actual, expected)) throw new ConcurrencyConflictError(memberId, expected, actual);
       const next = { generation: expected.generation + 1, position: expected.position };
