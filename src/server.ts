@@ -17,6 +17,10 @@ import { ManualClock, systemClock, type Clock } from './service/clock.ts';
 import { licenseServiceFromConfig, type LicenseService } from './service/license-service.ts';
 import type { EventStore } from './store/event-store.ts';
 import { openEventStore } from './store/open-store.ts';
+import { ClusterNode, type LocalActors } from './cluster/cluster-node.ts';
+import { CassandraMembershipStore, type MembershipStore } from './cluster/membership-store.ts';
+import { Peers } from './cluster/peers.ts';
+import { requireClusterPrerequisites } from './config/load.ts';
 
 export interface Server {
   /** The edge app (and the admin and debug routes too, unless `service.admin.port` is set). */
@@ -32,6 +36,8 @@ export interface Server {
   store: EventStore;
   rules: RulesSource;
   clock: Clock;
+  /** This node's part in the cluster (cluster mode), started by listen(). */
+  cluster: ClusterNode | null;
   /** Stops taking requests, lets queued commands finish, then closes the store. */
   close(): Promise<void>;
 }
@@ -64,6 +70,11 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     });
   await rememberRules(rules.current());
   const stopRememberingRules = rules.subscribe((next) => void rememberRules(next));
+  // Cluster mode: the membership lives in Cassandra, next to the events and their fences.
+  requireClusterPrerequisites(config);
+  const clusterSettings = config.service.cluster;
+  let cluster: ClusterNode | null = null;
+  const ownership = () => cluster?.fence() ?? null;
   const workers = config.service.actors.workers ?? availableParallelism();
   let pool: ActorPool | null = null;
   let inProcess: LicenseService | null = null;
@@ -75,6 +86,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       clock,
       rules,
       onWorkerFailure: (workerId, reason) => app?.log.error({ workerId, reason }, 'worker failed; replacing it'),
+      ownership,
     });
   } else {
     inProcess = licenseServiceFromConfig(config.service, {
@@ -83,6 +95,30 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       clock,
       onSnapshotError: (memberId, error) =>
         app?.log.warn({ memberId, err: error }, 'snapshot failed; the member will replay more events on its next load'),
+      ownership,
+    });
+  }
+  let membership: MembershipStore | null = null;
+  let peers: Peers | null = null;
+  if (clusterSettings) {
+    const local = inProcess;
+    const actors: LocalActors = pool ?? {
+      memberIds: async () => local?.memberIds() ?? [],
+      release: (memberId) => (local as LicenseService).release(memberId),
+      warm: (memberId) => (local as LicenseService).warm(memberId),
+    };
+    membership = await CassandraMembershipStore.connect(config.service.cassandra);
+    peers = new Peers(config.service.admin.token as string, clusterSettings.forwardConnections);
+    cluster = new ClusterNode({
+      settings: clusterSettings,
+      store: membership,
+      actors,
+      peers,
+      log: {
+        info: (object, message) => app?.log.info(object, message),
+        warn: (object, message) => app?.log.warn(object, message),
+        error: (object, message) => app?.log.error(object, message),
+      },
     });
   }
   const edgeMetrics = new EdgeMetrics(() => rules.current().version);
@@ -99,8 +135,13 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     clock,
     bodyLimitBytes: config.service.bodyLimitBytes,
     readiness: {
-      ready: () => accepting,
-      describe: () => ({ store: store.kind, rulesVersion: rules.current().version, workers: pool ? pool.workerIds.length : 0 }),
+      ready: () => accepting && (cluster === null || cluster.started),
+      describe: () => ({
+        store: store.kind,
+        rulesVersion: rules.current().version,
+        workers: pool ? pool.workerIds.length : 0,
+        ...(cluster?.started ? { node: cluster.nodeId, clusterEpoch: cluster.view.epoch } : {}),
+      }),
     },
     logger: options.logger,
     debug: { store, rules: () => rules.current(), now: () => clock.now() },
@@ -114,6 +155,10 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       onRulesReload: (change) => app?.log.info(change, 'admin rules reload'),
     },
     rateLimit: config.service.rateLimit,
+    cluster:
+      cluster && membership && peers && clusterSettings
+        ? { node: cluster, peers, token: config.service.admin.token as string, timeoutMs: clusterSettings.forwardTimeoutMs, store: membership, vnodes: clusterSettings.vnodes }
+        : null,
   };
   app = buildApp({ ...appDependencies, surface: separateAdmin ? 'edge' : 'all' });
   const adminApp = separateAdmin ? buildApp({ ...appDependencies, surface: 'admin' }) : null;
@@ -130,6 +175,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     async listen() {
       const edge = await built.listen({ host: config.service.host, port: config.service.port });
       const admin = adminApp ? await adminApp.listen({ host: config.service.host, port: config.service.admin.port ?? 0 }) : null;
+      // Joins once it can be reached: the other nodes forward to the edge address.
+      await cluster?.start(edge);
       return { edge, admin };
     },
     service,
@@ -137,14 +184,18 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     store,
     rules,
     clock,
+    cluster,
     async close() {
       accepting = false;
       stopWatching();
       stopRememberingRules();
+      await cluster?.close();
       // Stops accepting connections and waits for in-flight requests.
       await Promise.all([built.close(), adminApp?.close()]);
       if (pool) await pool.close(); // each worker drains its mailboxes and closes its store
       if (inProcess) await inProcess.drain();
+      await peers?.close();
+      await membership?.close();
       await store.close();
     },
   };

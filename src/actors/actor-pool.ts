@@ -18,6 +18,7 @@ import { createRing, type Ring } from '../routing/ring.ts';
 import type { Clock } from '../service/clock.ts';
 import type { CheckInput, CheckResult, CommandInput, CommandResult, SnapshotResult } from '../service/license-service.ts';
 import type { MetricsJson } from '../observability/metrics.ts';
+import type { OwnershipFence } from '../store/event-store.ts';
 import type { ActorReply, ActorRequest, ActorValue, WorkerApi, WorkerInit, WorkerStats } from './protocol.ts';
 import { deserializeError, installErrorTransfer } from './thread-errors.ts';
 
@@ -51,6 +52,8 @@ export interface ActorPoolOptions {
   rules: RulesSource;
   /** Called when a worker fails (for logging). */
   onWorkerFailure?: (workerId: string, reason: string) => void;
+  /** This node's ownership fence (cluster): it travels with every batch to the workers. */
+  ownership?: () => OwnershipFence | null;
 }
 
 export class ActorPool implements LicensePort {
@@ -109,6 +112,21 @@ export class ActorPool implements LicensePort {
   /** Snapshots the member now, in the worker that holds it (admin). */
   snapshotNow(memberId: string): Promise<SnapshotResult> {
     return this.#dispatch({ op: 'snapshot', memberId }, 'writes') as Promise<SnapshotResult>;
+  }
+
+  /** Hands a member off (cluster): its worker finishes its queued commands, then forgets it. */
+  release(memberId: string): Promise<boolean> {
+    return this.#dispatch({ op: 'release', memberId }, 'writes') as Promise<boolean>;
+  }
+
+  /** Loads (and, in a cluster, claims) a member so its first request finds it in memory. */
+  warm(memberId: string): Promise<boolean> {
+    return this.#dispatch({ op: 'warm', memberId }, 'reads') as Promise<boolean>;
+  }
+
+  /** The members in memory over all live workers. */
+  async memberIds(): Promise<string[]> {
+    return (await this.#askEveryWorker((remote) => remote.memberIds())).flat();
   }
 
   /** Every live worker's statistics; a worker that does not answer within a second is left out. */
@@ -197,7 +215,7 @@ export class ActorPool implements LicensePort {
     let replies: ActorReply[];
     try {
       await slot.ready;
-      replies = await remote.handle({ now: this.#options.clock.now(), requests: items.map((item) => item.request) });
+      replies = await remote.handle({ now: this.#options.clock.now(), fence: this.#options.ownership?.() ?? null, requests: items.map((item) => item.request) });
     } catch (error) {
       for (const item of items) this.#settle(slot, item, { ok: false, error });
       return;

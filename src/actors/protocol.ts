@@ -8,21 +8,26 @@ import type { Rules } from '../domain/rules.ts';
 import type { Config } from '../config/types.ts';
 import type { CheckInput, CheckResult, CommandInput, CommandResult, ServiceStats, SnapshotResult } from '../service/license-service.ts';
 import type { SerializedError } from './thread-errors.ts';
+import type { OwnershipFence } from '../store/event-store.ts';
 import type { MetricsJson } from '../observability/metrics.ts';
 
 export type ActorRequest =
   | { op: 'execute'; memberId: string; input: CommandInput }
   | { op: 'check'; memberId: string; input: CheckInput }
   | { op: 'licenses'; memberId: string }
-  | { op: 'snapshot'; memberId: string };
+  | { op: 'snapshot'; memberId: string }
+  | { op: 'release'; memberId: string }
+  | { op: 'warm'; memberId: string };
 
-export type ActorValue = CommandResult | CheckResult | LicenseState[] | SnapshotResult;
+export type ActorValue = CommandResult | CheckResult | LicenseState[] | SnapshotResult | boolean;
 
 export type ActorReply = { ok: true; value: ActorValue } | { ok: false; error: SerializedError };
 
 export interface ActorBatch {
   /** The main thread's clock reading when the batch left (used by workers on a manual clock). */
   now: number;
+  /** The main thread's ownership fence when the batch left (cluster; null on a single node). */
+  fence: OwnershipFence | null;
   requests: ActorRequest[];
 }
 
@@ -44,6 +49,8 @@ export interface WorkerApi {
   handle(batch: ActorBatch): Promise<ActorReply[]>;
   setRules(rules: Rules): void;
   stats(): WorkerStats;
+  /** The ids of the members this worker holds in memory. */
+  memberIds(): string[];
   /** Finishes every queued command and closes the store. */
   close(): Promise<void>;
 }

@@ -16,6 +16,7 @@ import { instrumentStore, ServiceMetrics } from '../observability/metrics.ts';
 import type { ActorBatch, ActorReply, ActorRequest, ActorValue, WorkerApi, WorkerInit } from './protocol.ts';
 import { installErrorTransfer, serializeError } from './thread-errors.ts';
 import { ERROR_CATALOG, isErrorCode } from '../errors/catalog.ts';
+import type { OwnershipFence } from '../store/event-store.ts';
 
 if (!parentPort) throw new Error('worker.ts runs only as a worker thread');
 installErrorTransfer();
@@ -30,11 +31,14 @@ const store = config.service.actors.groupCommit ? withGroupCommit(baseStore) : b
 // On a manual clock the main thread owns time: each batch carries its reading.
 const clock = config.service.clock === 'manual' ? new ManualClock(now) : systemClock;
 const rules = new RulesSource(config.rules);
+// The cluster ownership fence comes from the main thread with every batch.
+let fence: OwnershipFence | null = null;
 const service = licenseServiceFromConfig(config.service, {
   store,
   rules,
   clock,
   onSnapshotError: (memberId, error) => log.warn({ memberId, err: error }, 'snapshot failed; the member will replay more events on its next load'),
+  ownership: () => fence,
 });
 
 function run(request: ActorRequest): Promise<ActorValue> {
@@ -47,6 +51,10 @@ function run(request: ActorRequest): Promise<ActorValue> {
       return service.activeLicenses(request.memberId);
     case 'snapshot':
       return service.snapshotNow(request.memberId);
+    case 'release':
+      return service.release(request.memberId);
+    case 'warm':
+      return service.warm(request.memberId);
   }
 }
 
@@ -55,6 +63,7 @@ const api: WorkerApi = {
   metrics: () => metrics.json(),
   async handle(batch: ActorBatch): Promise<ActorReply[]> {
     if (clock instanceof ManualClock) clock.set(Math.max(clock.now(), batch.now));
+    fence = batch.fence;
     // All requests start now, in order (so one member's commands keep their order in its
     // mailbox); different members run concurrently.
     return Promise.all(
@@ -76,6 +85,7 @@ const api: WorkerApi = {
   setRules(next) {
     rules.replace(next);
   },
+  memberIds: () => service.memberIds(),
   stats: () => ({
     workerId,
     ...service.stats(),

@@ -111,7 +111,57 @@ export function loadConfig(sources: ConfigSources): Config {
   }
   const contactPoints = cassandraContactPointsFrom(sources.env);
   if (contactPoints) config.service.cassandra.contactPoints = contactPoints;
+  applyClusterFlags(config, sources.argv);
   return config;
+}
+
+const NODE_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const NODE_URL = /^https?:\/\/[^/]+$/;
+
+/**
+ * Cluster flags: `--node-id <id>` turns cluster mode on (or names this node when the config
+ * file does), `--join <url>` registers with a member at start, `--advertise <url>` is the URL
+ * the other nodes reach this one at. Checked like the file: a bad value names the flag.
+ */
+export function applyClusterFlags(config: Config, argv: readonly string[]): void {
+  const flag = (name: string): string | undefined => {
+    for (let i = 0; i < argv.length; i++) {
+      const arg = argv[i] ?? '';
+      if (arg === `--${name}`) {
+        const next = argv[i + 1];
+        if (next === undefined || next.startsWith('--')) throw new ConfigError(`--${name} needs a value`);
+        return next;
+      }
+      if (arg.startsWith(`--${name}=`)) return arg.slice(name.length + 3);
+    }
+    return undefined;
+  };
+  const nodeId = flag('node-id');
+  const join = flag('join');
+  const advertise = flag('advertise');
+  if (nodeId !== undefined && !NODE_ID.test(nodeId)) throw new ConfigError(`--node-id must be 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' or '-', got "${nodeId}"`);
+  for (const [name, value] of [['join', join], ['advertise', advertise]] as const) {
+    if (value !== undefined && !NODE_URL.test(value)) throw new ConfigError(`--${name} must be a URL like http://127.0.0.1:3001, got "${value}"`);
+  }
+  if (nodeId !== undefined && !config.service.cluster) {
+    config.service.cluster = parseConfig({ service: { cluster: { nodeId } }, rules: config.rules }, null).service.cluster;
+  }
+  const cluster = config.service.cluster;
+  if (!cluster) {
+    if (join !== undefined || advertise !== undefined) throw new ConfigError('--join and --advertise need cluster mode (--node-id or service.cluster)');
+    return;
+  }
+  if (nodeId !== undefined) cluster.nodeId = nodeId;
+  if (join !== undefined) cluster.join = join;
+  if (advertise !== undefined) cluster.advertise = advertise;
+  requireClusterPrerequisites(config);
+}
+
+/** Cluster mode needs the shared store and the token the nodes authenticate each other with. */
+export function requireClusterPrerequisites(config: Config): void {
+  if (!config.service.cluster) return;
+  if (config.service.store !== 'cassandra') throw new ConfigError('cluster mode needs service.store "cassandra" (the nodes share its membership and ownership fences)');
+  if (!config.service.admin.token) throw new ConfigError('cluster mode needs an admin token (ADMIN_TOKEN or service.admin.token): the nodes use it to talk to each other');
 }
 
 /** CASSANDRA_CONTACT_POINTS: comma-separated host[:port] list pointing at an existing cluster. */

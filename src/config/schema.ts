@@ -158,6 +158,31 @@ export const serviceSchema = {
         port: { type: ['integer', 'null'], minimum: 0, maximum: 65535, default: null },
       },
     },
+    // Cluster mode (DESIGN.md section 5): null is a single node. Needs the Cassandra store (the
+    // membership and the ownership fences live there) and an admin token (nodes use it to talk).
+    cluster: {
+      type: ['object', 'null'],
+      additionalProperties: false,
+      default: null,
+      required: ['nodeId'],
+      properties: {
+        clusterId: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$', default: 'default' },
+        nodeId: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' },
+        // The URL other nodes reach this one at (default: http://<host>:<port> once listening).
+        advertise: { type: ['string', 'null'], pattern: '^https?://[^/]+$', default: null },
+        // A member's URL to register with at start (--join); null: bootstrap or rejoin from the store.
+        join: { type: ['string', 'null'], pattern: '^https?://[^/]+$', default: null },
+        pollIntervalMs: { type: 'integer', minimum: 50, maximum: 60000, default: 500 },
+        heartbeatIntervalMs: { type: 'integer', minimum: 50, maximum: 60000, default: 500 },
+        // A node whose heartbeat is older than this is taken out of the ring by the others.
+        failureTimeoutMs: { type: 'integer', minimum: 200, maximum: 600000, default: 5000 },
+        // Members handed off at once per node during a rebalance (released here, warmed there).
+        moveConcurrency: { type: 'integer', minimum: 1, maximum: 10000, default: 64 },
+        forwardTimeoutMs: { type: 'integer', minimum: 100, maximum: 60000, default: 5000 },
+        forwardConnections: { type: 'integer', minimum: 1, maximum: 1024, default: 32 },
+        vnodes: { type: 'integer', minimum: 1, maximum: 4096, default: 160 },
+      },
+    },
     // Per-member token bucket on the /v1/members routes; null disables rate limiting.
     rateLimit: {
       type: ['object', 'null'],

@@ -27,6 +27,8 @@ export interface ServiceConfig {
   bodyLimitBytes: number;
   /** Admin and debug routes: no token means they do not exist; port null shares the edge port. */
   admin: { token: string | null; port: number | null };
+  /** Cluster mode (DESIGN.md section 5); null: a single node. */
+  cluster: ClusterConfig | null;
   /** Per-member token bucket on /v1/members routes; null: no rate limit. */
   rateLimit: { perMemberPerSecond: number; burst: number } | null;
 }
@@ -36,4 +38,18 @@ export interface Config {
   rules: Rules;
   /** Absolute path of the file this came from, or null for a config built in code (tests). */
   path: string | null;
+}
+
+export interface ClusterConfig {
+  clusterId: string;
+  nodeId: string;
+  advertise: string | null;
+  join: string | null;
+  pollIntervalMs: number;
+  heartbeatIntervalMs: number;
+  failureTimeoutMs: number;
+  moveConcurrency: number;
+  forwardTimeoutMs: number;
+  forwardConnections: number;
+  vnodes: number;
 }

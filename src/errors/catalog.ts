@@ -15,6 +15,8 @@ export const ERROR_CATALOG = {
   RULES_VERSION_NOT_FOUND: { status: 404, description: 'The rules version to explain a decision with was never saved in the store (debug explain).' },
   ROUTE_NOT_FOUND: { status: 404, description: 'No such route (also: a route that is disabled by config).' },
   UNAUTHORIZED: { status: 401, description: 'An admin or debug route without `Authorization: Bearer <token>` or with a wrong token; the answer says nothing more.' },
+  NODE_NOT_FOUND: { status: 404, description: 'The cluster has no node with this id (or it was removed).' },
+  CLUSTER_CHANGE_REFUSED: { status: 409, description: 'A cluster change that cannot be made (it would leave no active node), or one that kept racing other changes; the message says which.' },
   RATE_LIMITED: { status: 429, description: 'Too many requests for this member; retry after the Retry-After seconds.' },
   RULES_RELOAD_REFUSED: { status: 409, description: 'An admin rules reload found a config file it cannot apply (invalid, or changed rules under an unchanged version); the last good rules stay in force and the message says why.' },
   LICENSE_REFUSED: { status: 409, description: 'An acquire was refused by the rules; `reason` says which limit, `details` what counts toward it.' },

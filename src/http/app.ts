@@ -19,6 +19,8 @@ import { healthRoutes, type Readiness } from './routes/health-routes.ts';
 import { licenseRoutes } from './routes/license-routes.ts';
 import { queryRoutes } from './routes/query-routes.ts';
 import { debugRoutes, type DebugDependencies } from './routes/debug-routes.ts';
+import { installForwarding, peerForwardedChecker, type ForwardingDeps } from '../cluster/forwarding.ts';
+import { clusterRoutes, type ClusterRouteDeps } from '../cluster/cluster-routes.ts';
 import { installHttpMetrics, metricsRoutes, type MetricsSource } from './routes/metrics-routes.ts';
 
 export interface AppDependencies {
@@ -43,6 +45,8 @@ export interface AppDependencies {
   surface?: 'all' | 'edge' | 'admin';
   /** Per-member rate limit on /v1/members routes (absent or null: none). */
   rateLimit?: RateLimitSettings | null;
+  /** Cluster mode: forwarding to the owner of each member, and the cluster admin routes. */
+  cluster?: (ForwardingDeps & ClusterRouteDeps) | null;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -82,8 +86,10 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     // With a separate admin port, /metrics lives there, off the edge.
     if (surface !== 'edge') metricsRoutes(app, deps.metrics);
   }
+  // Forwarding applies to member routes on every surface (snapshot-now is an admin route).
+  if (deps.cluster) installForwarding(app, deps.cluster);
   if (surface === 'admin') return protectedRoutes(app, deps);
-  installMemberRateLimit(app, deps.rateLimit ?? null);
+  installMemberRateLimit(app, deps.rateLimit ?? null, deps.cluster ? peerForwardedChecker(deps.cluster.token) : undefined);
   healthRoutes(app, deps.readiness);
   licenseRoutes(app, deps.service);
   deviceRoutes(app, deps.service);
@@ -98,6 +104,7 @@ function protectedRoutes(app: FastifyInstance, deps: AppDependencies): FastifyIn
     if (deps.admin) adminRoutes(scope, deps.admin);
     // Debug routes: registered here so that they share the admin scope and its token.
     if (deps.debug) debugRoutes(scope, deps.debug);
+    if (deps.cluster) clusterRoutes(scope, deps.cluster);
   });
   return app;
 }

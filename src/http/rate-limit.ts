@@ -8,7 +8,7 @@
  * Not @fastify/rate-limit: it counts fixed windows (max per timeWindow), which lets a client
  * send twice the limit across a window boundary and cannot express a rate with a burst.
  */
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { LRUCache } from 'lru-cache';
 import { errorBody } from './error-handler.ts';
 
@@ -55,12 +55,16 @@ export class TokenBuckets {
 
 const MEMBER_ROUTES = '/v1/members/';
 
-/** Installs the limit on every route of `app` under /v1/members/:memberId (null: no limit). */
-export function installMemberRateLimit(app: FastifyInstance, settings: RateLimitSettings | null): void {
+/**
+ * Installs the limit on every route of `app` under /v1/members/:memberId (null: no limit).
+ * `exempt`: requests already counted elsewhere (in a cluster, the node that forwarded them).
+ */
+export function installMemberRateLimit(app: FastifyInstance, settings: RateLimitSettings | null, exempt: (request: FastifyRequest) => boolean = () => false): void {
   if (settings === null) return;
   const buckets = new TokenBuckets(settings);
   app.addHook('onRequest', async (request, reply) => {
     if (!request.routeOptions.url?.startsWith(MEMBER_ROUTES)) return;
+    if (exempt(request)) return;
     const memberId = (request.params as { memberId?: unknown } | undefined)?.memberId;
     if (typeof memberId !== 'string') return;
     const wait = buckets.take(memberId);

@@ -19,7 +19,7 @@ import type { Clock } from './clock.ts';
 import { KeyedMailbox } from './keyed-mailbox.ts';
 import { MemberRepository, type LoadedMember } from './member-repository.ts';
 import type { ServiceConfig } from '../config/types.ts';
-import type { EventStore } from '../store/event-store.ts';
+import type { EventStore, OwnershipFence } from '../store/event-store.ts';
 
 /** A command as the edge sends it: the service stamps the time and mints new license ids. */
 export type CommandInput =
@@ -74,6 +74,8 @@ export interface LicenseServiceOptions {
   /** How many times a command is re-decided after another writer moved the member's head. */
   conflictRetries: number;
   newLicenseId?: () => string;
+  /** This node's ownership fence for members it loads (cluster); absent or null: single node, no fencing. */
+  ownership?: () => OwnershipFence | null;
 }
 
 export class LicenseService {
@@ -146,6 +148,25 @@ export class LicenseService {
     });
   }
 
+  /**
+   * Hands a member off (cluster rebalancing): its queued commands finish first, then it leaves
+   * memory. Resolves true when it was in memory.
+   */
+  release(memberId: string): Promise<boolean> {
+    return this.#mailbox.run(memberId, async () => this.#members.delete(memberId));
+  }
+
+  /** Loads a member (claiming it, in a cluster) so its first request finds it in memory. */
+  async warm(memberId: string): Promise<boolean> {
+    await this.#member(memberId);
+    return true;
+  }
+
+  /** The ids of the members in memory (cluster rebalancing decides which of them move). */
+  memberIds(): string[] {
+    return [...this.#members.keys()];
+  }
+
   /** Waits for every queued command to finish (graceful shutdown). */
   drain(): Promise<void> {
     return this.#mailbox.drain();
@@ -170,7 +191,7 @@ export class LicenseService {
     const cached = this.#members.get(memberId);
     if (cached) return cached;
     this.#counters.loads += 1;
-    const member = await this.#options.repository.load(memberId);
+    const member = await this.#options.repository.load(memberId, this.#options.ownership?.() ?? null);
     this.#members.set(memberId, member);
     return member;
   }
@@ -201,7 +222,8 @@ export class LicenseService {
       } catch (error) {
         // A write known not to have happened leaves memory equal to the store: keep the member,
         // so checks go on being answered while the store is away. Anything else (a conflict, an
-        // unknown outcome) means memory may be wrong: forget it and reload the truth next turn.
+        // unknown outcome, another node owning the member now) means memory may be wrong: forget
+        // it and reload the truth next turn (or, OWNERSHIP_MOVED, let the new owner have it).
         if ((error as { outcome?: unknown }).outcome === 'not-applied') throw error;
         this.#members.delete(memberId);
         if ((error as { code?: unknown }).code !== 'STORE_CONFLICT') throw error;
@@ -248,7 +270,13 @@ export function approximateMemberBytes(member: LoadedMember): number {
 /** A LicenseService with the settings of the config's `service` section (main thread or worker). */
 export function licenseServiceFromConfig(
   service: ServiceConfig,
-  deps: { store: EventStore; rules: RulesSource; clock: Clock; onSnapshotError: (memberId: string, error: unknown) => void },
+  deps: {
+    store: EventStore;
+    rules: RulesSource;
+    clock: Clock;
+    onSnapshotError: (memberId: string, error: unknown) => void;
+    ownership?: () => OwnershipFence | null;
+  },
 ): LicenseService {
   return new LicenseService({
     repository: new MemberRepository(deps.store, service.snapshot, deps.onSnapshotError),
@@ -258,5 +286,6 @@ export function licenseServiceFromConfig(
     maxBytesInMemory: service.cache.maxBytes,
     maxQueuedPerMember: service.actors.maxQueuedPerMember,
     conflictRetries: service.conflictRetries,
+    ...(deps.ownership ? { ownership: deps.ownership } : {}),
   });
 }

@@ -8,7 +8,7 @@ import type { DomainEvent } from '../domain/events.ts';
 import { applyEvent, initialMemberState, type EventMetadata, type MemberState } from '../domain/member/state.ts';
 import { decodeEvent, encodeEvent, metadataOf } from '../store/codec/event-codec.ts';
 import { decodeMemberState, encodeMemberState, SNAPSHOT_SCHEMA_VERSION } from '../store/codec/snapshot-codec.ts';
-import { EMPTY_HEAD, type EventStore, type StreamHead } from '../store/event-store.ts';
+import { EMPTY_HEAD, type EventStore, type OwnershipFence, type StreamHead } from '../store/event-store.ts';
 
 export interface SnapshotThresholds {
   /** Snapshot when this many events were replayed by a load or appended since the last snapshot. */
@@ -25,6 +25,8 @@ export interface LoadedMember {
   eventsSinceSnapshot: number;
   /** How long the last load's replay took, ms. */
   replayMs: number;
+  /** The ownership this node claimed the member with (cluster); every write carries it. Null: single node. */
+  fence: OwnershipFence | null;
 }
 
 export interface SnapshotListener {
@@ -38,8 +40,13 @@ export class MemberRepository {
     private readonly onSnapshotError: (memberId: string, error: unknown) => void = () => {},
   ) {}
 
-  async load(memberId: string): Promise<LoadedMember> {
+  /**
+   * In a cluster, `fence` is claimed before anything is read: once the claim stands, the
+   * previous owner can no longer write, so what this load reads is all there will be.
+   */
+  async load(memberId: string, fence: OwnershipFence | null = null): Promise<LoadedMember> {
     const started = performance.now();
+    if (fence) await this.store.claim(memberId, fence);
     const snapshot = await this.store.readLatestSnapshot(memberId);
     let state = initialMemberState();
     let head: StreamHead = EMPTY_HEAD;
@@ -71,6 +78,7 @@ export class MemberRepository {
       head,
       eventsSinceSnapshot: replayed,
       replayMs: performance.now() - started,
+      fence,
     };
     if (replayed >= this.thresholds.eventCount || (replayed > 0 && member.replayMs >= this.thresholds.replayMs)) {
       await this.snapshot(member);
@@ -85,7 +93,7 @@ export class MemberRepository {
   async append(member: LoadedMember, events: readonly DomainEvent[], metadata: EventMetadata): Promise<void> {
     if (events.length === 0) return;
     const rows = events.map((event) => encodeEvent(event, metadata));
-    member.head = await this.store.append(member.memberId, member.head, rows);
+    member.head = await this.store.append(member.memberId, member.head, rows, member.fence);
     for (const event of events) applyEvent(member.state, event, metadata);
     member.eventsSinceSnapshot += events.length;
     if (member.eventsSinceSnapshot >= this.thresholds.eventCount) await this.snapshot(member);
@@ -102,7 +110,7 @@ export class MemberRepository {
         takenAt: member.state.lastEventAt,
         schemaVersion: SNAPSHOT_SCHEMA_VERSION,
         payload: encodeMemberState(member.state),
-      });
+      }, member.fence);
       member.eventsSinceSnapshot = 0;
       return true;
     } catch (error) {

@@ -1,0 +1,422 @@
+/**
+ * One node's part in the cluster: it follows the newest view in the membership store (polling,
+ * plus a push from the node that made a change), beats its heartbeat, takes silent nodes out of
+ * the ring, routes members by the ring of its view, and hands off the members a new view moves
+ * away from it.
+ *
+ * Handoff, per moved member: the member's queued commands finish here, it leaves memory
+ * (release), then its new owner loads it, claiming it with the new epoch first (warm). A
+ * configurable number of members are in flight at once, so a rebalance never floods Cassandra
+ * with loads. Safety does not depend on any of this: the store refuses every write of an owner
+ * whose fence is older than the newest claim (see OwnershipFence), so a node that missed the
+ * handoff (paused, partitioned) cannot write when it comes back.
+ */
+import type { ClusterConfig } from '../config/types.ts';
+import type { OwnershipFence } from '../store/event-store.ts';
+import type { Ring } from '../routing/ring.ts';
+import type { MembershipStore } from './membership-store.ts';
+import type { Peers } from './peers.ts';
+import {
+  ClusterChangeError,
+  firstView,
+  keyspaceShareMoving,
+  removeNode,
+  ringNodes,
+  ringOf,
+  silentNodes,
+  type ClusterNode as NodeRecord,
+  type ClusterView,
+} from './view.ts';
+import { createRing } from '../routing/ring.ts';
+
+/** What the cluster needs from this node's actors (the actor pool, or the in-process service). */
+export interface LocalActors {
+  memberIds(): Promise<string[]>;
+  release(memberId: string): Promise<boolean>;
+  warm(memberId: string): Promise<boolean>;
+}
+
+export interface Logger {
+  info(object: object, message: string): void;
+  warn(object: object, message: string): void;
+  error(object: object, message: string): void;
+}
+
+export interface MoveProgress {
+  /** The epoch whose ring these moves follow. */
+  epoch: number;
+  /** Members in memory here that the new ring gives to another node. */
+  planned: number;
+  released: number;
+  warmed: number;
+  /** Members whose warm-up failed on the new owner (they load on their next request instead). */
+  failed: number;
+  inFlight: number;
+  byTarget: Record<string, number>;
+  startedAt: number;
+  finishedAt: number | null;
+  /** A newer view arrived before this handoff finished; that view's handoff took over. */
+  superseded: boolean;
+}
+
+export interface NodeStatus {
+  nodeId: string;
+  epoch: number;
+  membersInMemory: number;
+  moves: MoveProgress | null;
+}
+
+export interface PreviewAnswer {
+  nodeId: string;
+  membersInMemory: number;
+  /** Members in memory here that the previewed ring gives to each other node. */
+  moves: Record<string, number>;
+}
+
+export interface ChangePlan {
+  fromEpoch: number;
+  toEpoch: number;
+  /** Members in memory that move, per (from, to); nodes that did not answer are listed apart. */
+  moves: { from: string; to: string; members: number }[];
+  membersInMemory: number;
+  membersMoving: number;
+  unreachable: string[];
+  /** Share of the whole key space (members in memory or not) that changes owner. */
+  keyspaceShareMoving: number;
+  /** The least a ring change could move: the share of the nodes that joined or left. */
+  idealShare: number;
+}
+
+const INTERNAL_TIMEOUT_MS = 2000;
+
+export class ClusterNode {
+  readonly #settings: ClusterConfig;
+  readonly #store: MembershipStore;
+  readonly #actors: LocalActors;
+  readonly #peers: Peers;
+  readonly #log: Logger;
+  readonly #now: () => number;
+  #address = '';
+  #view: ClusterView | null = null;
+  #ring: Ring | null = null;
+  #refreshing: Promise<void> | null = null;
+  #moves: MoveProgress | null = null;
+  #timers: NodeJS.Timeout[] = [];
+  #closed = false;
+
+  constructor(deps: { settings: ClusterConfig; store: MembershipStore; actors: LocalActors; peers: Peers; log: Logger; now?: () => number }) {
+    this.#settings = deps.settings;
+    this.#store = deps.store;
+    this.#actors = deps.actors;
+    this.#peers = deps.peers;
+    this.#log = deps.log;
+    // Cluster timing (heartbeats, failure detection) is infrastructure: always the real clock,
+    // even when the service's business clock is manual.
+    this.#now = deps.now ?? Date.now;
+  }
+
+  get nodeId(): string {
+    return this.#settings.nodeId;
+  }
+
+  get started(): boolean {
+    return this.#view !== null;
+  }
+
+  get view(): ClusterView {
+    if (!this.#view) throw new Error('the cluster node has not started');
+    return this.#view;
+  }
+
+  /** The fence this node loads and writes members with: its view's epoch. */
+  fence(): OwnershipFence | null {
+    return this.#view ? { epoch: this.#view.epoch, node: this.nodeId } : null;
+  }
+
+  /** The node that owns a member in this node's view; null when the ring is empty. */
+  ownerOf(memberId: string): NodeRecord | null {
+    if (!this.#ring || !this.#view) return null;
+    const id = this.#ring.ownerOf(memberId);
+    return this.#view.nodes.find((node) => node.id === id) ?? null;
+  }
+
+  /**
+   * Joins (through a member at `join`) or bootstraps, then follows the cluster. `address` is
+   * where the others reach this node.
+   */
+  async start(address: string): Promise<void> {
+    this.#address = this.#settings.advertise ?? address;
+    const { clusterId, nodeId, join } = this.#settings;
+    await this.#store.beat(clusterId, nodeId, this.#address, this.#now());
+    if (join) {
+      await this.#peers.call(join, 'POST', '/v1/admin/cluster/nodes', { id: nodeId, address: this.#address }, INTERNAL_TIMEOUT_MS * 5);
+    } else if (!(await this.#store.latest(clusterId))) {
+      await this.#store.propose(firstView(clusterId, { id: nodeId, address: this.#address }, this.#now()));
+    }
+    const view = await this.#store.latest(clusterId);
+    const self = view?.nodes.find((node) => node.id === nodeId);
+    if (!view || !self || self.state === 'removed') {
+      throw new ClusterChangeError('NODE_NOT_FOUND', `node ${nodeId} is not a member of cluster ${clusterId}; start it with --join <address of a member>`);
+    }
+    if (self.address !== this.#address && !join) {
+      // Restarted on another address: tell the cluster where it is now.
+      await this.change((current, now) => (current.nodes.some((n) => n.id === nodeId && n.address !== this.#address) ? moveAddress(current, nodeId, this.#address, now) : null));
+    }
+    await this.#apply((await this.#store.latest(clusterId)) ?? view);
+    this.#every(this.#settings.heartbeatIntervalMs, () => this.#store.beat(clusterId, nodeId, this.#address, this.#now()));
+    this.#every(this.#settings.pollIntervalMs, async () => {
+      await this.refresh();
+      await this.#detectFailures();
+    });
+  }
+
+  #every(intervalMs: number, task: () => Promise<void>): void {
+    // Each round starts after the previous one ends (no pile-up when Cassandra is slow).
+    const round = (): void => {
+      if (this.#closed) return;
+      const timer = setTimeout(() => {
+        task()
+          .catch((error: unknown) => this.#log.warn({ err: error }, 'cluster background task failed; it runs again'))
+          .finally(round);
+      }, intervalMs);
+      timer.unref();
+      this.#timers = [timer];
+    };
+    round();
+  }
+
+  /** Reads the newest view and applies it if it is newer. Concurrent callers share one read. */
+  refresh(): Promise<void> {
+    this.#refreshing ??= (async () => {
+      try {
+        const latest = await this.#store.latest(this.#settings.clusterId);
+        if (latest) await this.#apply(latest);
+      } finally {
+        this.#refreshing = null;
+      }
+    })();
+    return this.#refreshing;
+  }
+
+  /** A write was refused by a newer fence: this node's view is old. Refresh in the background. */
+  noticeStaleOwnership(): void {
+    void this.refresh().catch((error: unknown) => this.#log.warn({ err: error }, 'cluster refresh failed'));
+  }
+
+  /**
+   * Changes the membership: `mutate` gets the newest view and returns the next one (or null:
+   * nothing to do). Retries when another change takes the epoch first. Every node is told.
+   */
+  async change(mutate: (view: ClusterView, now: number) => ClusterView | null): Promise<{ before: ClusterView; after: ClusterView | null }> {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const current = await this.#store.latest(this.#settings.clusterId);
+      if (!current) throw new Error('the cluster has no view');
+      const proposed = mutate(current, this.#now());
+      if (!proposed) return { before: current, after: null };
+      if (await this.#store.propose(proposed)) {
+        this.#log.info({ epoch: proposed.epoch, reason: proposed.reason, ring: ringNodes(proposed) }, 'cluster view changed');
+        await this.#apply(proposed);
+        this.#tellOthers(proposed);
+        return { before: current, after: proposed };
+      }
+    }
+    throw new ClusterChangeError('CLUSTER_CHANGE_REFUSED', 'the membership kept changing under this request; retry');
+  }
+
+  /** Pushes a new view to every other live node (they would also find it by polling). */
+  #tellOthers(view: ClusterView): void {
+    for (const node of view.nodes) {
+      if (node.id === this.nodeId || node.state === 'removed') continue;
+      void this.#peers.call(node.address, 'POST', '/v1/internal/cluster/refresh', {}, INTERNAL_TIMEOUT_MS).catch(() => {});
+    }
+  }
+
+  /** What a ring change would move, asked of every live node (bounded: silent nodes are listed apart). */
+  async preview(before: ClusterView, after: ClusterView): Promise<ChangePlan> {
+    const owners = ringNodes(after);
+    const answers = await Promise.all(
+      before.nodes
+        .filter((node) => node.state !== 'removed')
+        .map(async (node) => {
+          try {
+            const answer =
+              node.id === this.nodeId
+                ? await this.previewLocal(owners)
+                : await this.#peers.call<PreviewAnswer>(node.address, 'POST', '/v1/internal/cluster/preview', { owners }, INTERNAL_TIMEOUT_MS);
+            return { node: node.id, answer };
+          } catch {
+            return { node: node.id, answer: null };
+          }
+        }),
+    );
+    const moves: ChangePlan['moves'] = [];
+    let membersInMemory = 0;
+    for (const { node, answer } of answers) {
+      if (!answer) continue;
+      membersInMemory += answer.membersInMemory;
+      for (const [to, members] of Object.entries(answer.moves)) moves.push({ from: node, to, members });
+    }
+    const beforeRing = ringOf(before, this.#settings.vnodes);
+    const afterRing = ringOf(after, this.#settings.vnodes);
+    const joined = ringNodes(after).filter((id) => !ringNodes(before).includes(id)).length;
+    const left = ringNodes(before).filter((id) => !ringNodes(after).includes(id)).length;
+    const size = Math.max(ringNodes(after).length, ringNodes(before).length, 1);
+    return {
+      fromEpoch: before.epoch,
+      toEpoch: after.epoch,
+      moves,
+      membersInMemory,
+      membersMoving: moves.reduce((sum, move) => sum + move.members, 0),
+      unreachable: answers.filter((a) => !a.answer).map((a) => a.node),
+      keyspaceShareMoving: keyspaceShareMoving(beforeRing, afterRing),
+      idealShare: Math.min(1, Math.max(joined, left) / size),
+    };
+  }
+
+  /** This node's members in memory that a ring of `owners` would give to other nodes. */
+  async previewLocal(owners: string[]): Promise<PreviewAnswer> {
+    const ids = await this.#actors.memberIds();
+    const moves: Record<string, number> = {};
+    if (owners.length > 0) {
+      const ring = createRing(owners, { vnodes: this.#settings.vnodes });
+      for (const id of ids) {
+        const to = ring.ownerOf(id);
+        if (to !== this.nodeId) moves[to] = (moves[to] ?? 0) + 1;
+      }
+    }
+    return { nodeId: this.nodeId, membersInMemory: ids.length, moves };
+  }
+
+  async status(): Promise<NodeStatus> {
+    return { nodeId: this.nodeId, epoch: this.#view?.epoch ?? 0, membersInMemory: (await this.#actors.memberIds()).length, moves: this.#moves };
+  }
+
+  /** The new owner's half of a handoff: load (claim) the members this node owns at `epoch`. */
+  async warm(epoch: number, memberIds: string[]): Promise<{ warmed: number; skipped: number; failed: number }> {
+    if (epoch > (this.#view?.epoch ?? 0)) await this.refresh();
+    let warmed = 0;
+    let skipped = 0;
+    let failed = 0;
+    await Promise.all(
+      memberIds.map(async (memberId) => {
+        if (this.ownerOf(memberId)?.id !== this.nodeId) {
+          skipped += 1;
+          return;
+        }
+        try {
+          await this.#actors.warm(memberId);
+          warmed += 1;
+        } catch (error) {
+          failed += 1;
+          this.#log.warn({ memberId, err: error }, 'warming a handed-off member failed; it loads on its next request');
+        }
+      }),
+    );
+    return { warmed, skipped, failed };
+  }
+
+  async #apply(view: ClusterView): Promise<void> {
+    const previous = this.#view;
+    if (previous && view.epoch <= previous.epoch) return;
+    this.#view = view;
+    this.#ring = ringOf(view, this.#settings.vnodes);
+    if (previous) {
+      this.#log.info({ from: previous.epoch, to: view.epoch, reason: view.reason }, 'following a new cluster view');
+      void this.#handOff(previous, view);
+    }
+  }
+
+  async #handOff(previous: ClusterView, view: ClusterView): Promise<void> {
+    const ids = await this.#actors.memberIds();
+    // One epoch at a time, a member that stays here stayed here all along. Across a jump (this
+    // node missed views: paused, partitioned), a member may have lived elsewhere meanwhile and
+    // what is in memory may be stale: release everything; it reloads with a fresh claim.
+    const jumped = view.epoch > previous.epoch + 1;
+    const moving = ids.filter((id) => jumped || this.ownerOf(id)?.id !== this.nodeId);
+    if (this.#moves && this.#moves.finishedAt === null) this.#moves.superseded = true;
+    const progress: MoveProgress = {
+      epoch: view.epoch,
+      planned: moving.length,
+      released: 0,
+      warmed: 0,
+      failed: 0,
+      inFlight: 0,
+      byTarget: {},
+      startedAt: this.#now(),
+      finishedAt: null,
+      superseded: false,
+    };
+    this.#moves = progress;
+    const size = this.#settings.moveConcurrency;
+    for (let start = 0; start < moving.length; start += size) {
+      if (this.#closed || this.#view?.epoch !== view.epoch) {
+        progress.superseded = true;
+        return;
+      }
+      const chunk = moving.slice(start, start + size);
+      progress.inFlight = chunk.length;
+      await Promise.all(chunk.map((id) => this.#actors.release(id).catch(() => false)));
+      progress.released += chunk.length;
+      const byOwner = new Map<string, { node: NodeRecord; ids: string[] }>();
+      for (const id of chunk) {
+        const owner = this.ownerOf(id);
+        if (!owner) continue;
+        const entry = byOwner.get(owner.id) ?? { node: owner, ids: [] };
+        entry.ids.push(id);
+        byOwner.set(owner.id, entry);
+      }
+      await Promise.all(
+        [...byOwner.values()].map(async ({ node, ids: members }) => {
+          progress.byTarget[node.id] = (progress.byTarget[node.id] ?? 0) + members.length;
+          try {
+            const answer =
+              node.id === this.nodeId
+                ? await this.warm(view.epoch, members)
+                : await this.#peers.call<{ warmed: number; failed: number }>(node.address, 'POST', '/v1/internal/cluster/warm', { epoch: view.epoch, members }, this.#settings.forwardTimeoutMs);
+            progress.warmed += answer.warmed;
+            progress.failed += answer.failed;
+          } catch (error) {
+            progress.failed += members.length;
+            this.#log.warn({ to: node.id, members: members.length, err: error }, 'handoff: the new owner did not warm the members; they load on their next request');
+          }
+        }),
+      );
+      progress.inFlight = 0;
+    }
+    progress.finishedAt = this.#now();
+    this.#log.info({ epoch: view.epoch, moved: progress.planned, warmed: progress.warmed, failed: progress.failed, ms: progress.finishedAt - progress.startedAt }, 'handoff finished');
+  }
+
+  /** Takes silent nodes out of the ring (any node may; the epoch's CAS lets one change win). */
+  async #detectFailures(): Promise<void> {
+    const view = this.#view;
+    if (!view) return;
+    const self = view.nodes.find((node) => node.id === this.nodeId);
+    if (!self || self.state === 'removed') return; // a removed node does not judge the others
+    const beats = await this.#store.beats(this.#settings.clusterId);
+    const silent = silentNodes(view, beats, this.#now(), this.#settings.failureTimeoutMs).filter((id) => id !== this.nodeId);
+    for (const id of silent) {
+      try {
+        await this.change((current, now) => {
+          const node = current.nodes.find((n) => n.id === id);
+          if (!node || (node.state !== 'active' && node.state !== 'draining')) return null;
+          // Judge again on the newest view: it may have beaten since.
+          if (!silentNodes(current, beats, now, this.#settings.failureTimeoutMs).includes(id)) return null;
+          return removeNode(current, id, now, `node ${id} silent for over ${this.#settings.failureTimeoutMs} ms`);
+        });
+      } catch (error) {
+        this.#log.warn({ node: id, err: error }, 'could not take a silent node out of the ring');
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const timer of this.#timers) clearTimeout(timer);
+    await this.#refreshing?.catch(() => {});
+  }
+}
+
+function moveAddress(view: ClusterView, id: string, address: string, now: number): ClusterView {
+  return { ...view, epoch: view.epoch + 1, nodes: view.nodes.map((n) => (n.id === id ? { ...n, address } : n)), reason: `node ${id} moved to ${address}`, changedAt: now };
+}

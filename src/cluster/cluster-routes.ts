@@ -1,0 +1,151 @@
+/**
+ * The cluster's admin API (behind the admin token): see and change the membership, with the
+ * plan of what each change moves; and the node-to-node calls of a handoff (/v1/internal/...,
+ * same token). Registered only in cluster mode.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { ClusterNode } from './cluster-node.ts';
+import { addNode, drainNode, rebalance, removeNode, ringNodes, ringOf, type ClusterView } from './view.ts';
+import type { MembershipStore } from './membership-store.ts';
+import type { Peers } from './peers.ts';
+import { id } from '../http/schemas.ts';
+
+export interface ClusterRouteDeps {
+  node: ClusterNode;
+  store: MembershipStore;
+  peers: Peers;
+  vnodes: number;
+}
+
+const nodeAddress = { type: 'string', pattern: '^https?://[^/]+$', maxLength: 256 } as const;
+const nodeId = { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' } as const;
+const nodeParams = { type: 'object', additionalProperties: false, required: ['id'], properties: { id: nodeId } } as const;
+const STATUS_TIMEOUT_MS = 1500;
+
+export function clusterRoutes(app: FastifyInstance, deps: ClusterRouteDeps): void {
+  const { node } = deps;
+
+  app.get('/v1/admin/cluster', { schema: { tags: ['admin'], summary: 'Nodes, ring, members in memory per node, moves in progress' } }, async () => describeCluster(deps));
+
+  app.post<{ Body: { id: string; address: string } }>(
+    '/v1/admin/cluster/nodes',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Register a node (joining: it gets members at the next rebalance)',
+        body: { type: 'object', additionalProperties: false, required: ['id', 'address'], properties: { id: nodeId, address: nodeAddress } },
+      },
+    },
+    async (request, reply) => {
+      const { id: newId, address } = request.body;
+      const { after, before } = await node.change((view, now) => addNode(view, { id: newId, address }, now));
+      return reply.status(after ? 201 : 200).send({ changed: after !== null, view: after ?? before });
+    },
+  );
+
+  app.post('/v1/admin/cluster/rebalance', { schema: { tags: ['admin'], summary: 'Apply the ring the membership asks for; returns the plan' } }, async () =>
+    changeWithPlan(deps, (view, now) => rebalance(view, now)),
+  );
+
+  app.post<{ Params: { id: string } }>(
+    '/v1/admin/cluster/nodes/:id/drain',
+    { schema: { tags: ['admin'], summary: 'Take a node out of the ring (its members move); returns the plan', params: nodeParams } },
+    async (request) => changeWithPlan(deps, (view, now) => drainNode(view, request.params.id, now)),
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    '/v1/admin/cluster/nodes/:id',
+    { schema: { tags: ['admin'], summary: 'Remove a node; returns the plan', params: nodeParams } },
+    async (request) => changeWithPlan(deps, (view, now) => removeNode(view, request.params.id, now)),
+  );
+
+  // Node to node. Same token; not part of the public API.
+  app.post('/v1/internal/cluster/refresh', { schema: { hide: true } }, async () => {
+    await node.refresh();
+    return { epoch: node.view.epoch };
+  });
+  app.get('/v1/internal/cluster/status', { schema: { hide: true } }, async () => node.status());
+  app.post<{ Body: { owners: string[] } }>(
+    '/v1/internal/cluster/preview',
+    {
+      schema: {
+        hide: true,
+        body: { type: 'object', additionalProperties: false, required: ['owners'], properties: { owners: { type: 'array', maxItems: 1024, items: nodeId } } },
+      },
+    },
+    async (request) => node.previewLocal(request.body.owners),
+  );
+  app.post<{ Body: { epoch: number; members: string[] } }>(
+    '/v1/internal/cluster/warm',
+    {
+      schema: {
+        hide: true,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['epoch', 'members'],
+          properties: { epoch: { type: 'integer', minimum: 1 }, members: { type: 'array', maxItems: 10000, items: id } },
+        },
+      },
+    },
+    async (request) => node.warm(request.body.epoch, request.body.members),
+  );
+}
+
+/** Computes what the change would move (asking every node), then makes it. */
+async function changeWithPlan(deps: ClusterRouteDeps, mutate: (view: ClusterView, now: number) => ClusterView) {
+  await deps.node.refresh();
+  const current = deps.node.view;
+  const plan = await deps.node.preview(current, mutate(current, Date.now()));
+  const { after, before } = await deps.node.change(mutate);
+  return { plan, view: after ?? before };
+}
+
+async function describeCluster(deps: ClusterRouteDeps) {
+  const { node, store, peers, vnodes } = deps;
+  await node.refresh();
+  const view = node.view;
+  const beats = await store.beats(view.clusterId).catch(() => new Map<string, number>());
+  const now = Date.now();
+  const nodes = await Promise.all(
+    view.nodes.map(async (member) => {
+      let status = null;
+      if (member.state !== 'removed') {
+        status =
+          member.id === node.nodeId
+            ? await node.status()
+            : await peers.call<Awaited<ReturnType<ClusterNode['status']>>>(member.address, 'GET', '/v1/internal/cluster/status', undefined, STATUS_TIMEOUT_MS).catch(() => null);
+      }
+      const beat = beats.get(member.id);
+      return {
+        ...member,
+        heartbeatAgeMs: beat === undefined ? null : now - beat,
+        reachable: status !== null,
+        epoch: status?.epoch ?? null,
+        membersInMemory: status?.membersInMemory ?? null,
+        moves: status?.moves ?? null,
+      };
+    }),
+  );
+  const owners = ringNodes(view);
+  const ring = ringOf(view, vnodes);
+  const shares: Record<string, number> = Object.fromEntries(owners.map((owner) => [owner, 0]));
+  if (ring) {
+    const sample = 10_000;
+    for (let i = 0; i < sample; i++) {
+      const owner = ring.ownerOf(`sample-member-${i}`);
+      shares[owner] = (shares[owner] ?? 0) + 1 / sample;
+    }
+  }
+  const inProgress = nodes.filter((n) => n.moves && n.moves.finishedAt === null && !n.moves.superseded);
+  return {
+    clusterId: view.clusterId,
+    epoch: view.epoch,
+    reason: view.reason,
+    changedAt: new Date(view.changedAt).toISOString(),
+    answeredBy: node.nodeId,
+    ring: { owners, vnodes, shares },
+    nodes,
+    moving: inProgress.length > 0,
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * Where the cluster's views and heartbeats live: the same Cassandra cluster as the events
+ * (tables cluster_views and cluster_heartbeats in cluster/cassandra/schema.cql). Every node
+ * reads the newest view; a change writes the next epoch with INSERT ... IF NOT EXISTS, so two
+ * concurrent changes cannot both become epoch N+1 (the loser re-reads and tries again).
+ */
+import cassandra from 'cassandra-driver';
+import type { ServiceConfig } from '../config/types.ts';
+import { StoreUnavailableError } from '../errors/catalog.ts';
+import { describeDriverError } from '../store/cassandra/driver-errors.ts';
+import { applySchema } from '../store/cassandra/schema.ts';
+import type { ClusterNode, ClusterView } from './view.ts';
+
+const { Client, types } = cassandra;
+type Client = InstanceType<typeof Client>;
+
+const CQL = {
+  latest: 'SELECT cluster_id, epoch, nodes, reason, changed_at FROM cluster_views WHERE cluster_id = ? LIMIT 1',
+  insert: 'INSERT INTO cluster_views (cluster_id, epoch, nodes, reason, changed_at) VALUES (?, ?, ?, ?, ?) IF NOT EXISTS',
+  beat: 'INSERT INTO cluster_heartbeats (cluster_id, node_id, address, beat_at) VALUES (?, ?, ?, ?)',
+  beats: 'SELECT node_id, beat_at FROM cluster_heartbeats WHERE cluster_id = ?',
+} as const;
+
+export interface MembershipStore {
+  latest(clusterId: string): Promise<ClusterView | null>;
+  /** Writes `view` as its epoch; false when another change took that epoch first. */
+  propose(view: ClusterView): Promise<boolean>;
+  beat(clusterId: string, nodeId: string, address: string, at: number): Promise<void>;
+  beats(clusterId: string): Promise<Map<string, number>>;
+  close(): Promise<void>;
+}
+
+function toView(row: cassandra.types.Row): ClusterView {
+  return {
+    clusterId: row['cluster_id'] as string,
+    epoch: row['epoch'] as number,
+    nodes: JSON.parse(row['nodes'] as string) as ClusterNode[],
+    reason: row['reason'] as string,
+    changedAt: (row['changed_at'] as cassandra.types.Long).toNumber(),
+  };
+}
+
+export class CassandraMembershipStore implements MembershipStore {
+  private constructor(
+    private readonly client: Client,
+    private readonly serial: cassandra.QueryOptions,
+    private readonly write: cassandra.QueryOptions,
+  ) {}
+
+  static async connect(settings: ServiceConfig['cassandra']): Promise<CassandraMembershipStore> {
+    const client = new Client({
+      contactPoints: settings.contactPoints,
+      localDataCenter: settings.localDataCenter,
+      socketOptions: { connectTimeout: Math.min(settings.requestTimeoutMs, 5000), readTimeout: settings.requestTimeoutMs },
+    });
+    try {
+      await client.connect();
+      await applySchema(client, settings);
+      await client.execute(`USE ${settings.keyspace}`);
+    } catch (error) {
+      await client.shutdown().catch(() => {});
+      throw new StoreUnavailableError(`cluster membership: cannot reach Cassandra at ${settings.contactPoints.join(', ')}: ${describeDriverError(error)}`, { cause: error });
+    }
+    const serialLevel = types.consistencies[settings.serialConsistency === 'SERIAL' ? 'serial' : 'localSerial'];
+    return new CassandraMembershipStore(
+      client,
+      // Views are read at SERIAL: a node must never act on a view older than one a change
+      // already committed with Paxos (it would route, or fence, by a stale ring).
+      { prepare: true, consistency: serialLevel },
+      { prepare: true, consistency: types.consistencies.localQuorum, serialConsistency: serialLevel },
+    );
+  }
+
+  async latest(clusterId: string): Promise<ClusterView | null> {
+    const row = (await this.client.execute(CQL.latest, [clusterId], this.serial)).first();
+    return row ? toView(row) : null;
+  }
+
+  async propose(view: ClusterView): Promise<boolean> {
+    const result = await this.client.execute(
+      CQL.insert,
+      [view.clusterId, view.epoch, JSON.stringify(view.nodes), view.reason, types.Long.fromNumber(view.changedAt)],
+      this.write,
+    );
+    return result.wasApplied();
+  }
+
+  async beat(clusterId: string, nodeId: string, address: string, at: number): Promise<void> {
+    await this.client.execute(CQL.beat, [clusterId, nodeId, address, types.Long.fromNumber(at)], { prepare: true, consistency: types.consistencies.localOne });
+  }
+
+  async beats(clusterId: string): Promise<Map<string, number>> {
+    const result = await this.client.execute(CQL.beats, [clusterId], { prepare: true, consistency: types.consistencies.localQuorum });
+    return new Map(result.rows.map((row) => [row['node_id'] as string, (row['beat_at'] as cassandra.types.Long).toNumber()]));
+  }
+
+  async close(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.client.shutdown(), new Promise<void>((resolve) => (timer = setTimeout(resolve, 5000).unref()))]);
+    clearTimeout(timer);
+  }
+}
