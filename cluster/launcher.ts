@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -70,6 +71,28 @@ function merge(base: Json, extra: Json): Json {
   return out;
 }
 
+/** A port the OS just handed out (closed again at once; the node binds it a moment later). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function isReady(url: string): Promise<boolean> {
+  try {
+    const response = await request(`${url}/readyz`, { headersTimeout: 1000, bodyTimeout: 1000 });
+    await response.body.dump();
+    return response.statusCode === 200;
+  } catch {
+    return false;
+  }
+}
+
 export async function launchCluster(options: LaunchOptions): Promise<LaunchedCluster> {
   if (!Number.isInteger(options.nodes) || options.nodes < 1 || options.nodes > 16) throw new Error('--nodes must be an integer from 1 to 16');
   const adminToken = options.adminToken ?? process.env['ADMIN_TOKEN'] ?? randomBytes(16).toString('hex');
@@ -86,7 +109,8 @@ export async function launchCluster(options: LaunchOptions): Promise<LaunchedClu
   const nodes: LaunchedNode[] = [];
   let next = 1;
   const start = async (join: string | null, id = `node-${next}`): Promise<LaunchedNode> => {
-    const port = options.basePort ? options.basePort + next - 1 : 0;
+    const port = options.basePort ? options.basePort + next - 1 : await freePort();
+    const url = `http://127.0.0.1:${port}`;
     next += 1;
     const args = ['--import', 'tsx', 'src/main.ts', '--config', configPath, '--node-id', id, ...(join ? ['--join', join] : [])];
     const child = spawn(process.execPath, args, {
@@ -107,10 +131,9 @@ export async function launchCluster(options: LaunchOptions): Promise<LaunchedClu
     void exited.then((code) => (exitCode = code));
     const deadline = Date.now() + (options.startTimeoutMs ?? 60_000);
     while (Date.now() < deadline) {
-      // Ready means listening and joined: main.ts logs "ready" only after both.
-      const match = /"edge":"(http:\/\/127\.0\.0\.1:\d+)"[^\n]*license accounting service ready/.exec(output);
-      if (match?.[1]) {
-        const node: LaunchedNode = { id, url: match[1], child, output: () => output, exited };
+      // Ready means listening and joined: /readyz answers 200 only once the node follows the cluster.
+      if (await isReady(url)) {
+        const node: LaunchedNode = { id, url, child, output: () => output, exited };
         nodes.push(node);
         return node;
       }
