@@ -40,6 +40,8 @@ export async function startTestCluster(nodes: number, cluster: Record<string, un
 export interface Attempt {
   status: number;
   code: string | null;
+  /** The node the edge sent it to. */
+  target: string;
 }
 
 export interface Acknowledged {
@@ -90,12 +92,12 @@ export function startEdgeLoad(options: { targets: () => string[]; members: strin
 
   const attempt = async (op: string, memberId: string, path: string, method: 'GET' | 'POST', body?: unknown) => {
     const started = Date.now();
-    let last: Attempt = { status: 0, code: null };
+    let last: Attempt = { status: 0, code: null, target: '' };
     for (let round = 0; Date.now() - started < maxRetryMs; round++) {
-      const targets = options.targets();
+      const target = pick(options.targets());
       try {
-        const answer = await call(`${pick(targets)}${path}`, method, body);
-        last = { status: answer.status, code: (answer.body as { code?: string } | null)?.code ?? null };
+        const answer = await call(`${target}${path}`, method, body);
+        last = { status: answer.status, code: (answer.body as { code?: string } | null)?.code ?? null, target };
         record.attempts.push(last);
         if (answer.status < 500) {
           record.answered += 1;
@@ -103,7 +105,7 @@ export function startEdgeLoad(options: { targets: () => string[]; members: strin
         }
       } catch (error) {
         // A node that was just stopped: the edge's balancer would take it out; try another.
-        last = { status: 0, code: (error as { code?: string }).code ?? 'CONNECTION' };
+        last = { status: 0, code: (error as { code?: string }).code ?? 'CONNECTION', target };
         record.attempts.push(last);
       }
       await new Promise((resolve) => setTimeout(resolve, Math.min(50 * (round + 1), 300)));

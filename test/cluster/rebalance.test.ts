@@ -58,6 +58,7 @@ t.test('join, drain and remove under load: nothing acknowledged lost, no limit e
   const record = await load.stop();
 
   const failures = record.attempts.filter((a) => a.status >= 500 || a.status === 0);
+  // The drained node is stopped only after the edge stopped sending to it: no dropped connection.
   t.same(record.unanswered, [], 'every request got a non-5xx answer within its retries');
   t.same(
     failures.filter((a) => a.status !== 503 || !MOVE_CODES.has(a.code ?? '')),
