@@ -165,7 +165,8 @@ export async function launchCluster(options: LaunchOptions): Promise<LaunchedClu
         if (node.child.exitCode !== null || node.child.signalCode !== null) return;
         node.child.kill('SIGCONT'); // a paused node cannot hear SIGTERM
         node.child.kill('SIGTERM');
-        const timer = setTimeout(() => node.child.kill('SIGKILL'), 10_000);
+        // A node leaves the cluster on SIGTERM (hands its members off, bounded at 10 s) before it exits.
+        const timer = setTimeout(() => node.child.kill('SIGKILL'), 20_000);
         await node.exited;
         clearTimeout(timer);
       }),

@@ -189,6 +189,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       accepting = false;
       stopWatching();
       stopRememberingRules();
+      // Hand this node's members off while it can still forward, then stop following.
+      await cluster?.leave(10_000);
       await cluster?.close();
       // Stops accepting connections and waits for in-flight requests.
       await Promise.all([built.close(), adminApp?.close()]);

@@ -17,7 +17,9 @@ import type { Ring } from '../routing/ring.ts';
 import type { MembershipStore } from './membership-store.ts';
 import type { Peers } from './peers.ts';
 import {
+  addNode,
   ClusterChangeError,
+  drainNode,
   firstView,
   keyspaceShareMoving,
   removeNode,
@@ -153,7 +155,12 @@ export class ClusterNode {
     } else if (!(await this.#store.latest(clusterId))) {
       await this.#store.propose(firstView(clusterId, { id: nodeId, address: this.#address }, this.#now()));
     }
-    const view = await this.#store.latest(clusterId);
+    let view = await this.#store.latest(clusterId);
+    if (view && !join && !view.nodes.some((node) => node.id === nodeId && node.state !== 'removed')) {
+      // Restarted after it left (or was taken out): register again, as joining; the operator's
+      // next rebalance gives it members.
+      view = (await this.change((current, now) => addNode(current, { id: nodeId, address: this.#address }, now))).after ?? view;
+    }
     const self = view?.nodes.find((node) => node.id === nodeId);
     if (!view || !self || self.state === 'removed') {
       throw new ClusterChangeError('NODE_NOT_FOUND', `node ${nodeId} is not a member of cluster ${clusterId}; start it with --join <address of a member>`);
@@ -407,6 +414,30 @@ export class ClusterNode {
       } catch (error) {
         this.#log.warn({ node: id, err: error }, 'could not take a silent node out of the ring');
       }
+    }
+  }
+
+  /**
+   * Leaves the cluster on a graceful stop: drains this node (its members move to the others
+   * while it still forwards), waits for the handoff, then removes itself. Bounded: past the
+   * timeout it stops anyway, and the failure detector finishes the job. The last node in the
+   * ring has nobody to hand off to and just stops.
+   */
+  async leave(timeoutMs: number): Promise<void> {
+    if (!this.#view) return;
+    const deadline = this.#now() + timeoutMs;
+    try {
+      const self = this.#view.nodes.find((node) => node.id === this.nodeId);
+      if (self?.state === 'active' || self?.state === 'joining') {
+        await this.change((current, now) => (current.nodes.some((n) => n.id === this.nodeId && (n.state === 'active' || n.state === 'joining')) ? drainNode(current, this.nodeId, now) : null));
+      }
+      while (this.#now() < deadline && this.#moves !== null && this.#moves.finishedAt === null && !this.#moves.superseded) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      await this.change((current, now) => (current.nodes.some((n) => n.id === this.nodeId && n.state !== 'removed') ? removeNode(current, this.nodeId, now, `node ${this.nodeId} left`) : null));
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 'CLUSTER_CHANGE_REFUSED') this.#log.info({ node: this.nodeId }, 'the last node in the ring stops without a handoff');
+      else this.#log.warn({ err: error }, 'could not leave the cluster cleanly; the others will notice the silence');
     }
   }
 

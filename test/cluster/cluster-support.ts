@@ -29,7 +29,8 @@ export async function startTestCluster(nodes: number, cluster: Record<string, un
       // One worker per node: four nodes and Cassandra share this machine's two cores.
       actors: { workers: 1 },
       snapshot: { eventCount: 15, replayMs: 1000 },
-      cluster: { pollIntervalMs: 200, heartbeatIntervalMs: 200, failureTimeoutMs: 3000, moveConcurrency: 16, forwardTimeoutMs: 3000, ...cluster },
+      // A generous failure timeout: on a busy two-core machine a live node can miss a few beats.
+      cluster: { pollIntervalMs: 200, heartbeatIntervalMs: 200, failureTimeoutMs: 8000, moveConcurrency: 16, forwardTimeoutMs: 3000, ...cluster },
     },
     env: { LOG_LEVEL: 'warn', ...(contactPoints ? { CASSANDRA_CONTACT_POINTS: contactPoints } : {}) },
     startTimeoutMs: 90_000,

@@ -10,7 +10,7 @@ import { call, missingAcknowledged, MOVE_CODES, openStore, startEdgeLoad, startT
 let cluster: LaunchedCluster;
 let store: CassandraEventStore;
 t.before(async () => {
-  cluster = await startTestCluster(3, { failureTimeoutMs: 2000 });
+  cluster = await startTestCluster(3, { failureTimeoutMs: 3000 });
   store = await openStore();
 });
 t.teardown(async () => {

@@ -72,7 +72,7 @@ t.test('join, drain and remove under load: nothing acknowledged lost, no limit e
   t.same(problems, [], 'histories are gap-free and never over the device limit');
 
   const final = await cluster.admin('GET', '/v1/admin/cluster');
-  t.same(final.body.ring.owners, ['node-1', 'node-3', 'node-4'], 'the ring is the three remaining nodes');
+  t.same(final.body.ring.owners, ['node-1', 'node-3', 'node-4'], `the ring is the three remaining nodes (last change: ${final.body.reason})`);
   t.equal(final.body.nodes.find((n: { id: string }) => n.id === 'node-2').state, 'removed');
 });
 
@@ -92,4 +92,29 @@ t.test('a forwarded request and a direct one give the same answer', async (t) =>
     t.same(new Set(checks.map((a) => JSON.stringify(a.body))).size, 1, 'the same check answer from every node');
     t.equal(answers[0]?.body.licenses.length, 1, 'the one license acquired');
   }
+});
+
+t.test('a node stopped with SIGTERM hands its members off and leaves the ring', async (t) => {
+  const leaving = cluster.nodes.find((node) => node.id === 'node-3');
+  const staying = cluster.nodes.find((node) => node.id === 'node-1');
+  if (!leaving || !staying) throw new Error('nodes expected');
+  // A member of node-3's, with a license.
+  let memberId = '';
+  for (let i = 0; i < 200 && !memberId; i++) {
+    const candidate = `leaving-${cluster.clusterId}-${i}`;
+    if ((await call(`${staying.url}/v1/members/${candidate}/check?deviceId=d1&titleId=t1`, 'GET')).servedBy === leaving.id) memberId = candidate;
+  }
+  t.ok(memberId, 'found a member of node-3');
+  t.equal((await call(`${staying.url}/v1/members/${memberId}/licenses`, 'POST', { deviceId: 'd1', titleId: 't1' })).status, 201);
+  const startedAt = Date.now();
+  leaving.child.kill('SIGTERM');
+  t.equal(await leaving.exited, 0, 'it exits cleanly');
+  const view = await cluster.admin('GET', '/v1/admin/cluster', undefined, staying);
+  t.equal(view.body.nodes.find((n: { id: string }) => n.id === 'node-3').state, 'removed');
+  t.equal(view.body.reason, 'node node-3 left', 'it left by itself, not by the failure detector');
+  t.ok(Date.now() - startedAt < 15_000, 'within the leave bound');
+  const after = await call(`${staying.url}/v1/members/${memberId}/licenses`, 'GET');
+  t.equal(after.status, 200);
+  t.not(after.servedBy, leaving.id);
+  t.equal(after.body.licenses.length, 1, 'its license went with it');
 });
