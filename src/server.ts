@@ -48,6 +48,8 @@ export interface ServerOptions {
   manualClockStart?: number;
   /** A store to use instead of the configured one (tests). */
   store?: EventStore;
+  /** A membership store to use instead of Cassandra's (cluster mode; the OpenAPI generator). */
+  membership?: MembershipStore;
   /** Watch the config file for rules edits (default: when the config came from a file). */
   watchRules?: boolean;
 }
@@ -107,7 +109,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       release: (memberId) => (local as LicenseService).release(memberId),
       warm: (memberId) => (local as LicenseService).warm(memberId),
     };
-    membership = await CassandraMembershipStore.connect(config.service.cassandra);
+    membership = options.membership ?? (await CassandraMembershipStore.connect(config.service.cassandra));
     peers = new Peers(config.service.admin.token as string, clusterSettings.forwardConnections);
     cluster = new ClusterNode({
       settings: clusterSettings,

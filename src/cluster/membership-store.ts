@@ -100,3 +100,37 @@ export class CassandraMembershipStore implements MembershipStore {
     clearTimeout(timer);
   }
 }
+
+/**
+ * Membership in this process's memory: for tools that build a cluster node without a cluster
+ * (the OpenAPI generator) and for tests of one process. Same semantics, no sharing.
+ */
+export class InMemoryMembershipStore implements MembershipStore {
+  readonly #views = new Map<string, ClusterView[]>();
+  readonly #beats = new Map<string, Map<string, number>>();
+
+  async latest(clusterId: string): Promise<ClusterView | null> {
+    return structuredClone(this.#views.get(clusterId)?.at(-1) ?? null);
+  }
+
+  async propose(view: ClusterView): Promise<boolean> {
+    const views = this.#views.get(view.clusterId) ?? [];
+    if (views.some((existing) => existing.epoch === view.epoch)) return false;
+    views.push(structuredClone(view));
+    views.sort((a, b) => a.epoch - b.epoch);
+    this.#views.set(view.clusterId, views);
+    return true;
+  }
+
+  async beat(clusterId: string, nodeId: string, _address: string, at: number): Promise<void> {
+    const beats = this.#beats.get(clusterId) ?? new Map<string, number>();
+    beats.set(nodeId, at);
+    this.#beats.set(clusterId, beats);
+  }
+
+  async beats(clusterId: string): Promise<Map<string, number>> {
+    return new Map(this.#beats.get(clusterId) ?? []);
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,22 +1,30 @@
 /**
  * The OpenAPI document the routes generate, built the way `npm run openapi` writes openapi.json:
  * every route a production server can serve on one port (edge, admin and debug with a token set,
- * the system clock, so no test clock route), on an in-memory store and no worker threads.
+ * cluster admin in cluster mode, the system clock, so no test clock route), on in-memory stores
+ * and no worker threads. The node is never started: building the routes needs no cluster.
  */
 import { parseConfig, readConfigFile, DEFAULT_CONFIG_PATH } from '../config/load.ts';
 import { createServer } from '../server.ts';
 import { SqliteEventStore } from '../store/sqlite/sqlite-event-store.ts';
+import { InMemoryMembershipStore } from '../cluster/membership-store.ts';
 
 export async function generateOpenApiDocument(): Promise<unknown> {
   const file = readConfigFile(DEFAULT_CONFIG_PATH) as { rules: unknown };
   const config = parseConfig(
     {
-      service: { clock: 'system', actors: { workers: 0 }, admin: { token: 'openapi-generation-token-not-a-secret', port: null } },
+      service: {
+        clock: 'system',
+        actors: { workers: 0 },
+        admin: { token: 'openapi-generation-token-not-a-secret', port: null },
+        store: 'cassandra',
+        cluster: { nodeId: 'openapi' },
+      },
       rules: file.rules,
     },
     null,
   );
-  const server = await createServer(config, { store: new SqliteEventStore(':memory:'), watchRules: false });
+  const server = await createServer(config, { store: new SqliteEventStore(':memory:'), membership: new InMemoryMembershipStore(), watchRules: false });
   try {
     await server.app.ready();
     return server.app.swagger();
