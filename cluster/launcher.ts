@@ -115,7 +115,8 @@ export async function launchCluster(options: LaunchOptions): Promise<LaunchedClu
     const args = ['--import', 'tsx', 'src/main.ts', '--config', configPath, '--node-id', id, ...(join ? ['--join', join] : [])];
     const child = spawn(process.execPath, args, {
       cwd: REPO_ROOT,
-      env: { ...process.env, LOG_LEVEL: 'info', ...options.env, ADMIN_TOKEN: adminToken, PORT: String(port), HOST: '127.0.0.1' },
+      // Request logs only when echoed: a node under load logs every request at info.
+      env: { ...process.env, LOG_LEVEL: options.echo ? 'info' : 'warn', ...options.env, ADMIN_TOKEN: adminToken, PORT: String(port), HOST: '127.0.0.1' },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -179,6 +180,15 @@ export async function launchCluster(options: LaunchOptions): Promise<LaunchedClu
     if (options.nodes > 1) {
       const answer = await admin('POST', '/v1/admin/cluster/rebalance');
       if (answer.status !== 200) throw new Error(`rebalance answered ${answer.status}: ${JSON.stringify(answer.body)}`);
+      // Every node follows the new ring before the cluster is handed over (no request forwarded
+      // by a node still on the old epoch).
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const { body } = await admin('GET', '/v1/admin/cluster');
+        if ((body.nodes as { state: string; epoch: number | null }[]).every((n) => n.state === 'removed' || n.epoch === body.epoch)) break;
+        if (Date.now() > deadline) throw new Error(`the nodes did not all follow epoch ${body.epoch} within 30 s`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
     }
   } catch (error) {
     await stop();

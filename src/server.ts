@@ -106,6 +106,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     const local = inProcess;
     const actors: LocalActors = pool ?? {
       memberIds: async () => local?.memberIds() ?? [],
+      memberCount: async () => local?.membersInMemory ?? 0,
       release: (memberId) => (local as LicenseService).release(memberId),
       warm: (memberId) => (local as LicenseService).warm(memberId),
     };

@@ -124,6 +124,11 @@ export class ActorPool implements LicensePort {
     return this.#dispatch({ op: 'warm', memberId }, 'reads') as Promise<boolean>;
   }
 
+  /** How many members are in memory over all live workers. */
+  async memberCount(): Promise<number> {
+    return (await this.stats()).reduce((sum, worker) => sum + worker.membersInMemory, 0);
+  }
+
   /** The members in memory over all live workers. */
   async memberIds(): Promise<string[]> {
     return (await this.#askEveryWorker((remote) => remote.memberIds())).flat();

@@ -30,10 +30,13 @@ import {
   type ClusterView,
 } from './view.ts';
 import { createRing } from '../routing/ring.ts';
+import pLimit, { type LimitFunction } from 'p-limit';
 
 /** What the cluster needs from this node's actors (the actor pool, or the in-process service). */
 export interface LocalActors {
   memberIds(): Promise<string[]>;
+  /** How many members are in memory (cheaper than listing them). */
+  memberCount(): Promise<number>;
   release(memberId: string): Promise<boolean>;
   warm(memberId: string): Promise<boolean>;
 }
@@ -90,6 +93,8 @@ export interface ChangePlan {
 }
 
 const INTERNAL_TIMEOUT_MS = 2000;
+/** A warm-up batch waits behind the receiver's own bound on loads (other senders' batches). */
+const WARM_TIMEOUT_MS = 60_000;
 
 export class ClusterNode {
   readonly #settings: ClusterConfig;
@@ -103,8 +108,14 @@ export class ClusterNode {
   #ring: Ring | null = null;
   #refreshing: Promise<void> | null = null;
   #moves: MoveProgress | null = null;
-  #timers: NodeJS.Timeout[] = [];
+  readonly #timers = new Set<NodeJS.Timeout>();
   #closed = false;
+  /**
+   * Loads of handed-off members in flight here, over every sender: each old owner sends
+   * moveConcurrency at a time, and without this bound a node joining three would take three
+   * times that many claims and loads at once.
+   */
+  readonly #warming: LimitFunction;
 
   constructor(deps: { settings: ClusterConfig; store: MembershipStore; actors: LocalActors; peers: Peers; log: Logger; now?: () => number }) {
     this.#settings = deps.settings;
@@ -115,6 +126,7 @@ export class ClusterNode {
     // Cluster timing (heartbeats, failure detection) is infrastructure: always the real clock,
     // even when the service's business clock is manual.
     this.#now = deps.now ?? Date.now;
+    this.#warming = pLimit(deps.settings.moveConcurrency);
   }
 
   get nodeId(): string {
@@ -182,12 +194,13 @@ export class ClusterNode {
     const round = (): void => {
       if (this.#closed) return;
       const timer = setTimeout(() => {
+        this.#timers.delete(timer);
         task()
           .catch((error: unknown) => this.#log.warn({ err: error }, 'cluster background task failed; it runs again'))
           .finally(round);
       }, intervalMs);
       timer.unref();
-      this.#timers = [timer];
+      this.#timers.add(timer);
     };
     round();
   }
@@ -295,7 +308,7 @@ export class ClusterNode {
   }
 
   async status(): Promise<NodeStatus> {
-    return { nodeId: this.nodeId, epoch: this.#view?.epoch ?? 0, membersInMemory: (await this.#actors.memberIds()).length, moves: this.#moves };
+    return { nodeId: this.nodeId, epoch: this.#view?.epoch ?? 0, membersInMemory: await this.#actors.memberCount(), moves: this.#moves };
   }
 
   /** The new owner's half of a handoff: load (claim) the members this node owns at `epoch`. */
@@ -305,7 +318,7 @@ export class ClusterNode {
     let skipped = 0;
     let failed = 0;
     await Promise.all(
-      memberIds.map(async (memberId) => {
+      memberIds.map((memberId) => this.#warming(async () => {
         if (this.ownerOf(memberId)?.id !== this.nodeId) {
           skipped += 1;
           return;
@@ -317,7 +330,7 @@ export class ClusterNode {
           failed += 1;
           this.#log.warn({ memberId, err: error }, 'warming a handed-off member failed; it loads on its next request');
         }
-      }),
+      })),
     );
     return { warmed, skipped, failed };
   }
@@ -379,7 +392,7 @@ export class ClusterNode {
             const answer =
               node.id === this.nodeId
                 ? await this.warm(view.epoch, members)
-                : await this.#peers.call<{ warmed: number; failed: number }>(node.address, 'POST', '/v1/internal/cluster/warm', { epoch: view.epoch, members }, this.#settings.forwardTimeoutMs);
+                : await this.#peers.call<{ warmed: number; failed: number }>(node.address, 'POST', '/v1/internal/cluster/warm', { epoch: view.epoch, members }, WARM_TIMEOUT_MS);
             progress.warmed += answer.warmed;
             progress.failed += answer.failed;
           } catch (error) {
@@ -444,6 +457,7 @@ export class ClusterNode {
   async close(): Promise<void> {
     this.#closed = true;
     for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
     await this.#refreshing?.catch(() => {});
   }
 }

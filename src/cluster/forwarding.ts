@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors/catalog.ts';
 import { bearerChecker } from '../http/admin-auth.ts';
 import type { ClusterNode } from './cluster-node.ts';
-import type { Peers } from './peers.ts';
+import type { PeerResponse, Peers } from './peers.ts';
 
 /** Set on a forwarded request: the id of the node that forwarded it (one hop, never two). */
 export const HOP_HEADER = 'x-cluster-hop';
@@ -73,11 +73,37 @@ export function installForwarding(app: FastifyInstance, deps: ForwardingDeps): v
       );
     }
     if (!owner) throw new AppError('NOT_READY', 'the cluster has no active node to own members; retry');
-    return forward(request, reply, deps, owner);
+    const answer = await forward(request, deps, owner);
+    if (answer.status === 503 && isMisrouted(answer.body)) {
+      // The owner we picked says it is not the owner: our view is the old one. Catch up and
+      // route again (still one hop: the request leaves this node once more, never onward).
+      await node.refresh();
+      const current = node.ownerOf(memberId);
+      if (current?.id === node.nodeId) return; // ours now: the route runs here
+      if (current && current.id !== owner.id) return relay(reply, await forward(request, deps, current));
+    }
+    return relay(reply, answer);
   });
 }
 
-async function forward(request: FastifyRequest, reply: FastifyReply, deps: ForwardingDeps, owner: { id: string; address: string }): Promise<FastifyReply> {
+function isMisrouted(body: Buffer): boolean {
+  try {
+    return (JSON.parse(body.toString('utf8')) as { code?: unknown }).code === 'MISROUTED';
+  } catch {
+    return false;
+  }
+}
+
+function relay(reply: FastifyReply, response: PeerResponse): FastifyReply {
+  reply.status(response.status);
+  for (const name of RELAYED) {
+    const value = response.headers[name];
+    if (value !== undefined) reply.header(name, value);
+  }
+  return reply.send(response.body);
+}
+
+async function forward(request: FastifyRequest, deps: ForwardingDeps, owner: { id: string; address: string }): Promise<PeerResponse> {
   const headers: Record<string, string> = {
     [HOP_HEADER]: deps.node.nodeId,
     [EPOCH_HEADER]: String(deps.node.view.epoch),
@@ -88,9 +114,8 @@ async function forward(request: FastifyRequest, reply: FastifyReply, deps: Forwa
   if (authorization) headers['authorization'] = authorization; // admin routes (snapshot now)
   const hasBody = request.method !== 'GET' && request.method !== 'HEAD' && request.body !== undefined;
   if (hasBody) headers['content-type'] = 'application/json';
-  let response;
   try {
-    response = await deps.peers.request(owner.address, {
+    return await deps.peers.request(owner.address, {
       method: request.method,
       path: request.url,
       headers,
@@ -103,10 +128,4 @@ async function forward(request: FastifyRequest, reply: FastifyReply, deps: Forwa
       `node ${owner.id} (${owner.address}), which owns member ${(request.params as { memberId: string }).memberId}, did not answer: ${(error as Error).message}; retry`,
     );
   }
-  reply.status(response.status);
-  for (const name of RELAYED) {
-    const value = response.headers[name];
-    if (value !== undefined) reply.header(name, value);
-  }
-  return reply.send(response.body);
 }
