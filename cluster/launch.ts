@@ -35,6 +35,7 @@ async function main(): Promise<void> {
       `cluster ${cluster.clusterId}: ${nodes} node(s) on loopback`,
       ...cluster.nodes.map((node) => `  ${node.id}  ${node.url}`),
       `admin token: ${cluster.adminToken}`,
+      `config: ${cluster.configPath}   (start more nodes with it: --config <it> --node-id <id> --join ${cluster.nodes[0]?.url})`,
       `  curl -H "authorization: Bearer ${cluster.adminToken}" ${cluster.nodes[0]?.url}/v1/admin/cluster`,
       'Ctrl-C stops every node' + (startedCassandra ? ' and Cassandra' : ''),
       '',
