@@ -342,7 +342,12 @@ export class ClusterNode {
     this.#ring = ringOf(view, this.#settings.vnodes);
     if (previous) {
       this.#log.info({ from: previous.epoch, to: view.epoch, reason: view.reason }, 'following a new cluster view');
-      void this.#handOff(previous, view);
+      void this.#handOff(previous, view).catch((error: unknown) => {
+        // The node is closing, or its actors failed mid-handoff: the members it still holds
+        // are fenced anyway, and they reload on their new owners when asked.
+        if (this.#moves) this.#moves.finishedAt ??= this.#now();
+        this.#log.warn({ epoch: view.epoch, err: error }, 'handoff stopped early');
+      });
     }
   }
 

@@ -137,6 +137,7 @@ async function describeCluster(deps: ClusterRouteDeps) {
       shares[owner] = (shares[owner] ?? 0) + 1 / sample;
     }
   }
+  for (const owner of owners) shares[owner] = Math.round((shares[owner] ?? 0) * 10_000) / 10_000;
   const inProgress = nodes.filter((n) => n.moves && n.moves.finishedAt === null && !n.moves.superseded);
   return {
     clusterId: view.clusterId,
