@@ -460,7 +460,7 @@ async function main(): Promise<void> {
 ## Rebalance, 3 to 4 nodes
 
 Machine: ${machine()}; one local Cassandra node on the same machine; the 4 service nodes (1 actor worker each, cluster/launcher.ts,
-default cluster settings${MOVE_CONCURRENCY > 0 ? ` but moveConcurrency ${MOVE_CONCURRENCY}` : ' (moveConcurrency 64)'}, request logging at info as launched) and the load generator (undici, loopback) share its 2 cores.
+default cluster settings${MOVE_CONCURRENCY > 0 ? ` but moveConcurrency ${MOVE_CONCURRENCY}` : ' (moveConcurrency 64)'}, request logs off (warn level, as launched)) and the load generator (undici, loopback) share its 2 cores.
 Command: \`npm run cassandra:start && ${command}\` (or \`npm --prefix bench run rebalance -- --members ${MEMBERS}\`).
 One run (${new Date().toISOString().slice(0, 10)}, cluster ${CLUSTER_ID}, ${fmt(totalS, 0)} s in all); latency ratios compare phases of this run only.${MEMBERS < 100_000 ? `\n**N = ${MEMBERS.toLocaleString('en-US')}, not the 100,000 of the issue**: see the note on N below.` : ''}
 
