@@ -76,7 +76,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   requireClusterPrerequisites(config);
   const clusterSettings = config.service.cluster;
   let cluster: ClusterNode | null = null;
-  const ownership = () => cluster?.fence() ?? null;
+  // In a cluster every load claims the member with this node's fence (see ClusterNode.fenceFor).
+  const ownership = clusterSettings ? (memberId: string) => (cluster as ClusterNode).fenceFor(memberId) : undefined;
   const workers = config.service.actors.workers ?? availableParallelism();
   let pool: ActorPool | null = null;
   let inProcess: LicenseService | null = null;
@@ -88,7 +89,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       clock,
       rules,
       onWorkerFailure: (workerId, reason) => app?.log.error({ workerId, reason }, 'worker failed; replacing it'),
-      ownership,
+      ...(ownership ? { ownership } : {}),
     });
   } else {
     inProcess = licenseServiceFromConfig(config.service, {
@@ -97,7 +98,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       clock,
       onSnapshotError: (memberId, error) =>
         app?.log.warn({ memberId, err: error }, 'snapshot failed; the member will replay more events on its next load'),
-      ownership,
+      ...(ownership ? { ownership } : {}),
     });
   }
   let membership: MembershipStore | null = null;

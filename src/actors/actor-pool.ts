@@ -52,8 +52,11 @@ export interface ActorPoolOptions {
   rules: RulesSource;
   /** Called when a worker fails (for logging). */
   onWorkerFailure?: (workerId: string, reason: string) => void;
-  /** This node's ownership fence (cluster): it travels with every batch to the workers. */
-  ownership?: () => OwnershipFence | null;
+  /**
+   * This node's ownership fence for a member (cluster), read when the request is dispatched
+   * (the ring it was routed by) and sent with it; throws for a member this node does not own.
+   */
+  ownership?: (memberId: string) => OwnershipFence | null;
 }
 
 export class ActorPool implements LicensePort {
@@ -188,6 +191,14 @@ export class ActorPool implements LicensePort {
 
   #dispatch(request: ActorRequest, kind: 'reads' | 'writes'): Promise<ActorValue> {
     if (this.#closing) return Promise.reject(new AppError('NOT_READY', 'the service is shutting down'));
+    // A release loads nothing (it hands a member off, which is exactly when it is not ours).
+    if (this.#options.ownership && request.op !== 'release') {
+      try {
+        request.fence = this.#options.ownership(request.memberId);
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     const slot = this.#slots.get(this.#ring.ownerOf(request.memberId));
     if (!slot) return Promise.reject(new Error('ring names a worker the pool does not have'));
     if (slot.down) return Promise.reject(new AppError('WORKER_FAILED', `${slot.id} is being replaced; retry`));
@@ -220,7 +231,7 @@ export class ActorPool implements LicensePort {
     let replies: ActorReply[];
     try {
       await slot.ready;
-      replies = await remote.handle({ now: this.#options.clock.now(), fence: this.#options.ownership?.() ?? null, requests: items.map((item) => item.request) });
+      replies = await remote.handle({ now: this.#options.clock.now(), requests: items.map((item) => item.request) });
     } catch (error) {
       for (const item of items) this.#settle(slot, item, { ok: false, error });
       return;

@@ -11,13 +11,17 @@ import type { SerializedError } from './thread-errors.ts';
 import type { OwnershipFence } from '../store/event-store.ts';
 import type { MetricsJson } from '../observability/metrics.ts';
 
-export type ActorRequest =
+export type ActorRequest = (
   | { op: 'execute'; memberId: string; input: CommandInput }
   | { op: 'check'; memberId: string; input: CheckInput }
   | { op: 'licenses'; memberId: string }
   | { op: 'snapshot'; memberId: string }
   | { op: 'release'; memberId: string }
-  | { op: 'warm'; memberId: string };
+  | { op: 'warm'; memberId: string }
+) & {
+  /** The ownership fence the main thread routed this request with (cluster; null: single node). */
+  fence?: OwnershipFence | null;
+};
 
 export type ActorValue = CommandResult | CheckResult | LicenseState[] | SnapshotResult | boolean;
 
@@ -26,8 +30,6 @@ export type ActorReply = { ok: true; value: ActorValue } | { ok: false; error: S
 export interface ActorBatch {
   /** The main thread's clock reading when the batch left (used by workers on a manual clock). */
   now: number;
-  /** The main thread's ownership fence when the batch left (cluster; null on a single node). */
-  fence: OwnershipFence | null;
   requests: ActorRequest[];
 }
 

@@ -16,7 +16,6 @@ import { instrumentStore, ServiceMetrics } from '../observability/metrics.ts';
 import type { ActorBatch, ActorReply, ActorRequest, ActorValue, WorkerApi, WorkerInit } from './protocol.ts';
 import { installErrorTransfer, serializeError } from './thread-errors.ts';
 import { ERROR_CATALOG, isErrorCode } from '../errors/catalog.ts';
-import type { OwnershipFence } from '../store/event-store.ts';
 
 if (!parentPort) throw new Error('worker.ts runs only as a worker thread');
 installErrorTransfer();
@@ -31,30 +30,29 @@ const store = config.service.actors.groupCommit ? withGroupCommit(baseStore) : b
 // On a manual clock the main thread owns time: each batch carries its reading.
 const clock = config.service.clock === 'manual' ? new ManualClock(now) : systemClock;
 const rules = new RulesSource(config.rules);
-// The cluster ownership fence comes from the main thread with every batch.
-let fence: OwnershipFence | null = null;
 const service = licenseServiceFromConfig(config.service, {
   store,
   rules,
   clock,
   onSnapshotError: (memberId, error) => log.warn({ memberId, err: error }, 'snapshot failed; the member will replay more events on its next load'),
-  ownership: () => fence,
 });
 
+/** Runs one request; loads use the fence the main thread routed it with (cluster), never a later one. */
 function run(request: ActorRequest): Promise<ActorValue> {
+  const fence = request.fence ?? null;
   switch (request.op) {
     case 'execute':
-      return service.execute(request.memberId, request.input);
+      return service.execute(request.memberId, request.input, fence);
     case 'check':
-      return service.check(request.memberId, request.input);
+      return service.check(request.memberId, request.input, fence);
     case 'licenses':
-      return service.activeLicenses(request.memberId);
+      return service.activeLicenses(request.memberId, fence);
     case 'snapshot':
-      return service.snapshotNow(request.memberId);
+      return service.snapshotNow(request.memberId, fence);
     case 'release':
       return service.release(request.memberId);
     case 'warm':
-      return service.warm(request.memberId);
+      return service.warm(request.memberId, fence);
   }
 }
 
@@ -63,7 +61,6 @@ const api: WorkerApi = {
   metrics: () => metrics.json(),
   async handle(batch: ActorBatch): Promise<ActorReply[]> {
     if (clock instanceof ManualClock) clock.set(Math.max(clock.now(), batch.now));
-    fence = batch.fence;
     // All requests start now, in order (so one member's commands keep their order in its
     // mailbox); different members run concurrently.
     return Promise.all(

@@ -12,6 +12,7 @@
  * handoff (paused, partitioned) cannot write when it comes back.
  */
 import type { ClusterConfig } from '../config/types.ts';
+import { AppError } from '../errors/catalog.ts';
 import type { OwnershipFence } from '../store/event-store.ts';
 import type { Ring } from '../routing/ring.ts';
 import type { MembershipStore } from './membership-store.ts';
@@ -142,9 +143,18 @@ export class ClusterNode {
     return this.#view;
   }
 
-  /** The fence this node loads and writes members with: its view's epoch. */
-  fence(): OwnershipFence | null {
-    return this.#view ? { epoch: this.#view.epoch, node: this.nodeId } : null;
+  /**
+   * The fence this node loads a member with: its view's epoch, if the member is its own in that
+   * view. Throws otherwise: a node never claims a member the ring gives to another, even when a
+   * request for it was queued here before the ring changed.
+   */
+  fenceFor(memberId: string): OwnershipFence {
+    if (!this.#view) throw new AppError('NOT_READY', 'this node has not joined its cluster yet; retry');
+    const owner = this.ownerOf(memberId);
+    if (owner?.id !== this.nodeId) {
+      throw new AppError('OWNERSHIP_MOVED', `member ${memberId} belongs to ${owner ? `node ${owner.id}` : 'no node'} at epoch ${this.#view.epoch}, not to ${this.nodeId}; retry`);
+    }
+    return { epoch: this.#view.epoch, node: this.nodeId };
   }
 
   /** The node that owns a member in this node's view; null when the ring is empty. */

@@ -74,8 +74,13 @@ export interface LicenseServiceOptions {
   /** How many times a command is re-decided after another writer moved the member's head. */
   conflictRetries: number;
   newLicenseId?: () => string;
-  /** This node's ownership fence for members it loads (cluster); absent or null: single node, no fencing. */
-  ownership?: () => OwnershipFence | null;
+  /**
+   * The fence this node loads a member with (cluster): read when a request arrives, so a
+   * command queued behind a ring change still loads with the fence of the ring it was routed
+   * by. Throws (OWNERSHIP_MOVED) for a member this node does not own. Absent: single node, no
+   * fencing.
+   */
+  ownership?: (memberId: string) => OwnershipFence | null;
 }
 
 export class LicenseService {
@@ -104,12 +109,19 @@ export class LicenseService {
     };
   }
 
-  execute(memberId: string, input: CommandInput): Promise<CommandResult> {
-    return this.#mailbox.run(memberId, () => this.#executeInTurn(memberId, input));
+  /** `fence`: given by the actor pool (read where the request was routed); else this service's own. */
+  execute(memberId: string, input: CommandInput, fence?: OwnershipFence | null): Promise<CommandResult> {
+    let owned: OwnershipFence | null;
+    try {
+      owned = this.#fenceFor(memberId, fence);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#mailbox.run(memberId, () => this.#executeInTurn(memberId, input, owned));
   }
 
-  async check(memberId: string, input: CheckInput): Promise<CheckResult> {
-    const member = await this.#member(memberId);
+  async check(memberId: string, input: CheckInput, fence?: OwnershipFence | null): Promise<CheckResult> {
+    const member = await this.#member(memberId, this.#fenceFor(memberId, fence));
     const rules = this.#options.rules.current();
     requireKnownPlan(rules, input.plan);
     const decision = decideAcquire(
@@ -123,8 +135,8 @@ export class LicenseService {
     return { allowed: true, rulesVersion: rules.version };
   }
 
-  async activeLicenses(memberId: string): Promise<LicenseState[]> {
-    const member = await this.#member(memberId);
+  async activeLicenses(memberId: string, fence?: OwnershipFence | null): Promise<LicenseState[]> {
+    const member = await this.#member(memberId, this.#fenceFor(memberId, fence));
     return activeLicenses(member.state).sort((a, b) => a.acquiredAt - b.acquiredAt || (a.licenseId < b.licenseId ? -1 : 1));
   }
 
@@ -132,9 +144,15 @@ export class LicenseService {
    * Writes a snapshot of the member now (admin), in its mailbox so no command runs meanwhile.
    * A failure is the store's error; the member is then forgotten and reloads on its next request.
    */
-  snapshotNow(memberId: string): Promise<SnapshotResult> {
+  snapshotNow(memberId: string, fence?: OwnershipFence | null): Promise<SnapshotResult> {
+    let owned: OwnershipFence | null;
+    try {
+      owned = this.#fenceFor(memberId, fence);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return this.#mailbox.run(memberId, async () => {
-      const member = await this.#loadInTurn(memberId);
+      const member = await this.#loadInTurn(memberId, owned);
       let taken = false;
       if (member.head.position > 0 && member.eventsSinceSnapshot > 0) {
         try {
@@ -157,8 +175,8 @@ export class LicenseService {
   }
 
   /** Loads a member (claiming it, in a cluster) so its first request finds it in memory. */
-  async warm(memberId: string): Promise<boolean> {
-    await this.#member(memberId);
+  async warm(memberId: string, fence?: OwnershipFence | null): Promise<boolean> {
+    await this.#member(memberId, this.#fenceFor(memberId, fence));
     return true;
   }
 
@@ -176,29 +194,33 @@ export class LicenseService {
     return this.#members.size;
   }
 
+  #fenceFor(memberId: string, given: OwnershipFence | null | undefined): OwnershipFence | null {
+    return given !== undefined ? given : (this.#options.ownership?.(memberId) ?? null);
+  }
+
   /** The loaded member, from memory or (once, inside its mailbox) from the store. */
-  async #member(memberId: string): Promise<LoadedMember> {
+  async #member(memberId: string, fence: OwnershipFence | null): Promise<LoadedMember> {
     const cached = this.#members.get(memberId);
     if (cached) {
       this.#counters.cacheHits += 1;
       return cached;
     }
     // Loads run in the member's mailbox: concurrent requests for a cold member share one load.
-    return this.#mailbox.run(memberId, () => this.#loadInTurn(memberId));
+    return this.#mailbox.run(memberId, () => this.#loadInTurn(memberId, fence));
   }
 
-  async #loadInTurn(memberId: string): Promise<LoadedMember> {
+  async #loadInTurn(memberId: string, fence: OwnershipFence | null): Promise<LoadedMember> {
     const cached = this.#members.get(memberId);
     if (cached) return cached;
     this.#counters.loads += 1;
-    const member = await this.#options.repository.load(memberId, this.#options.ownership?.() ?? null);
+    const member = await this.#options.repository.load(memberId, fence);
     this.#members.set(memberId, member);
     return member;
   }
 
-  async #executeInTurn(memberId: string, input: CommandInput): Promise<CommandResult> {
+  async #executeInTurn(memberId: string, input: CommandInput, fence: OwnershipFence | null): Promise<CommandResult> {
     for (let attempt = 0; ; attempt++) {
-      const member = await this.#loadInTurn(memberId);
+      const member = await this.#loadInTurn(memberId, fence);
       const rules = this.#options.rules.current();
       const command = this.#command(input, member);
       if (command.type === 'AcquireLicense') requireKnownPlan(rules, command.plan);
@@ -275,7 +297,7 @@ export function licenseServiceFromConfig(
     rules: RulesSource;
     clock: Clock;
     onSnapshotError: (memberId: string, error: unknown) => void;
-    ownership?: () => OwnershipFence | null;
+    ownership?: (memberId: string) => OwnershipFence | null;
   },
 ): LicenseService {
   return new LicenseService({
