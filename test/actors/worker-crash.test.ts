@@ -135,7 +135,8 @@ async function scenario(t: Test, kind: StoreKind): Promise<void> {
   t.same(unexplained, [], 'no member has more stored acquires than acknowledged plus failed requests');
 
   // The pool recovers: an acquire for a member of the killed worker succeeds within a bound.
-  const recoveredBy = Date.now() + 20_000;
+  // Generous: a replacement worker compiles its TypeScript again, which is slow on a busy machine.
+  const recoveredBy = Date.now() + 45_000;
   const probe = victimMembers[0] as string;
   let recovered: Answer | undefined;
   while (Date.now() < recoveredBy) {
@@ -176,10 +177,10 @@ async function scenario(t: Test, kind: StoreKind): Promise<void> {
 }
 
 for (const kind of STORE_KINDS) {
-  t.test(`a worker killed under write load (${kind})`, { timeout: 60_000 }, (t) => scenario(t, kind));
+  t.test(`a worker killed under write load (${kind})`, { timeout: 150_000 }, (t) => scenario(t, kind));
 }
 
-t.test('a replaced worker enforces the rules in force, not the ones the pool started with', { timeout: 60_000 }, async (t) => {
+t.test('a replaced worker enforces the rules in force, not the ones the pool started with', { timeout: 150_000 }, async (t) => {
   const server = await startActorServer(t, 'sqlite', { actors: { workers: 2 } });
   const { pool } = server;
   const [memberId] = memberIds('rules-after-crash', 1) as [string];
