@@ -6,9 +6,7 @@
  */
 import cassandra from 'cassandra-driver';
 import type { ServiceConfig } from '../config/types.ts';
-import { StoreUnavailableError } from '../errors/catalog.ts';
-import { describeDriverError } from '../store/cassandra/driver-errors.ts';
-import { applySchema } from '../store/cassandra/schema.ts';
+import { connectToKeyspace, shutdownBounded } from '../store/cassandra/connect.ts';
 import type { ClusterNode, ClusterView } from './view.ts';
 
 const { Client, types } = cassandra;
@@ -48,19 +46,7 @@ export class CassandraMembershipStore implements MembershipStore {
   ) {}
 
   static async connect(settings: ServiceConfig['cassandra']): Promise<CassandraMembershipStore> {
-    const client = new Client({
-      contactPoints: settings.contactPoints,
-      localDataCenter: settings.localDataCenter,
-      socketOptions: { connectTimeout: Math.min(settings.requestTimeoutMs, 5000), readTimeout: settings.requestTimeoutMs },
-    });
-    try {
-      await client.connect();
-      await applySchema(client, settings);
-      await client.execute(`USE ${settings.keyspace}`);
-    } catch (error) {
-      await client.shutdown().catch(() => {});
-      throw new StoreUnavailableError(`cluster membership: cannot reach Cassandra at ${settings.contactPoints.join(', ')}: ${describeDriverError(error)}`, { cause: error });
-    }
+    const client = await connectToKeyspace(settings, { purpose: 'cluster membership' });
     const serialLevel = types.consistencies[settings.serialConsistency === 'SERIAL' ? 'serial' : 'localSerial'];
     return new CassandraMembershipStore(
       client,
@@ -95,10 +81,9 @@ export class CassandraMembershipStore implements MembershipStore {
   }
 
   async close(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.client.shutdown(), new Promise<void>((resolve) => (timer = setTimeout(resolve, 5000).unref()))]);
-    clearTimeout(timer);
+    await shutdownBounded(this.client);
   }
+
 }
 
 /**

@@ -42,8 +42,8 @@ import {
   type SnapshotRecord,
   type StreamHead,
 } from '../event-store.ts';
-import { describeDriverError, isUnavailable, isUnknownOutcome, unavailable } from './driver-errors.ts';
-import { applySchema } from './schema.ts';
+import { isUnavailable, isUnknownOutcome, unavailable } from './driver-errors.ts';
+import { connectToKeyspace, shutdownBounded } from './connect.ts';
 
 const { Client, types } = cassandra;
 type Client = InstanceType<typeof Client>;
@@ -162,25 +162,7 @@ export class CassandraEventStore implements EventStore {
    * StoreUnavailableError naming the contact points, not a retry loop.
    */
   static async connect(settings: CassandraSettings, observe: { requestTracker?: cassandra.tracker.RequestTracker } = {}): Promise<CassandraEventStore> {
-    const client = new Client({
-      ...(observe.requestTracker ? { requestTracker: observe.requestTracker } : {}),
-      contactPoints: settings.contactPoints,
-      localDataCenter: settings.localDataCenter,
-      socketOptions: { connectTimeout: Math.min(settings.requestTimeoutMs, 5000), readTimeout: settings.requestTimeoutMs },
-      policies: { reconnection: new cassandra.policies.reconnection.ExponentialReconnectionPolicy(250, 5000, false) },
-    });
-    try {
-      await client.connect();
-      await applySchema(client, settings);
-      await client.execute(`USE ${settings.keyspace}`);
-    } catch (error) {
-      await client.shutdown().catch(() => {});
-      throw new StoreUnavailableError(
-        `cannot reach Cassandra at ${settings.contactPoints.join(', ')} (data center ${settings.localDataCenter}): ${describeDriverError(error)}`,
-        { cause: error },
-      );
-    }
-    return new CassandraEventStore(client, settings);
+    return new CassandraEventStore(await connectToKeyspace(settings, observe), settings);
   }
 
   async #execute(query: string, params: unknown[], options: cassandra.QueryOptions, what: string): Promise<cassandra.types.ResultSet> {
@@ -434,15 +416,9 @@ export class CassandraEventStore implements EventStore {
   }
 
   async close(): Promise<void> {
-    // Bounded: with the cluster gone, the driver's shutdown can wait on reconnection attempts,
-    // and a process that is shutting down must not hang on it.
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      this.#client.shutdown(),
-      new Promise<void>((resolve) => (timer = setTimeout(resolve, 5000).unref())),
-    ]);
-    clearTimeout(timer);
+    await shutdownBounded(this.#client);
   }
+
 }
 
 function camel(level: string): keyof typeof types.consistencies {

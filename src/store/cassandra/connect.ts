@@ -1,0 +1,48 @@
+/**
+ * One way to reach the configured Cassandra keyspace, for the event store and the cluster
+ * membership alike: connect, apply the schema (idempotent), use the keyspace. An unreachable
+ * cluster is a StoreUnavailableError naming the contact points, not a retry loop.
+ */
+import cassandra from 'cassandra-driver';
+import type { ServiceConfig } from '../../config/types.ts';
+import { StoreUnavailableError } from '../../errors/catalog.ts';
+import { describeDriverError } from './driver-errors.ts';
+import { applySchema } from './schema.ts';
+
+const { Client } = cassandra;
+type Client = InstanceType<typeof Client>;
+
+export async function connectToKeyspace(
+  settings: ServiceConfig['cassandra'],
+  options: { requestTracker?: cassandra.tracker.RequestTracker; purpose?: string } = {},
+): Promise<Client> {
+  const client = new Client({
+    ...(options.requestTracker ? { requestTracker: options.requestTracker } : {}),
+    contactPoints: settings.contactPoints,
+    localDataCenter: settings.localDataCenter,
+    socketOptions: { connectTimeout: Math.min(settings.requestTimeoutMs, 5000), readTimeout: settings.requestTimeoutMs },
+    policies: { reconnection: new cassandra.policies.reconnection.ExponentialReconnectionPolicy(250, 5000, false) },
+  });
+  try {
+    await client.connect();
+    await applySchema(client, settings);
+    await client.execute(`USE ${settings.keyspace}`);
+  } catch (error) {
+    await client.shutdown().catch(() => {});
+    throw new StoreUnavailableError(
+      `${options.purpose ? `${options.purpose}: ` : ''}cannot reach Cassandra at ${settings.contactPoints.join(', ')} (data center ${settings.localDataCenter}): ${describeDriverError(error)}`,
+      { cause: error },
+    );
+  }
+  return client;
+}
+
+/**
+ * Shuts a client down, bounded: with the cluster gone, the driver's shutdown can wait on
+ * reconnection attempts, and a process that is shutting down must not hang on it.
+ */
+export async function shutdownBounded(client: Client, timeoutMs = 5000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([client.shutdown(), new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs).unref()))]);
+  clearTimeout(timer);
+}
