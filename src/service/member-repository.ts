@@ -62,7 +62,9 @@ export class MemberRepository {
         state = initialMemberState();
       }
     }
-    const lastGeneration = snapshot?.generation ?? 0;
+    // Usually the snapshot's generation; later when a snapshot sealed a generation but its row
+    // was never written (a crash): then the generations after the snapshot are replayed too.
+    const lastGeneration = Math.max(snapshot?.generation ?? 0, (await this.store.readHead(memberId)).generation);
     let replayed = 0;
     for (let generation = fromGeneration; generation <= lastGeneration; generation++) {
       for await (const row of this.store.readGeneration(memberId, generation)) {

@@ -8,13 +8,14 @@
  * so a writer that missed the snapshot is refused too.
  *
  * Snapshot protocol, crash-safe in every step:
- *   1. insert the snapshot row (member, g+1);
- *   2. seal generation g: `SET head_position = -1 IF head_position = P`; if refused, delete
- *      the row of step 1 and report the conflict;
+ *   1. seal generation g: `SET head_position = -1, sealed_position = P IF head_position = P`
+ *      (and, in a cluster, `AND owner = <mine>`); if refused, nothing was written: a conflict;
+ *   2. insert the snapshot row (member, g+1);
  *   3. open generation g+1: `INSERT head_position = P IF NOT EXISTS`.
- * A snapshot counts only once the generation before it is sealed, so a crash after step 1
- * leaves a row that readers ignore (and the next snapshot overwrites); a crash after step 2
- * leaves generation g+1 unopened, which the first append there opens after checking 1 and 2.
+ * Only the writer whose seal Paxos accepted ever writes a snapshot row, so a stale writer (a
+ * lost race, or an owner fenced off while it slept) never touches one. A crash after step 1
+ * leaves g sealed without a row for g+1: readers then start from the snapshot before, replay g
+ * up to its sealed position and go on in g+1, which the first append there opens (checking 1).
  *
  * Ownership fencing (cluster): the same static row carries the member's owner (owner_epoch,
  * owner_node). A claim sets it with a conditional update that only ever raises the epoch; a
@@ -53,23 +54,23 @@ const SEALED = -1;
 
 const CQL = {
   advanceHead: 'UPDATE events SET head_position = ? WHERE member_id = ? AND generation = ? IF head_position = ?',
+  seal: 'UPDATE events SET head_position = -1, sealed_position = ? WHERE member_id = ? AND generation = ? IF head_position = ?',
+  sealFenced:
+    'UPDATE events SET head_position = -1, sealed_position = ?, owner_epoch = ?, owner_node = ? WHERE member_id = ? AND generation = ? IF head_position = ? AND owner_epoch = ? AND owner_node = ?',
   // The fenced form: the head moves only while the expected owner holds the member (and the
   // owner is written again, which opens a generation's ownership in the crash-recovery case).
   advanceHeadFenced:
     'UPDATE events SET head_position = ?, owner_epoch = ?, owner_node = ? WHERE member_id = ? AND generation = ? IF head_position = ? AND owner_epoch = ? AND owner_node = ?',
   claimOwner: 'UPDATE events SET owner_epoch = ?, owner_node = ? WHERE member_id = ? AND generation = ? IF head_position = ? AND owner_epoch = ? AND owner_node = ?',
-  readStatic: 'SELECT head_position, owner_epoch, owner_node FROM events WHERE member_id = ? AND generation = ? LIMIT 1',
+  readStatic: 'SELECT head_position, owner_epoch, owner_node, sealed_position FROM events WHERE member_id = ? AND generation = ? LIMIT 1',
   insertEvent:
     'INSERT INTO events (member_id, generation, aggregate_name, aggregate_id, at, position, type, schema_version, serializer, payload, rules_version, request_id, correlation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-  readHead: 'SELECT head_position FROM events WHERE member_id = ? AND generation = ? LIMIT 1',
   readGeneration:
     'SELECT member_id, generation, aggregate_name, aggregate_id, at, position, type, schema_version, serializer, payload, rules_version, request_id, correlation_id FROM events WHERE member_id = ? AND generation = ?',
   eventExists: 'SELECT position FROM events WHERE member_id = ? AND generation = ? AND aggregate_name = ? AND aggregate_id = ? AND at = ? AND position = ?',
   snapshots: 'SELECT member_id, generation, position, taken_at, schema_version, payload FROM snapshots WHERE member_id = ?',
   snapshotAt: 'SELECT member_id, generation, position, taken_at, schema_version, payload FROM snapshots WHERE member_id = ? AND generation = ?',
   insertSnapshot: 'INSERT INTO snapshots (member_id, generation, position, taken_at, schema_version, payload) VALUES (?, ?, ?, ?, ?, ?)',
-  // Conditional: a refused snapshot removes its own row only, never one another writer put there.
-  deleteSnapshot: 'DELETE FROM snapshots WHERE member_id = ? AND generation = ? IF position = ? AND taken_at = ?',
   openGeneration: 'INSERT INTO events (member_id, generation, head_position, owner_epoch, owner_node) VALUES (?, ?, ?, ?, ?) IF NOT EXISTS',
   insertRules: 'INSERT INTO rules_versions (version, rules_json, first_seen_at) VALUES (?, ?, ?) IF NOT EXISTS',
   readRules: 'SELECT version, rules_json, first_seen_at FROM rules_versions WHERE version = ?',
@@ -109,6 +110,12 @@ function toEventRecord(row: Row): EventRecord {
 function headPositionOf(result: cassandra.types.ResultSet): number | null {
   const value: unknown = result.first()?.['head_position'];
   return value === undefined || value === null ? null : (value as number);
+}
+
+/** Where a snapshot sealed this generation; null when it is not sealed (or was sealed before the column existed). */
+function sealedPositionOf(result: cassandra.types.ResultSet): number | null {
+  const value: unknown = result.first()?.['sealed_position'];
+  return typeof value === 'number' ? value : null;
 }
 
 /** The owner in a generation's static row (a read or a refused fenced CAS); null when unclaimed. */
@@ -175,13 +182,22 @@ export class CassandraEventStore implements EventStore {
 
   async readHead(memberId: string): Promise<StreamHead> {
     const snapshot = await this.readLatestSnapshot(memberId);
-    const generation = snapshot?.generation ?? 0;
-    const position = await this.#headPosition(memberId, generation, this.#read);
-    return { generation, position: position === null || position === SEALED ? (snapshot?.position ?? 0) : position };
+    let generation = snapshot?.generation ?? 0;
+    let position = snapshot?.position ?? 0;
+    // A sealed generation whose snapshot row is missing (a crash between seal and row) hands
+    // over to the next one at its sealed position. Bounded: each hop needs such a crash.
+    for (let hops = 0; hops < 1000; hops++) {
+      const row = await this.#execute(CQL.readStatic, [memberId, generation], this.#read, 'head read');
+      const head = headPositionOf(row);
+      if (head !== SEALED) return { generation, position: head ?? position };
+      position = sealedPositionOf(row) ?? position;
+      generation += 1;
+    }
+    throw new Error(`member ${memberId}: over 1000 sealed generations without a snapshot row`);
   }
 
   async #headPosition(memberId: string, generation: number, options: cassandra.QueryOptions): Promise<number | null> {
-    const result = await this.#execute(CQL.readHead, [memberId, generation], options, 'head read');
+    const result = await this.#execute(CQL.readStatic, [memberId, generation], options, 'head read');
     return headPositionOf(result);
   }
 
@@ -318,10 +334,15 @@ export class CassandraEventStore implements EventStore {
    * owned the sealed generation (a fenced writer may open the new one only as that owner).
    */
   async #generationOpensAt(memberId: string, expected: StreamHead): Promise<{ opens: boolean; previousOwner: OwnershipFence | null }> {
-    const snapshot = (await this.#execute(CQL.snapshotAt, [memberId, expected.generation], this.#read, 'snapshot read')).first();
-    if (!snapshot || (snapshot['position'] as number) !== expected.position) return { opens: false, previousOwner: null };
     const previous = await this.#execute(CQL.readStatic, [memberId, expected.generation - 1], this.#serialRead, 'head read');
-    return { opens: headPositionOf(previous) === SEALED, previousOwner: ownerOf(previous) };
+    if (headPositionOf(previous) !== SEALED) return { opens: false, previousOwner: null };
+    let sealedAt = sealedPositionOf(previous);
+    if (sealedAt === null) {
+      // Sealed before generations recorded where: the snapshot row says (it was written first then).
+      const snapshot = (await this.#execute(CQL.snapshotAt, [memberId, expected.generation], this.#read, 'snapshot read')).first();
+      sealedAt = snapshot ? (snapshot['position'] as number) : null;
+    }
+    return { opens: sealedAt === expected.position, previousOwner: ownerOf(previous) };
   }
 
   async *readGeneration(memberId: string, generation: number, options: ReadOptions = {}): AsyncIterable<EventRecord> {
@@ -354,15 +375,7 @@ export class CassandraEventStore implements EventStore {
 
   async writeSnapshot(memberId: string, expected: StreamHead, snapshot: NewSnapshot, fence?: OwnershipFence | null): Promise<StreamHead> {
     const next: StreamHead = { generation: expected.generation + 1, position: expected.position };
-    const params = [memberId, next.generation];
-    if (fence) {
-      // A stale owner must not even put its snapshot row where the new owner's may be: check
-      // first (the seal below is what makes it safe; this keeps a refused one from touching rows).
-      const owner = ownerOf(await this.#execute(CQL.readStatic, [memberId, expected.generation], this.#serialRead, 'owner read'));
-      if (owner && !sameFence(owner, fence)) throw new OwnershipFencedError(memberId, fence, owner);
-    }
-    const takenAt = long(snapshot.takenAt);
-    await this.#execute(CQL.insertSnapshot, [...params, next.position, takenAt, snapshot.schemaVersion, snapshot.payload], this.#write, 'snapshot write');
+    // 1. Seal first: only the writer Paxos lets through goes on to write a row.
     let sealed = await this.#seal(memberId, expected, expected.position, fence ?? null, fence ?? null);
     const claimedByAnother = fence !== null && fence !== undefined && sealed.owner !== undefined && sealed.owner !== null && !sameFence(sealed.owner, fence);
     if (!sealed.applied && sealed.current === null && expected.generation > 0 && !claimedByAnother) {
@@ -370,10 +383,13 @@ export class CassandraEventStore implements EventStore {
       if (opens.opens && (!fence || sameFence(opens.previousOwner, fence))) sealed = await this.#seal(memberId, expected, null, fence ?? null, sealed.owner ?? null);
     }
     if (!sealed.applied) {
-      await this.#execute(CQL.deleteSnapshot, [...params, next.position, takenAt], this.#write, 'snapshot cleanup');
       this.#refuseStaleOwner(memberId, fence, sealed);
       throw new ConcurrencyConflictError(memberId, expected, null);
     }
+    // 2. The row, then 3. the next generation. A failure from here on leaves the seal: readers
+    // and the next append go on from the sealed position (see the protocol above).
+    const params = [memberId, next.generation];
+    await this.#execute(CQL.insertSnapshot, [...params, next.position, long(snapshot.takenAt), snapshot.schemaVersion, snapshot.payload], this.#write, 'snapshot write');
     await this.#execute(CQL.openGeneration, [...params, next.position, fence?.epoch ?? null, fence?.node ?? null], this.#write, 'generation open');
     return next;
   }
@@ -381,12 +397,12 @@ export class CassandraEventStore implements EventStore {
   async #seal(memberId: string, expected: StreamHead, expectedHead: number | null, fence: OwnershipFence | null, expectedOwner: OwnershipFence | null): Promise<CasOutcome> {
     const result = fence
       ? await this.#execute(
-          CQL.advanceHeadFenced,
-          [SEALED, fence.epoch, fence.node, memberId, expected.generation, expectedHead, expectedOwner?.epoch ?? null, expectedOwner?.node ?? null],
+          CQL.sealFenced,
+          [expected.position, fence.epoch, fence.node, memberId, expected.generation, expectedHead, expectedOwner?.epoch ?? null, expectedOwner?.node ?? null],
           this.#write,
           'generation seal',
         )
-      : await this.#execute(CQL.advanceHead, [SEALED, memberId, expected.generation, expectedHead], this.#write, 'generation seal');
+      : await this.#execute(CQL.seal, [expected.position, memberId, expected.generation, expectedHead], this.#write, 'generation seal');
     return { applied: result.wasApplied(), current: headPositionOf(result), ...(fence ? { owner: ownerOf(result) } : {}) };
   }
 
