@@ -189,7 +189,7 @@ export class ClusterNode {
     }
     if (self.address !== this.#address && !join) {
       // Restarted on another address: tell the cluster where it is now.
-      await this.change((current, now) => (current.nodes.some((n) => n.id === nodeId && n.address !== this.#address) ? moveAddress(current, nodeId, this.#address, now) : null));
+      await this.change((current, now) => addNode(current, { id: nodeId, address: this.#address }, now));
     }
     await this.#apply((await this.#store.latest(clusterId)) ?? view);
     this.#every(this.#settings.heartbeatIntervalMs, () => this.#store.beat(clusterId, nodeId, this.#address, this.#now()));
@@ -475,8 +475,4 @@ export class ClusterNode {
     this.#timers.clear();
     await this.#refreshing?.catch(() => {});
   }
-}
-
-function moveAddress(view: ClusterView, id: string, address: string, now: number): ClusterView {
-  return { ...view, epoch: view.epoch + 1, nodes: view.nodes.map((n) => (n.id === id ? { ...n, address } : n)), reason: `node ${id} moved to ${address}`, changedAt: now };
 }
