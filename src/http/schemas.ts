@@ -20,6 +20,26 @@ export function parseIsoTime(value: string, field: string): number {
   return at;
 }
 
+/** The acquire check's query and answer (the route, and the benchmarks' baselines that mimic it). */
+export const checkQuerystring = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['deviceId', 'titleId'],
+  properties: { deviceId: id, titleId: id, plan },
+} as const;
+
+export const checkAnswer = {
+  type: 'object',
+  required: ['allowed', 'rulesVersion'],
+  properties: {
+    allowed: { type: 'boolean' },
+    reason: { type: 'string' },
+    message: { type: 'string' },
+    details: { type: 'object', additionalProperties: true },
+    rulesVersion: { type: 'string' },
+  },
+} as const;
+
 export const memberParams = {
   type: 'object',
   additionalProperties: false,

@@ -110,13 +110,9 @@ export class LicenseService {
   }
 
   /** `fence`: given by the actor pool (read where the request was routed); else this service's own. */
-  execute(memberId: string, input: CommandInput, fence?: OwnershipFence | null): Promise<CommandResult> {
-    let owned: OwnershipFence | null;
-    try {
-      owned = this.#fenceFor(memberId, fence);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+  async execute(memberId: string, input: CommandInput, fence?: OwnershipFence | null): Promise<CommandResult> {
+    // No await before the mailbox: a member's commands enter it in the order they arrive.
+    const owned = this.#fenceFor(memberId, fence);
     return this.#mailbox.run(memberId, () => this.#executeInTurn(memberId, input, owned));
   }
 
@@ -144,13 +140,8 @@ export class LicenseService {
    * Writes a snapshot of the member now (admin), in its mailbox so no command runs meanwhile.
    * A failure is the store's error; the member is then forgotten and reloads on its next request.
    */
-  snapshotNow(memberId: string, fence?: OwnershipFence | null): Promise<SnapshotResult> {
-    let owned: OwnershipFence | null;
-    try {
-      owned = this.#fenceFor(memberId, fence);
-    } catch (error) {
-      return Promise.reject(error);
-    }
+  async snapshotNow(memberId: string, fence?: OwnershipFence | null): Promise<SnapshotResult> {
+    const owned = this.#fenceFor(memberId, fence);
     return this.#mailbox.run(memberId, async () => {
       const member = await this.#loadInTurn(memberId, owned);
       let taken = false;

@@ -64,7 +64,7 @@ export class MemberRepository {
     }
     // Usually the snapshot's generation; later when a snapshot sealed a generation but its row
     // was never written (a crash): then the generations after the snapshot are replayed too.
-    const lastGeneration = Math.max(snapshot?.generation ?? 0, (await this.store.readHead(memberId)).generation);
+    const lastGeneration = Math.max(snapshot?.generation ?? 0, (await this.store.readHead(memberId, snapshot)).generation);
     let replayed = 0;
     for (let generation = fromGeneration; generation <= lastGeneration; generation++) {
       for await (const row of this.store.readGeneration(memberId, generation)) {

@@ -98,8 +98,11 @@ export interface EventStore {
    * holds the member. Once claimed, writes carrying any other fence are refused.
    */
   claim(memberId: string, fence: OwnershipFence): Promise<void>;
-  /** The member's current head, EMPTY_HEAD for a member never written. */
-  readHead(memberId: string): Promise<StreamHead>;
+  /**
+   * The member's current head, EMPTY_HEAD for a member never written. `latest`: the member's
+   * latest snapshot (readLatestSnapshot) when the caller has just read it, so it is not read again.
+   */
+  readHead(memberId: string, latest?: SnapshotRecord | null): Promise<StreamHead>;
   /**
    * The events of one generation in clustering order: by aggregate name, aggregate id, time,
    * position. Events of one aggregate come in the order they happened.

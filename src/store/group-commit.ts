@@ -69,8 +69,8 @@ export class GroupCommitStore implements EventStore {
     }
   }
 
-  readHead(memberId: string): Promise<StreamHead> {
-    return this.inner.readHead(memberId);
+  readHead(memberId: string, latest?: SnapshotRecord | null): Promise<StreamHead> {
+    return this.inner.readHead(memberId, latest);
   }
   readGeneration(memberId: string, generation: number, options?: ReadOptions): AsyncIterable<EventRecord> {
     return this.inner.readGeneration(memberId, generation, options);

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { iso } from '../../domain/time.ts';
 import type { LicensePort } from '../license-port.ts';
-import { errorResponse, id, memberParams, plan } from '../schemas.ts';
+import { checkAnswer, checkQuerystring, errorResponse, memberParams } from '../schemas.ts';
 
 export function queryRoutes(app: FastifyInstance, service: LicensePort, now: () => number): void {
   app.get<{ Params: { memberId: string }; Querystring: { deviceId: string; titleId: string; plan?: string } }>(
@@ -10,24 +10,9 @@ export function queryRoutes(app: FastifyInstance, service: LicensePort, now: () 
     {
       schema: {
         params: memberParams,
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['deviceId', 'titleId'],
-          properties: { deviceId: id, titleId: id, plan },
-        },
+        querystring: checkQuerystring,
         response: {
-          200: {
-            type: 'object',
-            required: ['allowed', 'rulesVersion'],
-            properties: {
-              allowed: { type: 'boolean' },
-              reason: { type: 'string' },
-              message: { type: 'string' },
-              details: { type: 'object', additionalProperties: true },
-              rulesVersion: { type: 'string' },
-            },
-          },
+          200: checkAnswer,
           400: errorResponse,
           503: errorResponse,
         },

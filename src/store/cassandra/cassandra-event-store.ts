@@ -180,8 +180,8 @@ export class CassandraEventStore implements EventStore {
     }
   }
 
-  async readHead(memberId: string): Promise<StreamHead> {
-    const snapshot = await this.readLatestSnapshot(memberId);
+  async readHead(memberId: string, latest?: SnapshotRecord | null): Promise<StreamHead> {
+    const snapshot = latest !== undefined ? latest : await this.readLatestSnapshot(memberId);
     let generation = snapshot?.generation ?? 0;
     let position = snapshot?.position ?? 0;
     // A sealed generation whose snapshot row is missing (a crash between seal and row) hands
