@@ -3,7 +3,7 @@
  * decision, so one decision never mixes two rule sets, and the decision records the version.
  */
 import { isDeepStrictEqual } from 'node:util';
-import { unwatchFile, watchFile } from 'node:fs';
+import { statSync } from 'node:fs';
 import type { Rules } from '../domain/rules.ts';
 import { parseConfig, readConfigFile } from './load.ts';
 
@@ -60,8 +60,10 @@ export interface RulesLogger {
 }
 
 /**
- * Polls the config file for edits. Polling (fs.watchFile) rather than fs.watch: editors and
- * deploy tools replace files by rename, which inotify-based watches lose track of.
+ * Polls the config file for edits. Polling rather than fs.watch: editors and deploy tools
+ * replace files by rename, which inotify-based watches lose track of. Not fs.watchFile either:
+ * it takes its first reading asynchronously, so an edit made right after the watch starts
+ * became its baseline and was never seen. Here the baseline is read before this returns.
  */
 export function watchRulesFile(path: string, source: RulesSource, intervalMs: number, log: RulesLogger): () => void {
   const onChange = (): void => {
@@ -69,6 +71,23 @@ export function watchRulesFile(path: string, source: RulesSource, intervalMs: nu
     if (change.outcome === 'applied') log.info({ rulesVersion: change.version }, 'rules reloaded');
     if (change.outcome === 'refused') log.error({ reason: change.message }, 'rules change refused; last good rules stay in force');
   };
-  watchFile(path, { interval: intervalMs, persistent: false }, onChange);
-  return () => unwatchFile(path, onChange);
+  let seen = fingerprint(path);
+  const timer = setInterval(() => {
+    const now = fingerprint(path);
+    if (now === seen) return;
+    seen = now;
+    onChange();
+  }, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
+/** What changes when the file is edited or replaced; null while it is missing. */
+function fingerprint(path: string): string | null {
+  try {
+    const stat = statSync(path);
+    return `${stat.ino}:${stat.size}:${stat.mtimeMs}`;
+  } catch {
+    return null;
+  }
 }
