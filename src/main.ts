@@ -7,8 +7,11 @@ import { createServer } from './server.ts';
 
 async function main(): Promise<void> {
   let config;
+  let server;
   try {
     config = loadConfig({ argv: process.argv.slice(2), env: process.env });
+    // createServer checks what the schema cannot (service.http's timeouts against each other).
+    server = await createServer(config, { logger: { level: process.env['LOG_LEVEL'] ?? 'info' } });
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`license-accounting: ${error.message}\n`);
@@ -16,7 +19,6 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const server = await createServer(config, { logger: { level: process.env['LOG_LEVEL'] ?? 'info' } });
   const addresses = await server.listen(); // the edge port, and the admin port when configured
   server.app.log.info(
     { config: config.path, store: server.store.kind, rulesVersion: server.rules.current().version, ...addresses },

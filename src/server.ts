@@ -9,6 +9,7 @@ import type { Config } from './config/types.ts';
 import { RulesSource, watchRulesFile } from './config/rules-source.ts';
 import type { Rules } from './domain/rules.ts';
 import { buildApp, type AppDependencies } from './http/app.ts';
+import { checkHttpLimits } from './http/http-server.ts';
 import type { LicensePort } from './http/license-port.ts';
 import type { MetricsSource } from './http/routes/metrics-routes.ts';
 import { EdgeMetrics, instrumentStore, ServiceMetrics } from './observability/metrics.ts';
@@ -55,6 +56,7 @@ export interface ServerOptions {
 }
 
 export async function createServer(config: Config, options: ServerOptions = {}): Promise<Server> {
+  checkHttpLimits(config.service.http); // before anything is opened
   const store = options.store ?? (await openEventStore(config.service));
   const clock: Clock = config.service.clock === 'manual' ? new ManualClock(options.manualClockStart ?? Date.now()) : systemClock;
   const rules = new RulesSource(config.rules);
@@ -138,6 +140,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     service,
     clock,
     bodyLimitBytes: config.service.bodyLimitBytes,
+    http: config.service.http,
     readiness: {
       ready: () => accepting && (cluster === null || cluster.started),
       describe: () => ({

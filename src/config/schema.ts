@@ -147,6 +147,31 @@ export const serviceSchema = {
     rulesReloadIntervalMs: { type: 'integer', minimum: 100, maximum: 60000, default: 1000 },
     conflictRetries: { type: 'integer', minimum: 0, maximum: 10, default: 3 },
     bodyLimitBytes: { type: 'integer', minimum: 1024, default: 1048576 },
+    // The HTTP listeners (edge and admin): limits on what one connection can hold, and where
+    // /docs and /metrics are served. README "Security" says why each default is what it is.
+    http: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        // Connections open at once per listener; past it new ones are closed at accept.
+        maxConnections: { type: 'integer', minimum: 1, maximum: 1000000, default: 10000 },
+        // A request's line and headers must arrive within this; the whole request (and body) within the next.
+        headersTimeoutMs: { type: 'integer', minimum: 100, maximum: 600000, default: 10000 },
+        requestTimeoutMs: { type: 'integer', minimum: 100, maximum: 3600000, default: 30000 },
+        // An idle keep-alive connection is closed after this (longer than the load balancer's idle timeout).
+        keepAliveTimeoutMs: { type: 'integer', minimum: 100, maximum: 3600000, default: 72000 },
+        // No byte either way for this long (a client that stopped reading its answer): closed.
+        socketTimeoutMs: { type: 'integer', minimum: 1000, maximum: 3600000, default: 60000 },
+        maxUrlBytes: { type: 'integer', minimum: 256, maximum: 1048576, default: 8192 },
+        // The request line and headers together (Node's maxHeaderSize counts both).
+        maxHeaderBytes: { type: 'integer', minimum: 1024, maximum: 1048576, default: 32768 },
+        // "public": no token (today's default); "admin": behind the admin token, with the admin
+        // routes (on the admin port when there is one); "off": not served.
+        docs: { type: 'string', enum: ['public', 'admin', 'off'], default: 'public' },
+        metrics: { type: 'string', enum: ['public', 'admin', 'off'], default: 'public' },
+      },
+    },
     // Admin and debug routes: bearer token (ADMIN_TOKEN overrides; null: the routes do not exist)
     // and their own port (null: they share the edge port).
     admin: {

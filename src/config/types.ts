@@ -25,12 +25,29 @@ export interface ServiceConfig {
   rulesReloadIntervalMs: number;
   conflictRetries: number;
   bodyLimitBytes: number;
+  /** The HTTP listeners' limits and where /docs and /metrics are served. */
+  http: HttpConfig;
   /** Admin and debug routes: no token means they do not exist; port null shares the edge port. */
   admin: { token: string | null; port: number | null };
   /** Cluster mode (DESIGN.md section 5); null: a single node. */
   cluster: ClusterConfig | null;
   /** Per-member token bucket on /v1/members routes; null: no rate limit. */
   rateLimit: { perMemberPerSecond: number; burst: number } | null;
+}
+
+/** Where an operator route (/docs, /metrics) is served: without a token, with the admin routes behind the token, or nowhere. */
+export type Exposure = 'public' | 'admin' | 'off';
+
+export interface HttpConfig {
+  maxConnections: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
+  keepAliveTimeoutMs: number;
+  socketTimeoutMs: number;
+  maxUrlBytes: number;
+  maxHeaderBytes: number;
+  docs: Exposure;
+  metrics: Exposure;
 }
 
 export interface Config {

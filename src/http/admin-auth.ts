@@ -32,6 +32,20 @@ export function bearerChecker(token: string): (authorization: string | undefined
 }
 
 /**
+ * The one Authorization header, or undefined when there is none or several. Node keeps the first
+ * of several; a proxy in front may have checked another, so two are never taken as one.
+ */
+export function singleAuthorization(rawHeaders: readonly string[]): string | undefined {
+  let found: string | undefined;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (rawHeaders[i]?.toLowerCase() !== 'authorization') continue;
+    if (found !== undefined) return undefined;
+    found = rawHeaders[i + 1] ?? '';
+  }
+  return found;
+}
+
+/**
  * Registers `register`'s routes in a scope that requires the bearer token. With `token` null
  * nothing is registered. Debug and admin routes both go through here.
  */
@@ -44,7 +58,7 @@ export function registerProtected(
   const authorized = bearerChecker(token);
   void app.register(async (scope) => {
     scope.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
-      if (authorized(request.headers.authorization)) return;
+      if (authorized(singleAuthorization(request.raw.rawHeaders))) return;
       return reply.status(401).header('www-authenticate', 'Bearer').send(UNAUTHORIZED_BODY);
     });
     await register(scope);

@@ -3,13 +3,17 @@
  * Two fastify defaults are changed on purpose: the validator does not coerce types (a number
  * 5 is not the id "5"), and the router accepts long path parameters so that a valid 128
  * character id reaches validation (find-my-way would answer 404 past 100 characters).
+ * The Node server under it is http-server.ts's: its limits, and the catalog answers for requests
+ * that never reach a route.
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import type { HttpConfig } from '../config/types.ts';
 import type { Clock } from '../service/clock.ts';
 import { registerProtected } from './admin-auth.ts';
-import { installDocs } from './docs.ts';
+import { docsPage, installDocs, isProtectedUrl } from './docs.ts';
+import { clientErrorHandler, httpServerFactory } from './http-server.ts';
 import { installMemberRateLimit, type RateLimitSettings } from './rate-limit.ts';
 import { adminRoutes, type AdminDependencies } from './routes/admin-routes.ts';
 import { answerFrameworkError, installErrorHandling } from './error-handler.ts';
@@ -28,6 +32,8 @@ export interface AppDependencies {
   clock: Clock;
   readiness: Readiness;
   bodyLimitBytes: number;
+  /** The server's limits, and where /docs and /metrics are served (`service.http`). */
+  http: HttpConfig;
   logger?: FastifyServerOptions['logger'];
   /** The debug API (/v1/debug/...): reads the event store directly. Absent: no debug routes. */
   debug?: DebugDependencies;
@@ -58,7 +64,9 @@ export function requestIdOf(request: IncomingMessage): string {
 }
 
 export function buildApp(deps: AppDependencies): FastifyInstance {
-  const app = Fastify({
+  // The server is made inside Fastify(), before `app` exists: its log is looked up when used.
+  const log = () => app.log;
+  const app: FastifyInstance = Fastify({
     // The request id follows the request into the worker and onto the stored events: take the
     // caller's X-Request-Id when it is a sane id, mint a UUID otherwise, and echo it back.
     genReqId: requestIdOf,
@@ -66,9 +74,12 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     bodyLimit: deps.bodyLimitBytes,
     routerOptions: { maxParamLength: 2048 },
     frameworkErrors: answerFrameworkError,
+    serverFactory: httpServerFactory(deps.http, log),
+    clientErrorHandler: clientErrorHandler(deps.http, log),
     ajv: { customOptions: { coerceTypes: false, removeAdditional: false, useDefaults: false, allErrors: false } },
   });
-  installErrorHandling(app);
+  const token = deps.admin?.token ?? null;
+  installErrorHandling(app, token === null ? [] : [token]);
   // Bodies are JSON only: fastify's default text/plain parser would turn a text body into a
   // string and answer 400 "body must be object" where 415 is the truth.
   app.removeContentTypeParser('text/plain');
@@ -76,15 +87,19 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   app.addHook('preValidation', async (request) => {
     if (request.method === 'POST' && request.body === undefined) request.body = {};
   });
-  installDocs(app); // before any route: it collects the routes as they are declared
+  const metricsBehindToken = deps.http.metrics === 'admin';
+  // Before any route: it collects the routes as they are declared.
+  installDocs(app, (url) => isProtectedUrl(url) || (metricsBehindToken && url === '/metrics'));
+  // Public: on each port, describing the routes that port serves. 'admin': see protectedRoutes.
+  if (deps.http.docs === 'public') void app.register(docsPage);
   const surface = deps.surface ?? 'all';
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
   if (deps.metrics) {
     installHttpMetrics(app, deps.metrics.edge);
-    // With a separate admin port, /metrics lives there, off the edge.
-    if (surface !== 'edge') metricsRoutes(app, deps.metrics);
+    // With a separate admin port, /metrics lives there, off the edge. 'admin': see protectedRoutes.
+    if (surface !== 'edge' && deps.http.metrics === 'public') metricsRoutes(app, deps.metrics);
   }
   // Forwarding applies to member routes on every surface (snapshot-now is an admin route).
   if (deps.cluster) installForwarding(app, deps.cluster);
@@ -98,13 +113,18 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   return app;
 }
 
-/** The admin and debug routes, all behind the admin token (see admin-auth.ts). */
+/**
+ * The admin and debug routes, all behind the admin token (see admin-auth.ts), and /docs and
+ * /metrics when `service.http` puts them there. No token: none of them exists.
+ */
 function protectedRoutes(app: FastifyInstance, deps: AppDependencies): FastifyInstance {
-  registerProtected(app, deps.admin?.token ?? null, (scope) => {
+  registerProtected(app, deps.admin?.token ?? null, async (scope) => {
     if (deps.admin) adminRoutes(scope, deps.admin);
     // Debug routes: registered here so that they share the admin scope and its token.
     if (deps.debug) debugRoutes(scope, deps.debug);
     if (deps.cluster) clusterRoutes(scope, deps.cluster);
+    if (deps.metrics && deps.http.metrics === 'admin') metricsRoutes(scope, deps.metrics);
+    if (deps.http.docs === 'admin') await docsPage(scope);
   });
   return app;
 }

@@ -7,6 +7,10 @@
  * declared. buildApp declares the edge routes synchronously, before any registered plugin has
  * loaded, so the swagger setup (synchronous in its dynamic mode) is applied directly instead of
  * through `register`: call installDocs before declaring any route.
+ *
+ * The collector is always installed (`app.swagger()` is what `npm run openapi` writes); where the
+ * page and /docs/json are served is `service.http.docs` (see app.ts): `docsPage` puts them in a
+ * scope, which may be the admin token's.
  */
 import type { FastifyInstance } from 'fastify';
 import { fastifySwagger } from '@fastify/swagger';
@@ -17,7 +21,8 @@ export function isProtectedUrl(url: string): boolean {
   return url.startsWith('/v1/admin/') || url.startsWith('/v1/debug/');
 }
 
-export function installDocs(app: FastifyInstance): void {
+/** `protectedUrl`: routes the document marks as needing the admin token (default: admin and debug). */
+export function installDocs(app: FastifyInstance, protectedUrl: (url: string) => boolean = isProtectedUrl): void {
   const setup = fastifySwagger as unknown as (instance: FastifyInstance, options: object, done: (error?: Error) => void) => void;
   setup(
     app,
@@ -32,7 +37,7 @@ export function installDocs(app: FastifyInstance): void {
         components: { securitySchemes: { adminToken: { type: 'http', scheme: 'bearer' } } },
       },
       transform: ({ schema, url }: { schema: Record<string, unknown> | undefined; url: string }) => {
-        if (!schema || !isProtectedUrl(url)) return { schema, url };
+        if (!schema || !protectedUrl(url)) return { schema, url };
         return { schema: { ...schema, security: [{ adminToken: [] }] }, url };
       },
     },
@@ -40,6 +45,10 @@ export function installDocs(app: FastifyInstance): void {
       if (error) throw error;
     },
   );
+}
+
+/** The swagger-ui page at /docs and the document at /docs/json, in `scope` (and under its hooks). */
+export async function docsPage(scope: FastifyInstance): Promise<void> {
   const ui = fastifySwaggerUi as unknown as (instance: FastifyInstance, options: object) => Promise<void>;
-  void app.register(async (scope) => ui(scope, { routePrefix: '/docs' }));
+  await ui(scope, { routePrefix: '/docs' });
 }

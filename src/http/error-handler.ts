@@ -5,6 +5,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AppError, ERROR_CATALOG, isErrorCode, type ErrorCode } from '../errors/catalog.ts';
+import { publicMessage } from '../errors/public-message.ts';
 
 interface ValidationIssue {
   instancePath: string;
@@ -58,7 +59,34 @@ export function answerFrameworkError(error: FastifyError, request: FastifyReques
   }
 }
 
-export function installErrorHandling(app: FastifyInstance): void {
+/** Methods a path may have; a 404 for one of them while another exists is a 405. */
+const ROUTABLE_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'] as const;
+
+function allowedMethods(app: FastifyInstance, url: string): string[] {
+  const path = url.split('?')[0] ?? '';
+  return ROUTABLE_METHODS.filter((method) => {
+    try {
+      return app.findRoute({ method, url: path }) !== null;
+    } catch {
+      return false; // a path the router cannot even read has no methods
+    }
+  });
+}
+
+/**
+ * `secrets`: strings no error answer may contain (the admin token). Every message goes through
+ * publicMessage on its way out: see src/errors/public-message.ts.
+ */
+export function installErrorHandling(app: FastifyInstance, secrets: readonly string[] = []): void {
+  /** Sends `{code, message, field?}`, the message cleared of anything that must not leave the service. */
+  const answer = (request: FastifyRequest, reply: FastifyReply, code: ErrorCode, message: string, extra: Record<string, unknown> = {}, error?: unknown) => {
+    const shown = publicMessage(code, message, secrets);
+    const status = ERROR_CATALOG[code].status;
+    // 5xx other than 503 are logged in full by the caller already.
+    if (shown.withheld && (status < 500 || status === 503)) request.log.warn({ err: error, code, message }, 'error detail withheld from the client');
+    return reply.status(ERROR_CATALOG[code].status).send(errorBody(code, shown.message, extra));
+  };
+
   app.setErrorHandler((error: FastifyError & { validation?: ValidationIssue[]; validationContext?: string }, request, reply) => {
     if (error instanceof AppError || isErrorCode((error as { code?: unknown }).code)) {
       const code = (error as { code: ErrorCode }).code;
@@ -67,7 +95,7 @@ export function installErrorHandling(app: FastifyInstance): void {
       if (status === 503) reply.header('retry-after', '1'); // store trouble and overload pass: retry soon
       else if (status >= 500) request.log.error({ err: error }, 'request failed');
       const field = details?.['field'];
-      return reply.status(status).send(errorBody(code, error.message, typeof field === 'string' ? { field } : {}));
+      return answer(request, reply, code, error.message, typeof field === 'string' ? { field } : {}, error);
     }
     const first = error.validation?.[0];
     if (first) {
@@ -76,7 +104,7 @@ export function installErrorHandling(app: FastifyInstance): void {
     }
     switch (error.code) {
       case 'FST_ERR_CTP_BODY_TOO_LARGE':
-        return reply.status(413).send(errorBody('BODY_TOO_LARGE', error.message));
+        return answer(request, reply, 'BODY_TOO_LARGE', error.message);
       case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
         return reply.status(415).send(errorBody('UNSUPPORTED_MEDIA_TYPE', 'the body must be application/json'));
       case 'FST_ERR_CTP_INVALID_JSON_BODY':
@@ -88,17 +116,25 @@ export function installErrorHandling(app: FastifyInstance): void {
     }
     const status = error.statusCode ?? 500;
     if (status === 400 && (error.name === 'SyntaxError' || error instanceof SyntaxError)) {
-      return reply.status(400).send(errorBody('INVALID_JSON', `the body is not valid JSON: ${error.message}`));
+      return answer(request, reply, 'INVALID_JSON', `the body is not valid JSON: ${error.message}`, {}, error);
     }
     if (status >= 400 && status < 500) {
       const code: ErrorCode = status === 404 ? 'ROUTE_NOT_FOUND' : status === 413 ? 'BODY_TOO_LARGE' : status === 415 ? 'UNSUPPORTED_MEDIA_TYPE' : 'VALIDATION_FAILED';
-      return reply.status(ERROR_CATALOG[code].status).send(errorBody(code, error.message));
+      return answer(request, reply, code, error.message, {}, error);
     }
     request.log.error({ err: error }, 'unexpected failure');
     return reply.status(500).send(errorBody('INTERNAL', 'an unexpected error occurred; the service log has the details'));
   });
 
   app.setNotFoundHandler((request, reply) => {
-    reply.status(404).send(errorBody('ROUTE_NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0] ?? ''}`));
+    const path = request.url.split('?')[0] ?? '';
+    // The path exists with other methods: 405 and what it allows. A route that exists for this
+    // very method and still calls notFound (a missing static file) is a plain 404.
+    const allowed = allowedMethods(app, request.url);
+    if (allowed.length > 0 && !allowed.includes(request.method)) {
+      void reply.header('allow', allowed.join(', '));
+      return answer(request, reply, 'METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${path}; it allows ${allowed.join(', ')}`);
+    }
+    return answer(request, reply, 'ROUTE_NOT_FOUND', `no route ${request.method} ${path}`);
   });
 }

@@ -18,7 +18,8 @@ import { activeLicenses, applyEvent, initialMemberState, type MemberState } from
 import { isRefusal, type Refusal } from '../domain/refusal.ts';
 import { planRules, titlePolicy, type Limit, type Rules } from '../domain/rules.ts';
 import { iso, type Instant } from '../domain/time.ts';
-import { AppError } from '../errors/catalog.ts';
+import { AppError, isErrorCode } from '../errors/catalog.ts';
+import { publicMessage } from '../errors/public-message.ts';
 import { decodeEvent, metadataOf } from '../store/codec/event-codec.ts';
 import type { EventRecord, EventStore } from '../store/event-store.ts';
 
@@ -261,8 +262,10 @@ export async function* eventLines(store: EventStore, memberId: string, filter: E
   try {
     for await (const row of memberEvents(store, memberId, filter)) yield JSON.stringify(presentEvent(row));
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    yield JSON.stringify({ error: { code: typeof code === 'string' ? code : 'INTERNAL', message: (error as Error).message } });
+    const raw = (error as { code?: unknown }).code;
+    const code = typeof raw === 'string' && isErrorCode(raw) ? raw : 'INTERNAL';
+    // The stream's last line is an answer like any other: no driver text, path or CQL in it.
+    yield JSON.stringify({ error: { code, message: publicMessage(code, (error as Error).message).message } });
   }
 }
 

@@ -311,9 +311,11 @@ t.test('POST /v1/admin/clock does not exist with the system clock', async (t) =>
   t.equal(res.status, 201);
 });
 
-t.test('an unknown route or method is 404 ROUTE_NOT_FOUND', async (t) => {
+t.test('an unknown route is 404 ROUTE_NOT_FOUND; a method the path does not have is 405 METHOD_NOT_ALLOWED', async (t) => {
   const s = await server(t);
-  expectError(t, await get(s, '/v1/members/m1/licenses/x/renew'), 404, 'ROUTE_NOT_FOUND', 'GET on a POST route');
+  const wrongMethod = await get(s, '/v1/members/m1/licenses/x/renew');
+  expectError(t, wrongMethod, 405, 'METHOD_NOT_ALLOWED', 'GET on a POST route');
+  t.equal(wrongMethod.headers['allow'], 'POST', 'Allow names the method the path has');
   expectError(t, await get(s, '/v2/anything'), 404, 'ROUTE_NOT_FOUND', 'no such path');
   expectError(t, await post(s, '/v1/members/m1/licenses/x', {}), 404, 'ROUTE_NOT_FOUND', 'POST on a license itself');
 });

@@ -3,10 +3,12 @@
  * snapshot a member now, the rules in force, reload the rules from the config file now, and
  * (with `"clock": "manual"` only) the test clock.
  */
+import { basename } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { RulesSource } from '../../config/rules-source.ts';
 import { ManualClock, type Clock } from '../../service/clock.ts';
 import type { SnapshotResult } from '../../service/license-service.ts';
+import { publicMessage } from '../../errors/public-message.ts';
 import { errorBody } from '../error-handler.ts';
 import { errorResponse, memberParams } from '../schemas.ts';
 import { adminClockRoutes } from './admin-clock-routes.ts';
@@ -49,6 +51,16 @@ const refusedResponse = {
     rulesVersion: { type: 'string' },
   },
 } as const;
+
+/**
+ * Why a reload was refused, fit for an answer: the config file by its name, never its path, and
+ * no excerpt of a file that does not parse (it may hold the admin token). The log keeps it all.
+ */
+function reloadReason(message: string, configPath: string | null): string {
+  let reason = message.replace(/, ".*" is not valid JSON/s, '');
+  if (configPath !== null) reason = reason.split(configPath).join(basename(configPath));
+  return publicMessage('RULES_RELOAD_REFUSED', reason).message;
+}
 
 export function adminRoutes(app: FastifyInstance, deps: AdminDependencies): void {
   app.post<{ Params: { memberId: string } }>(
@@ -123,13 +135,15 @@ export function adminRoutes(app: FastifyInstance, deps: AdminDependencies): void
           return { outcome: 'applied', rulesVersion: change.version, previousVersion };
         case 'unchanged':
           return { outcome: 'unchanged', rulesVersion: previousVersion };
-        case 'refused':
+        case 'refused': {
+          const reason = reloadReason(change.message, deps.configPath);
           return reply.status(409).send({
-            ...errorBody('RULES_RELOAD_REFUSED', `rules reload refused: ${change.message}`),
+            ...errorBody('RULES_RELOAD_REFUSED', `rules reload refused: ${reason}`),
             outcome: 'refused',
-            reason: change.message,
+            reason,
             rulesVersion: deps.rules.current().version,
           });
+        }
       }
     },
   );
