@@ -306,15 +306,16 @@ export class ClusterNode {
   /** This node's members in memory that a ring of `owners` would give to other nodes. */
   async previewLocal(owners: string[]): Promise<PreviewAnswer> {
     const ids = await this.#actors.memberIds();
-    const moves: Record<string, number> = {};
+    // Counted in a Map: node ids may be any name, `__proto__` included, which a `{}` would lose.
+    const moves = new Map<string, number>();
     if (owners.length > 0) {
       const ring = createRing(owners, { vnodes: this.#settings.vnodes });
       for (const id of ids) {
         const to = ring.ownerOf(id);
-        if (to !== this.nodeId) moves[to] = (moves[to] ?? 0) + 1;
+        if (to !== this.nodeId) moves.set(to, (moves.get(to) ?? 0) + 1);
       }
     }
-    return { nodeId: this.nodeId, membersInMemory: ids.length, moves };
+    return { nodeId: this.nodeId, membersInMemory: ids.length, moves: Object.fromEntries(moves) };
   }
 
   async status(): Promise<NodeStatus> {
@@ -376,7 +377,8 @@ export class ClusterNode {
       warmed: 0,
       failed: 0,
       inFlight: 0,
-      byTarget: {},
+      // Keyed by node id, which may be `__proto__`: no prototype to find or to set.
+      byTarget: Object.create(null) as Record<string, number>,
       startedAt: this.#now(),
       finishedAt: null,
       superseded: false,
