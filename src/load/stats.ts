@@ -63,9 +63,10 @@ export class OperationStats {
   readonly histogram: Histogram = build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3, autoResize: true });
   count = 0;
   readonly outcomes: OutcomeCounts = { ok: 0, refusals: 0, rejected: 0, errors: 0 };
-  readonly statuses: Record<string, number> = {};
-  readonly codes: Record<string, number> = {};
-  readonly reasons: Record<string, number> = {};
+  // Keyed by what the service answered (codes, reasons): no prototype to find a key on.
+  readonly statuses: Record<string, number> = Object.create(null);
+  readonly codes: Record<string, number> = Object.create(null);
+  readonly reasons: Record<string, number> = Object.create(null);
   fellBackToAcquire = 0;
   // The histogram rounds to its precision; the exact max keeps "max" honest and caps percentiles.
   private maxMicros = 0;
