@@ -108,7 +108,8 @@ export function installErrorHandling(app: FastifyInstance, secrets: readonly str
       case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
         return reply.status(415).send(errorBody('UNSUPPORTED_MEDIA_TYPE', 'the body must be application/json'));
       case 'FST_ERR_CTP_INVALID_JSON_BODY':
-        return reply.status(400).send(errorBody('INVALID_JSON', 'the body is not valid JSON'));
+        // Also a body with a "__proto__" or "constructor.prototype" key: the parser refuses those.
+        return reply.status(400).send(errorBody('INVALID_JSON', 'the body is not valid JSON, or has a "__proto__" or "constructor": {"prototype"} key, which are refused'));
       case 'FST_ERR_CTP_EMPTY_JSON_BODY':
         return reply.status(400).send(errorBody('INVALID_JSON', 'the body is empty but Content-Type is application/json; send {} or no Content-Type'));
       case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
