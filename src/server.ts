@@ -15,7 +15,7 @@ import type { MetricsSource } from './http/routes/metrics-routes.ts';
 import { EdgeMetrics, instrumentStore, ServiceMetrics } from './observability/metrics.ts';
 import { instrumentDecisions } from './observability/instrumented-port.ts';
 import { ManualClock, systemClock, type Clock } from './service/clock.ts';
-import { licenseServiceFromConfig, type LicenseService } from './service/license-service.ts';
+import { DEGRADED_CHECK_LOG, licenseServiceFromConfig, type LicenseService } from './service/license-service.ts';
 import type { EventStore } from './store/event-store.ts';
 import { openEventStore } from './store/open-store.ts';
 import { ClusterNode, type LocalActors } from './cluster/cluster-node.ts';
@@ -100,6 +100,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       clock,
       onSnapshotError: (memberId, error) =>
         app?.log.warn({ memberId, err: error }, 'snapshot failed; the member will replay more events on its next load'),
+      onDegradedCheck: (memberId, error) => app?.log.warn({ memberId, err: error }, DEGRADED_CHECK_LOG),
       ...(ownership ? { ownership } : {}),
     });
   }

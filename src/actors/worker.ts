@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { RulesSource } from '../config/rules-source.ts';
 import { ManualClock, systemClock } from '../service/clock.ts';
-import { licenseServiceFromConfig } from '../service/license-service.ts';
+import { DEGRADED_CHECK_LOG, licenseServiceFromConfig } from '../service/license-service.ts';
 import { GroupCommitStore, withGroupCommit } from '../store/group-commit.ts';
 import { openEventStore } from '../store/open-store.ts';
 import { instrumentStore, ServiceMetrics } from '../observability/metrics.ts';
@@ -27,7 +27,9 @@ const log = pino({ base: { worker: workerId }, level: process.env['LOG_LEVEL'] ?
 const metrics = new ServiceMetrics({ worker: workerId }, () => service.stats());
 const baseStore = instrumentStore(await openEventStore(config.service), metrics);
 const store = config.service.actors.groupCommit ? withGroupCommit(baseStore) : baseStore;
-// On a manual clock the main thread owns time: each batch carries its reading.
+// On a manual clock the main thread owns time: each batch carries its reading, which the worker
+// takes as it is, backwards too (a member's events still never go back in time: see
+// LicenseService, which stamps them no earlier than the member's newest event).
 const clock = config.service.clock === 'manual' ? new ManualClock(now) : systemClock;
 const rules = new RulesSource(config.rules);
 const service = licenseServiceFromConfig(config.service, {
@@ -35,6 +37,7 @@ const service = licenseServiceFromConfig(config.service, {
   rules,
   clock,
   onSnapshotError: (memberId, error) => log.warn({ memberId, err: error }, 'snapshot failed; the member will replay more events on its next load'),
+  onDegradedCheck: (memberId, error) => log.warn({ memberId, err: error }, DEGRADED_CHECK_LOG),
 });
 
 /** Runs one request; loads use the fence the main thread routed it with (cluster), never a later one. */
@@ -60,7 +63,7 @@ const api: WorkerApi = {
   ping: () => workerId,
   metrics: () => metrics.json(),
   async handle(batch: ActorBatch): Promise<ActorReply[]> {
-    if (clock instanceof ManualClock) clock.set(Math.max(clock.now(), batch.now));
+    if (clock instanceof ManualClock) clock.set(batch.now);
     // All requests start now, in order (so one member's commands keep their order in its
     // mailbox); different members run concurrently.
     return Promise.all(

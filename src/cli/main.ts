@@ -7,7 +7,10 @@
  *   explain <memberId> --title T --device D [--at ISO] [--plan P] [--rules-version V]
  *   replay --check        rebuild every member from events, compare with its latest snapshot
  *   snapshot <memberId>   snapshot the member now
+ *   repair <memberId> [--void <generation>:<position> --reason <text>]
+ *                         list the rows the fold cannot use; with --void, append a void for one
  *
+ * Times (--at, --from, --to) must lie between 1970-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z.
  * Exit codes: 0 done, 1 failure (or mismatches found by replay --check), 2 bad usage or config.
  */
 import { once } from 'node:events';
@@ -19,14 +22,17 @@ import { eventLines, explainAt, type EventFilter } from '../service/history.ts';
 import { MemberRepository } from '../service/member-repository.ts';
 import type { EventStore } from '../store/event-store.ts';
 import { openEventStore } from '../store/open-store.ts';
+import { isRepresentable, MAX_ISO, MIN_ISO } from '../domain/time-range.ts';
 import { progressBar } from './progress.ts';
+import { listUnusableRows, parseVoidTarget, voidRow } from './repair.ts';
 import { checkMember } from './replay-check.ts';
 
 const USAGE = `usage: license-accounting [--config <path>] <command>
   dump <memberId> [--aggregate license|downloaded|device] [--aggregate-id <id>] [--from <ISO>] [--to <ISO>]
   explain <memberId> --title <titleId> --device <deviceId> [--at <ISO>] [--plan <plan>] [--rules-version <v>]
   replay --check
-  snapshot <memberId>`;
+  snapshot <memberId>
+  repair <memberId> [--void <generation>:<position> --reason <text>]`;
 
 class UsageError extends Error {}
 
@@ -42,6 +48,8 @@ const OPTIONS = {
   from: { type: 'string' },
   to: { type: 'string' },
   check: { type: 'boolean' },
+  void: { type: 'string' },
+  reason: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -49,6 +57,7 @@ function instant(value: string | undefined, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const at = Date.parse(value);
   if (!Number.isFinite(at)) throw new UsageError(`--${flag} must be an ISO-8601 time, got "${value}"`);
+  if (!isRepresentable(at)) throw new UsageError(`--${flag} must be between ${MIN_ISO} and ${MAX_ISO}, got "${value}"`);
   return at;
 }
 
@@ -130,7 +139,7 @@ async function run(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return command === undefined && !values.help ? 2 : 0;
   }
-  if (!['dump', 'explain', 'replay', 'snapshot'].includes(command)) throw new UsageError(`unknown command "${command}"`);
+  if (!['dump', 'explain', 'replay', 'snapshot', 'repair'].includes(command)) throw new UsageError(`unknown command "${command}"`);
   if (command === 'replay' && !values.check) throw new UsageError('replay needs --check (it only checks; it never rewrites snapshots)');
   // Validate everything before opening the store.
   const memberId = command === 'replay' ? '' : memberArg(positionals);
@@ -145,6 +154,12 @@ async function run(argv: string[]): Promise<number> {
     throw new UsageError(`--aggregate must be license, downloaded or device, got "${values.aggregate}"`);
   }
   if (command === 'explain' && (values.title === undefined || values.device === undefined)) throw new UsageError('explain needs --title and --device');
+  if ((values.void !== undefined || values.reason !== undefined) && command !== 'repair') throw new UsageError('--void and --reason belong to repair');
+  const target = values.void === undefined ? null : parseVoidTarget(values.void);
+  if (values.void !== undefined && target === null) throw new UsageError(`--void must be <generation>:<position> (as dump shows them), got "${values.void}"`);
+  if (target !== null && (values.reason === undefined || values.reason.trim().length === 0 || values.reason.length > 500)) {
+    throw new UsageError('--void needs --reason <text> (1 to 500 characters): the void keeps it for the audit trail');
+  }
 
   const config: Config = loadConfig({ argv: values.config === undefined ? [] : ['--config', values.config], env: process.env });
   const store = await openEventStore(config.service);
@@ -165,6 +180,15 @@ async function run(argv: string[]): Promise<number> {
       }
       case 'replay':
         return await replayCheck(store);
+      case 'repair': {
+        const output =
+          target === null
+            ? await listUnusableRows(store, memberId)
+            : await voidRow(store, memberId, target, { reason: values.reason ?? '', rulesVersion: config.rules.version, now: Date.now });
+        for (const line of output.lines) await write(`${JSON.stringify(line)}\n`);
+        if (output.problem !== null) process.stderr.write(`license-accounting: ${output.problem}\n`);
+        return output.exitCode;
+      }
       default:
         return await snapshot(store, memberId);
     }

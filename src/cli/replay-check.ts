@@ -3,9 +3,10 @@
  * member's latest snapshot. A snapshot is only an optimisation of the fold, so any difference
  * is a bug (in a decider, an upcaster, the codec) or a damaged row, and is reported.
  */
-import { applyEvent, initialMemberState, type MemberState } from '../domain/member/state.ts';
-import { decodeEvent, metadataOf } from '../store/codec/event-codec.ts';
+import type { MemberState } from '../domain/member/state.ts';
+import { ReplayFold } from '../service/replay-fold.ts';
 import { decodeMemberState, encodeMemberState } from '../store/codec/snapshot-codec.ts';
+import { isVoidRow } from '../store/codec/void-codec.ts';
 import type { EventStore, SnapshotRecord } from '../store/event-store.ts';
 
 export type MemberCheck =
@@ -14,15 +15,27 @@ export type MemberCheck =
   | { memberId: string; outcome: 'mismatch'; generation: number; position: number; differences: string[] }
   | { memberId: string; outcome: 'error'; message: string };
 
-/** The rebuilt member up to the snapshot: every event of the generations before it. */
+/**
+ * The rebuilt member up to the snapshot: every event of the generations before it. Voids are
+ * honoured wherever they are: when a row cannot be used, the later generations are read for a
+ * void naming it before the member is reported as an error.
+ */
 async function rebuildUpTo(store: EventStore, memberId: string, snapshot: SnapshotRecord): Promise<MemberState> {
-  const state = initialMemberState();
+  const fold = new ReplayFold();
   for (let generation = 0; generation < snapshot.generation; generation++) {
     for await (const row of store.readGeneration(memberId, generation)) {
-      if (row.position <= snapshot.position) applyEvent(state, decodeEvent(row), metadataOf(row));
+      if (row.position <= snapshot.position) fold.add(row);
+      else if (isVoidRow(row)) fold.noteVoid(row);
     }
   }
-  return state;
+  if (fold.unvoided().length > 0) {
+    const head = await store.readHead(memberId);
+    for (let generation = snapshot.generation; generation <= head.generation; generation++) {
+      for await (const row of store.readGeneration(memberId, generation)) if (isVoidRow(row)) fold.noteVoid(row);
+    }
+  }
+  fold.finish();
+  return fold.state;
 }
 
 /** Which parts differ, down to the aggregate ids, for the report. */

@@ -22,7 +22,7 @@ export const SERVED_BY_HEADER = 'x-served-by';
 const MEMBER_ROUTES = ['/v1/members/', '/v1/admin/members/'];
 
 /** Headers relayed from the owner's answer (the rest are per-connection). */
-const RELAYED = ['content-type', 'retry-after', SERVED_BY_HEADER, 'www-authenticate', 'idempotent-replayed'];
+const RELAYED = ['content-type', 'retry-after', SERVED_BY_HEADER, 'www-authenticate', 'x-license-degraded', 'idempotent-replayed'];
 
 export interface ForwardingDeps {
   node: ClusterNode;

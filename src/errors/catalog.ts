@@ -5,6 +5,7 @@
  */
 export const ERROR_CATALOG = {
   VALIDATION_FAILED: { status: 400, description: 'A path parameter, query string or body field is missing, of the wrong type or out of range; the message names the field.' },
+  TIME_OUT_OF_RANGE: { status: 400, description: 'A time given (a date-time field, the manual clock, `advanceMs`, a playback session) or one the command would store (an expiry) is outside 1970-01-01T00:00:00.000Z to 9999-12-31T23:59:59.999Z; `field` names it, nothing is written.' },
   INVALID_JSON: { status: 400, description: 'The body is not valid JSON.' },
   UNKNOWN_PLAN: { status: 400, description: 'The `plan` names no plan in the rules in force.' },
   BODY_TOO_LARGE: { status: 413, description: 'The body is over the configured size limit.' },
@@ -38,7 +39,7 @@ export const ERROR_CATALOG = {
   NOT_READY: { status: 503, description: 'The service is starting or shutting down.' },
   OVERLOADED: { status: 503, description: 'Too many requests are queued for this member or this worker; retry after the Retry-After seconds.' },
   WORKER_FAILED: { status: 503, description: 'The worker thread holding this member failed while the request was in flight; it is being replaced, retry.' },
-  EVENT_DECODE_FAILED: { status: 500, description: 'A stored row of this member cannot be decoded (unknown type or newer schema version); the log names the row.' },
+  EVENT_DECODE_FAILED: { status: 503, description: 'A stored row of this member cannot be decoded or applied (unknown type, newer schema version, bad payload or time); the message and the log name the row. Its commands are refused (nothing written) until the row is voided (`license-accounting repair`) or a service that reads it is deployed; its checks answer allowed, marked `x-license-degraded`. `Retry-After` is 300.' },
   INTERNAL: { status: 500, description: 'An unexpected failure; the log has the details.' },
 } as const satisfies Record<string, { status: number; description: string }>;
 

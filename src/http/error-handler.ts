@@ -92,7 +92,12 @@ export function installErrorHandling(app: FastifyInstance, secrets: readonly str
       const code = (error as { code: ErrorCode }).code;
       const status = ERROR_CATALOG[code].status;
       const details = (error as { details?: Record<string, unknown> }).details;
-      if (status === 503) reply.header('retry-after', '1'); // store trouble and overload pass: retry soon
+      // A member whose history cannot be read stays so until an operator acts: no quick retry
+      // (an edge client falls back at once on a Retry-After longer than its budget), and a log line.
+      if (code === 'EVENT_DECODE_FAILED') {
+        reply.header('retry-after', '300');
+        request.log.error({ err: error }, 'member history cannot be read; its commands are refused until the row is voided (license-accounting repair)');
+      } else if (status === 503) reply.header('retry-after', '1'); // store trouble and overload pass: retry soon
       else if (status >= 500) request.log.error({ err: error }, 'request failed');
       const field = details?.['field'];
       return answer(request, reply, code, error.message, typeof field === 'string' ? { field } : {}, error);

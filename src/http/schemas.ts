@@ -1,4 +1,5 @@
 /** JSON schemas shared by the edge routes. Ids: 1 to 128 characters of [A-Za-z0-9._:-]. */
+import { isRepresentable, MAX_ISO, MIN_ISO } from '../domain/time-range.ts';
 import { AppError } from '../errors/catalog.ts';
 
 export const ID_PATTERN = '^[A-Za-z0-9._:-]{1,128}$';
@@ -16,6 +17,15 @@ export function parseIsoTime(value: string, field: string): number {
   const at = Date.parse(value);
   if (!Number.isFinite(at)) {
     throw new AppError('VALIDATION_FAILED', `${field} must be an ISO-8601 date-time without a leap second (23:59:60)`, { field });
+  }
+  // The format allows years 0000 to 9999 in any offset: 9999-12-31T23:59:59-01:00 is year 10000.
+  return requireRepresentable(at, field);
+}
+
+/** `at` when the service can represent it, else TIME_OUT_OF_RANGE naming `field`. */
+export function requireRepresentable(at: number, field: string): number {
+  if (!isRepresentable(at)) {
+    throw new AppError('TIME_OUT_OF_RANGE', `${field} must be between ${MIN_ISO} and ${MAX_ISO}`, { field });
   }
   return at;
 }

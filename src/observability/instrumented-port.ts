@@ -26,7 +26,8 @@ export function instrumentDecisions(port: LicensePort, metrics: EdgeMetrics): Li
     async check(memberId, input) {
       try {
         const result = await port.check(memberId, input);
-        metrics.decisions.inc({ command: 'Check', outcome: result.allowed ? 'allowed' : 'refused', reason: result.allowed ? 'NONE' : result.reason });
+        if (result.allowed && result.degraded !== undefined) metrics.decisions.inc({ command: 'Check', outcome: 'degraded', reason: 'EVENT_DECODE_FAILED' });
+        else metrics.decisions.inc({ command: 'Check', outcome: result.allowed ? 'allowed' : 'refused', reason: result.allowed ? 'NONE' : result.reason });
         return result;
       } catch (error) {
         metrics.decisions.inc({ command: 'Check', outcome: 'error', reason: codeOf(error) });

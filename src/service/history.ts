@@ -14,14 +14,17 @@
 import { countingDownloads } from '../domain/aggregates/downloaded.ts';
 import type { LicenseState } from '../domain/aggregates/license.ts';
 import { decideAcquire } from '../domain/member/decide.ts';
-import { activeLicenses, applyEvent, initialMemberState, type MemberState } from '../domain/member/state.ts';
+import { activeLicenses, type MemberState } from '../domain/member/state.ts';
 import { isRefusal, type Refusal } from '../domain/refusal.ts';
 import { planRules, titlePolicy, type Limit, type Rules } from '../domain/rules.ts';
 import { iso, type Instant } from '../domain/time.ts';
+import { isRepresentable } from '../domain/time-range.ts';
 import { AppError, isErrorCode } from '../errors/catalog.ts';
 import { publicMessage } from '../errors/public-message.ts';
-import { decodeEvent, metadataOf } from '../store/codec/event-codec.ts';
+import { decodeEvent } from '../store/codec/event-codec.ts';
+import { decodeVoid, isVoidRow } from '../store/codec/void-codec.ts';
 import type { EventRecord, EventStore } from '../store/event-store.ts';
+import { ReplayFold, type SkippedRow } from './replay-fold.ts';
 
 export interface EventFilter {
   /** Only this aggregate name (license, downloaded, device). */
@@ -63,15 +66,19 @@ export function presentEvent(row: EventRecord): Record<string, unknown> {
     generation: row.generation,
     type: row.type,
     schemaVersion: row.schemaVersion,
-    at: iso(row.at),
+    at: isRepresentable(row.at) ? iso(row.at) : row.at,
     aggregate: { name: row.aggregateName, id: row.aggregateId },
     rulesVersion: row.rulesVersion,
     requestId: row.requestId,
     correlationId: row.correlationId ?? null,
   };
   try {
-    const { type: _type, at: _at, ...data } = decodeEvent(row) as unknown as Record<string, unknown>;
-    shown['data'] = data;
+    if (isVoidRow(row)) {
+      shown['data'] = decodeVoid(row);
+    } else {
+      const { type: _type, at: _at, ...data } = decodeEvent(row) as unknown as Record<string, unknown>;
+      shown['data'] = data;
+    }
   } catch (error) {
     shown['payload'] = row.payload;
     shown['decodeError'] = (error as Error).message;
@@ -98,23 +105,45 @@ export interface MemberStateAt {
   acquiredBy: Map<string, EventRef>;
   /** The TitleDownloaded events, by `${titleId}|${licenseId}|${at}`. */
   downloadedBy: Map<string, EventRef>;
+  /** The fold, which set aside the rows it could not use (see ReplayFold). */
+  fold: ReplayFold;
+  /** Rows left out because a void names them (or the voided row they depended on); set by finish. */
+  skipped: SkippedRow[];
 }
 
 export function downloadKey(titleId: string, licenseId: string, at: Instant): string {
   return `${titleId}|${licenseId}|${at}`;
 }
 
-/** Pure fold: applies the rows with at <= `at` (in the order given) to an empty member. */
+/**
+ * Pure fold: applies the rows with at <= `at` (in the order given) to an empty member. Voids
+ * count whatever their time (a row unreadable now was unreadable then); a row that cannot be
+ * used and is not voided throws (EVENT_DECODE_FAILED).
+ */
 export function foldUntil(rows: Iterable<EventRecord>, at: Instant): MemberStateAt {
-  const result: MemberStateAt = { at, state: initialMemberState(), eventsApplied: 0, lastEvent: null, acquiredBy: new Map(), downloadedBy: new Map() };
+  const result = emptyStateAt(at);
   for (const row of rows) foldRow(result, row);
+  return finishStateAt(result);
+}
+
+function emptyStateAt(at: Instant): MemberStateAt {
+  const fold = new ReplayFold();
+  return { at, state: fold.state, eventsApplied: 0, lastEvent: null, acquiredBy: new Map(), downloadedBy: new Map(), fold, skipped: [] };
+}
+
+function finishStateAt(result: MemberStateAt): MemberStateAt {
+  result.skipped = result.fold.finish();
   return result;
 }
 
 function foldRow(result: MemberStateAt, row: EventRecord): void {
+  if (isVoidRow(row)) {
+    result.fold.noteVoid(row);
+    return;
+  }
   if (row.at > result.at) return;
-  const event = decodeEvent(row);
-  applyEvent(result.state, event, metadataOf(row));
+  const event = result.fold.add(row);
+  if (event === null) return;
   result.eventsApplied += 1;
   const ref: EventRef = { position: row.position, generation: row.generation, type: row.type, at: row.at };
   const last = result.lastEvent;
@@ -125,13 +154,13 @@ function foldRow(result: MemberStateAt, row: EventRecord): void {
 
 /** The member as of `at`, rebuilt from every generation's events (not from snapshots). */
 export async function memberStateAt(store: EventStore, memberId: string, at: Instant): Promise<MemberStateAt> {
-  const result = foldUntil([], at);
+  const result = emptyStateAt(at);
   const head = await store.readHead(memberId);
   for (let generation = 0; generation <= head.generation; generation++) {
     // Clustering order is fine for the fold: it is the order the repository replays in.
     for await (const row of store.readGeneration(memberId, generation)) foldRow(result, row);
   }
-  return result;
+  return finishStateAt(result);
 }
 
 function presentLicense(l: LicenseState): Record<string, unknown> {
@@ -163,6 +192,8 @@ export function presentState(memberId: string, rebuilt: MemberStateAt): Record<s
       registeredAt: iso(d.registeredAt),
       deactivations: d.deactivations.map(iso),
     })),
+    // Rows a void left out of this state (each with the void that names it); usually none.
+    skippedRows: rebuilt.skipped.map((r) => ({ generation: r.generation, position: r.position, type: r.type, error: r.error, voidedBy: r.voidedBy })),
   };
 }
 

@@ -11,7 +11,9 @@ import type { AcquireLicense, DeactivateDevice, MemberCommand, RecordPlayback, R
 import type { CommandAnswer } from '../domain/member/answers.ts';
 import { decide, decideAcquire } from '../domain/member/decide.ts';
 import { activeLicenses } from '../domain/member/state.ts';
+import type { DomainEvent } from '../domain/events.ts';
 import { isRefusal, type Refusal } from '../domain/refusal.ts';
+import { firstUnrepresentableTime, MAX_ISO, MIN_ISO } from '../domain/time-range.ts';
 import { planRules, type Rules } from '../domain/rules.ts';
 import type { RulesSource } from '../config/rules-source.ts';
 import { AppError } from '../errors/catalog.ts';
@@ -34,8 +36,16 @@ export type CommandResult =
   | { outcome: 'refused'; refusal: Refusal; rulesVersion: string };
 
 export type CheckResult =
-  | { allowed: true; rulesVersion: string }
+  | { allowed: true; rulesVersion: string; degraded?: typeof UNDECODABLE_HISTORY }
   | { allowed: false; reason: Refusal['reason']; message: string; details: Refusal['details']; rulesVersion: string };
+
+/**
+ * A check of a member whose stored history cannot be read (EVENT_DECODE_FAILED) answers what the
+ * edge client's fallback would (allowed, as for a member with no licenses), marked with this:
+ * the service cannot decide, and a member is never punished for the service's own damage.
+ */
+export const UNDECODABLE_HISTORY = 'undecodable-history';
+export const DEGRADED_CHECK_LOG = "check answered allowed (degraded): the member's stored history cannot be read; see the row in the error, void it with license-accounting repair";
 
 export interface CheckInput {
   deviceId: string;
@@ -81,6 +91,8 @@ export interface LicenseServiceOptions {
    * fencing.
    */
   ownership?: (memberId: string) => OwnershipFence | null;
+  /** Told of every check answered with the fallback because the member's history cannot be read. */
+  onDegradedCheck?: (memberId: string, error: unknown) => void;
 }
 
 export class LicenseService {
@@ -117,7 +129,16 @@ export class LicenseService {
   }
 
   async check(memberId: string, input: CheckInput, fence?: OwnershipFence | null): Promise<CheckResult> {
-    const member = await this.#member(memberId, this.#fenceFor(memberId, fence));
+    let member: LoadedMember;
+    try {
+      member = await this.#member(memberId, this.#fenceFor(memberId, fence));
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== 'EVENT_DECODE_FAILED') throw error;
+      const rules = this.#options.rules.current();
+      requireKnownPlan(rules, input.plan);
+      this.#options.onDegradedCheck?.(memberId, error);
+      return { allowed: true, rulesVersion: rules.version, degraded: UNDECODABLE_HISTORY };
+    }
     const rules = this.#options.rules.current();
     requireKnownPlan(rules, input.plan);
     const decision = decideAcquire(
@@ -128,6 +149,8 @@ export class LicenseService {
     if (isRefusal(decision)) {
       return { allowed: false, reason: decision.reason, message: decision.message, details: decision.details, rulesVersion: rules.version };
     }
+    // Exactly what an acquire would decide: one whose expiry cannot be represented is refused.
+    requireRepresentableEvents(decision.events);
     return { allowed: true, rulesVersion: rules.version };
   }
 
@@ -222,6 +245,7 @@ export class LicenseService {
           field: 'body.requestId',
         });
       }
+      requireRepresentableEvents(decision.events);
       try {
         await this.#options.repository.append(member, decision.events, { rulesVersion: rules.version, requestId: command.requestId, correlationId: command.correlationId });
         // Set again: the member grew, and the cache's byte bound counts sizes at set time.
@@ -261,6 +285,22 @@ export class LicenseService {
   }
 }
 
+/**
+ * A decision whose events would carry a time the service cannot represent (a manual clock set
+ * near year 9999, plus a license window) is refused before anything is written: the request was
+ * fine, but its answer could not be stored and read back.
+ */
+function requireRepresentableEvents(events: readonly DomainEvent[]): void {
+  const outside = firstUnrepresentableTime(events);
+  if (outside === null) return;
+  const shown = Math.abs(outside.at) <= 8.64e15 ? new Date(outside.at).toISOString() : `${outside.at} ms`;
+  throw new AppError(
+    'TIME_OUT_OF_RANGE',
+    `${outside.field} would be ${shown}, outside ${MIN_ISO} to ${MAX_ISO} (the service clock reads too close to the end of the range); nothing was written`,
+    { field: outside.field },
+  );
+}
+
 function requireKnownPlan(rules: Rules, plan: string | undefined): void {
   if (planRules(rules, plan) === undefined) {
     throw new AppError('UNKNOWN_PLAN', `plan "${plan ?? rules.defaults.plan}" is not a plan in rules version ${rules.version} (known: ${Object.keys(rules.plans).join(', ')})`, {
@@ -288,6 +328,7 @@ export function licenseServiceFromConfig(
     rules: RulesSource;
     clock: Clock;
     onSnapshotError: (memberId: string, error: unknown) => void;
+    onDegradedCheck?: (memberId: string, error: unknown) => void;
     ownership?: (memberId: string) => OwnershipFence | null;
   },
 ): LicenseService {
@@ -300,5 +341,6 @@ export function licenseServiceFromConfig(
     maxQueuedPerMember: service.actors.maxQueuedPerMember,
     conflictRetries: service.conflictRetries,
     ...(deps.ownership ? { ownership: deps.ownership } : {}),
+    ...(deps.onDegradedCheck ? { onDegradedCheck: deps.onDegradedCheck } : {}),
   });
 }

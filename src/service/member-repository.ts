@@ -6,9 +6,10 @@
 import { performance } from 'node:perf_hooks';
 import type { DomainEvent } from '../domain/events.ts';
 import { applyEvent, initialMemberState, type EventMetadata, type MemberState } from '../domain/member/state.ts';
-import { decodeEvent, encodeEvent, metadataOf } from '../store/codec/event-codec.ts';
+import { encodeEvent } from '../store/codec/event-codec.ts';
 import { decodeMemberState, encodeMemberState, SNAPSHOT_SCHEMA_VERSION } from '../store/codec/snapshot-codec.ts';
 import { EMPTY_HEAD, type EventStore, type OwnershipFence, type StreamHead } from '../store/event-store.ts';
+import { ReplayFold } from './replay-fold.ts';
 
 export interface SnapshotThresholds {
   /** Snapshot when this many events were replayed by a load or appended since the last snapshot. */
@@ -66,13 +67,16 @@ export class MemberRepository {
     // was never written (a crash): then the generations after the snapshot are replayed too.
     const lastGeneration = Math.max(snapshot?.generation ?? 0, (await this.store.readHead(memberId, snapshot)).generation);
     let replayed = 0;
+    // Honours voids; a row that cannot be read and is not voided fails the load (EVENT_DECODE_FAILED).
+    const fold = new ReplayFold(state);
     for (let generation = fromGeneration; generation <= lastGeneration; generation++) {
       for await (const row of this.store.readGeneration(memberId, generation)) {
-        applyEvent(state, decodeEvent(row), metadataOf(row));
+        fold.add(row);
         replayed += 1;
         if (row.position > head.position) head = { generation: row.generation, position: row.position };
       }
     }
+    fold.finish();
     head = { generation: lastGeneration, position: head.position };
     const member: LoadedMember = {
       memberId,

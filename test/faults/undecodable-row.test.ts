@@ -1,7 +1,9 @@
 /**
  * A stored row this code cannot decode (an unknown type, or a schema version newer than the
- * code knows) fails that member's load with an error naming the row; the service stays up and
- * every other member is served.
+ * code knows) fails only that member's load, with an error naming the row: its checks answer the
+ * documented fallback (allowed, marked `x-license-degraded`), its commands are refused with 503
+ * EVENT_DECODE_FAILED (never a 500), nothing is written, the row is logged, and every other
+ * member is served.
  */
 import t from 'tap';
 import { EMPTY_HEAD } from '../../src/store/event-store.ts';
@@ -19,19 +21,24 @@ t.test('an undecodable row fails only its member', async (t) => {
   const server = await startTestServer({ store });
   t.teardown(() => server.close());
   const logged: string[] = [];
-  server.app.log.error = ((object: unknown) => void logged.push(JSON.stringify(object, (_k, v: unknown) => (v instanceof Error ? v.message : v)))) as typeof server.app.log.error;
+  const capture = ((object: unknown) => void logged.push(JSON.stringify(object, (_k, v: unknown) => (v instanceof Error ? v.message : v)))) as typeof server.app.log.error;
+  server.app.log.error = capture;
+  server.app.log.warn = capture;
 
   for (const [memberId, why] of [
     ['broken-type', /unknown event type "LicenseTeleported"/],
     ['broken-version', /written by a newer schema \(this code knows up to version 2\)/],
   ] as const) {
     const res = await server.app.inject({ method: 'GET', url: `/v1/members/${memberId}/check?deviceId=d&titleId=x` });
-    t.equal(res.statusCode, 500, `${memberId}: the load fails`);
-    t.equal(res.json().code, 'EVENT_DECODE_FAILED');
-    t.match(res.json().message, new RegExp(`member=${memberId} generation=0 aggregate=license/L1 position=1`), 'the message names the row');
-    t.match(res.json().message, why);
+    t.equal(res.statusCode, 200, `${memberId}: the check answers the fallback`);
+    t.same(res.json(), { allowed: true, rulesVersion: 'test-1' });
+    t.equal(res.headers['x-license-degraded'], 'undecodable-history');
     const command = await server.app.inject({ method: 'POST', url: `/v1/members/${memberId}/licenses`, payload: { deviceId: 'd', titleId: 'x' } });
-    t.equal(command.json().code, 'EVENT_DECODE_FAILED', 'commands of that member are refused too, nothing written');
+    t.equal(command.statusCode, 503, `${memberId}: commands are refused, not a 500`);
+    t.equal(command.json().code, 'EVENT_DECODE_FAILED', 'nothing written');
+    t.equal(command.headers['retry-after'], '300', 'no quick retry');
+    t.match(command.json().message, new RegExp(`member=${memberId} generation=0 aggregate=license/L1 position=1`), 'the message names the row');
+    t.match(command.json().message, why);
   }
   t.ok(logged.some((line) => line.includes('LicenseTeleported')), 'the row is logged');
   t.same(await store.readHead('broken-type'), { generation: 0, position: 1 });

@@ -5,6 +5,7 @@
  */
 import { refuse, type Refusal } from '../refusal.ts';
 import { iso, YEAR_MS, type Instant } from '../time.ts';
+import { representableOrNull } from '../time-range.ts';
 import { reached, type Limit } from '../rules.ts';
 
 export interface DeviceRegistered {
@@ -78,7 +79,9 @@ export function decideDevice(command: DeviceCommand, state: DeviceState | null):
       const used = command.memberDeactivationsInYear;
       const oldest = used[0];
       if (reached(command.maxDeactivationsPerYear, used.length)) {
-        const nextSlotAt = oldest === undefined ? null : iso(oldest + YEAR_MS);
+        // A slot that frees after year 9999 is shown as null: it cannot be written as a date-time.
+        const nextSlot = oldest === undefined ? null : representableOrNull(oldest + YEAR_MS);
+        const nextSlotAt = nextSlot === null ? null : iso(nextSlot);
         return refuse(
           'DEACTIVATION_LIMIT',
           `${used.length} devices were deactivated in the last 365 days (limit ${command.maxDeactivationsPerYear})` +

@@ -5,6 +5,7 @@
  */
 import { refuse, type Refusal } from '../refusal.ts';
 import { inRollingYear, iso, YEAR_MS, type Instant } from '../time.ts';
+import { representableOrNull } from '../time-range.ts';
 import { reached, type Limit } from '../rules.ts';
 
 export type DownloadVia = 'acquire' | 'renew';
@@ -57,10 +58,13 @@ export function decideDownloaded(command: DownloadedCommand, state: DownloadedSt
   const counting = countingDownloads(state, command.now);
   const oldest = counting[0];
   if (reached(command.yearlyTitleLimit, counting.length) && oldest !== undefined) {
-    const nextSlotAt = iso(oldest.at + YEAR_MS);
+    // A slot that frees after year 9999 is shown as null: it cannot be written as a date-time.
+    const nextSlot = representableOrNull(oldest.at + YEAR_MS);
+    const nextSlotAt = nextSlot === null ? null : iso(nextSlot);
     return refuse(
       'YEARLY_TITLE_LIMIT',
-      `Title ${command.titleId} was downloaded ${counting.length} times in the last 365 days (limit ${command.yearlyTitleLimit}); the next download is possible from ${nextSlotAt}.`,
+      `Title ${command.titleId} was downloaded ${counting.length} times in the last 365 days (limit ${command.yearlyTitleLimit}); ` +
+        (nextSlotAt === null ? 'no download is possible before the end of the representable time range.' : `the next download is possible from ${nextSlotAt}.`),
       {
         titleId: command.titleId,
         limit: command.yearlyTitleLimit,

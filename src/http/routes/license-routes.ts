@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { LicensePort } from '../license-port.ts';
 import { sendCommandResult } from '../replies.ts';
-import { commandErrorResponses, id, isoTime, licenseCommandBody, licenseParams, memberParams, parseIsoTime, plan, requestId } from '../schemas.ts';
+import { commandErrorResponses, id, isoTime, licenseCommandBody, licenseParams, memberParams, parseIsoTime, plan, requestId, requireRepresentable } from '../schemas.ts';
 
 interface MemberParams {
   memberId: string;
@@ -109,11 +109,12 @@ export function licenseRoutes(app: FastifyInstance, service: LicensePort): void 
     },
     async (request, reply) => {
       const { memberId, licenseId } = request.params;
-      const sessions = request.body.events.map((event, index) => ({
-        sessionId: event.sessionId,
-        startedAt: parseIsoTime(event.startedAt, `body.events.${index}.startedAt`),
-        durationMs: event.durationMs,
-      }));
+      const sessions = request.body.events.map((event, index) => {
+        const startedAt = parseIsoTime(event.startedAt, `body.events.${index}.startedAt`);
+        // The session's end must be representable too: it is what reports add up.
+        requireRepresentable(startedAt + event.durationMs, `body.events.${index}.durationMs`);
+        return { sessionId: event.sessionId, startedAt, durationMs: event.durationMs };
+      });
       const result = await service.execute(memberId, { correlationId: request.id,
         type: 'RecordPlayback',
         licenseId,

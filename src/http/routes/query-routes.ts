@@ -4,6 +4,9 @@ import { iso } from '../../domain/time.ts';
 import type { LicensePort } from '../license-port.ts';
 import { checkAnswer, checkQuerystring, errorResponse, memberParams } from '../schemas.ts';
 
+/** Set on a check answered with the fallback (the member's stored history cannot be read). */
+export const DEGRADED_HEADER = 'x-license-degraded';
+
 export function queryRoutes(app: FastifyInstance, service: LicensePort, now: () => number): void {
   app.get<{ Params: { memberId: string }; Querystring: { deviceId: string; titleId: string; plan?: string } }>(
     '/v1/members/:memberId/check',
@@ -18,7 +21,15 @@ export function queryRoutes(app: FastifyInstance, service: LicensePort, now: () 
         },
       },
     },
-    async (request) => service.check(request.params.memberId, request.query),
+    async (request, reply) => {
+      const result = await service.check(request.params.memberId, request.query);
+      if (result.allowed && result.degraded !== undefined) {
+        // The fallback answer for a member whose history cannot be read: a valid answer, marked.
+        reply.header(DEGRADED_HEADER, result.degraded);
+        return { allowed: true, rulesVersion: result.rulesVersion };
+      }
+      return result;
+    },
   );
 
   app.get<{ Params: { memberId: string } }>(

@@ -2,11 +2,17 @@
  * Serialises domain events to rows and back. Each row carries its event type, the schema
  * version it was written with and the serializer id. Reading an older version upcasts it step
  * by step to the current one, filling new fields with declared defaults; an unknown type, an
- * unknown serializer or a version newer than this code knows is an EventDecodeError that names
- * the row, never a silently wrong state.
+ * unknown serializer, a version newer than this code knows, a payload missing a field or of the
+ * wrong shape, or a time outside the representable range is an EventDecodeError that names the
+ * row, never a silently wrong state (nor a 500 later, when the bad value is shown).
+ *
+ * Writing refuses an event with a time outside the representable range (TIME_OUT_OF_RANGE): no
+ * row is ever stored that this code could not read back.
  */
 import { aggregateOf, type DomainEvent, type EventType } from '../../domain/events.ts';
 import type { EventMetadata } from '../../domain/member/state.ts';
+import { firstUnrepresentableTime, isRepresentable, MAX_ISO, MIN_ISO } from '../../domain/time-range.ts';
+import { AppError } from '../../errors/catalog.ts';
 import type { EventRecord, NewEventRecord } from '../event-store.ts';
 
 export const JSON_SERIALIZER = 'json';
@@ -32,6 +38,32 @@ const EVENT_SCHEMAS: Record<EventType, EventSchema> = {
   DeviceDeactivated: { current: 1, upcast: {} },
 };
 
+type FieldCheck = (value: unknown) => boolean;
+const text: FieldCheck = (v) => typeof v === 'string';
+const textOrNull: FieldCheck = (v) => v === null || typeof v === 'string';
+const instant: FieldCheck = (v) => typeof v === 'number' && isRepresentable(v);
+const count: FieldCheck = (v) => Number.isSafeInteger(v) && (v as number) >= 0;
+const oneOf = (...values: string[]): FieldCheck => (v) => typeof v === 'string' && values.includes(v);
+const texts: FieldCheck = (v) => Array.isArray(v) && v.every(text);
+const sessions: FieldCheck = (v) =>
+  Array.isArray(v) &&
+  v.every((s: unknown) => {
+    if (typeof s !== 'object' || s === null) return false;
+    const { sessionId, startedAt, durationMs } = s as Record<string, unknown>;
+    return text(sessionId) && instant(startedAt) && count(durationMs) && isRepresentable((startedAt as number) + (durationMs as number));
+  });
+
+/** The fields each event type has once upcast to its current version, and what each must hold. */
+const EVENT_FIELDS: Record<EventType, Record<string, FieldCheck>> = {
+  LicenseAcquired: { licenseId: text, deviceId: text, titleId: text, studioId: textOrNull, expiresAt: instant },
+  LicenseRenewed: { licenseId: text, expiresAt: instant, renewals: count },
+  LicenseReleased: { licenseId: text, cause: oneOf('member', 'device-deactivated') },
+  PlaybackRecorded: { licenseId: text, sessions },
+  TitleDownloaded: { titleId: text, licenseId: text, deviceId: text, via: oneOf('acquire', 'renew') },
+  DeviceRegistered: { deviceId: text },
+  DeviceDeactivated: { deviceId: text, releasedLicenseIds: texts },
+};
+
 export function currentSchemaVersion(type: EventType): number {
   return EVENT_SCHEMAS[type].current;
 }
@@ -42,14 +74,23 @@ export class EventDecodeError extends Error {
   constructor(
     readonly row: Pick<EventRecord, 'memberId' | 'generation' | 'aggregateName' | 'aggregateId' | 'position' | 'type' | 'schemaVersion'>,
     reason: string,
+    /** What could not be done with the row: decode it, or apply it to the member's state. */
+    failed: 'decode' | 'apply' = 'decode',
   ) {
     super(
-      `cannot decode event row member=${row.memberId} generation=${row.generation} aggregate=${row.aggregateName}/${row.aggregateId} position=${row.position} type=${row.type} version=${row.schemaVersion}: ${reason}`,
+      `cannot ${failed} event row member=${row.memberId} generation=${row.generation} aggregate=${row.aggregateName}/${row.aggregateId} position=${row.position} type=${row.type} version=${row.schemaVersion}: ${reason}`,
     );
   }
 }
 
 export function encodeEvent(event: DomainEvent, metadata: EventMetadata): NewEventRecord {
+  // The service refuses such commands before it gets here; this is the last line, for any writer.
+  const outside = firstUnrepresentableTime([event]);
+  if (outside) {
+    throw new AppError('TIME_OUT_OF_RANGE', `${event.type}.${outside.field} would be ${outside.at}, outside ${MIN_ISO} to ${MAX_ISO}; nothing was written`, {
+      field: outside.field,
+    });
+  }
   // `type` and `at` are row columns; the payload holds the rest.
   const { type, at, ...payload } = event;
   const aggregate = aggregateOf(event);
@@ -88,7 +129,17 @@ export function decodeEvent(row: EventRecord): DomainEvent {
     if (!step) throw new EventDecodeError(row, `no upcaster from version ${version}`);
     upcasted = step(upcasted);
   }
-  return { ...upcasted, type: row.type, at: row.at } as DomainEvent;
+  if (!instant(row.at)) throw new EventDecodeError(row, `its time ${row.at} is outside ${MIN_ISO} to ${MAX_ISO}`);
+  for (const [field, check] of Object.entries(EVENT_FIELDS[row.type as EventType])) {
+    if (!check(Object.hasOwn(upcasted, field) ? upcasted[field] : undefined)) throw new EventDecodeError(row, `payload field "${field}" is missing or invalid`);
+  }
+  const event = { ...upcasted, type: row.type, at: row.at } as DomainEvent;
+  // The row is clustered under its aggregate: an event naming another one would fold elsewhere.
+  const aggregate = aggregateOf(event);
+  if (aggregate.name !== row.aggregateName || aggregate.id !== row.aggregateId) {
+    throw new EventDecodeError(row, `payload names aggregate ${aggregate.name}/${aggregate.id}, not the row's`);
+  }
+  return event;
 }
 
 export function metadataOf(row: EventRecord): EventMetadata {
