@@ -181,8 +181,8 @@ export function httpServerFactory(limits: HttpLimits, log: () => FastifyBaseLogg
     server.on('connect', (_req: IncomingMessage, socket: Socket) =>
       answerOnSocket(socket, { code: 'METHOD_NOT_ALLOWED', message: 'CONNECT is not supported: this service is not a proxy', headers: { Allow: '' } }),
     );
-    // An accept that fails (out of file descriptors) is an 'error' event: without a listener it
-    // would end the process. The connection is lost; the server goes on.
+    // An accept that fails (out of memory or file descriptors, where libuv's reserve descriptor
+    // does not cover it) is an 'error' event, which would end the process without a listener.
     server.on('error', (error: NodeJS.ErrnoException) => {
       if (server.listening) log().error({ err: error }, 'HTTP server error; the server goes on');
     });

@@ -152,3 +152,77 @@ export async function expectStillServing(t: Test, port: number, label: string, p
   const answer = await plainGet(port, path, headers);
   t.equal(answer.status, 200, `${label}: a normal request is still answered`, { raw: answer.raw.slice(0, 400) });
 }
+
+/** One keep-alive connection, one request at a time, each answer read whole (Content-Length). */
+export class KeepAlive {
+  readonly #socket: Socket;
+  #buffer = Buffer.alloc(0);
+  #waiting: (() => void) | null = null;
+  closed = false;
+
+  private constructor(socket: Socket) {
+    this.#socket = socket;
+    socket.on('data', (chunk: Buffer) => {
+      this.#buffer = Buffer.concat([this.#buffer, chunk]);
+      this.#waiting?.();
+    });
+    socket.on('error', () => {});
+    socket.on('close', () => {
+      this.closed = true;
+      this.#waiting?.();
+    });
+  }
+
+  static async open(port: number): Promise<KeepAlive> {
+    return new KeepAlive(await openSocket(port));
+  }
+
+  /** Sends one request and resolves with its answer (status 0 if the connection closed first, or after `waitMs`). */
+  async request(bytes: string, waitMs = 3000): Promise<RawAnswer & { ms: number }> {
+    const started = Date.now();
+    this.#socket.write(bytes);
+    const deadline = started + waitMs;
+    for (;;) {
+      const raw = this.#buffer.toString('latin1');
+      const headEnd = raw.indexOf('\r\n\r\n');
+      if (headEnd >= 0) {
+        const parsed = parseAnswer(raw);
+        const length = Number(parsed.headers.get('content-length')?.[0] ?? 0);
+        const total = headEnd + 4 + length;
+        if (this.#buffer.length >= total) {
+          const whole = this.#buffer.subarray(0, total).toString('latin1');
+          this.#buffer = this.#buffer.subarray(total);
+          return { ...parseAnswer(whole), raw: whole, closed: this.closed, elapsedMs: Date.now() - started, ms: Date.now() - started };
+        }
+      }
+      if (this.closed || Date.now() >= deadline) {
+        return { status: 0, headers: new Map(), body: '', raw, closed: this.closed, elapsedMs: Date.now() - started, ms: Date.now() - started };
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(1, deadline - Date.now()));
+        this.#waiting = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#waiting = null;
+    }
+  }
+
+  close(): void {
+    this.#socket.destroy();
+  }
+}
+
+/** One request on a fresh connection (closed after the answer), with a body when given. */
+export function rawRequest(port: number, method: string, path: string, options: { headers?: Record<string, string>; body?: string } = {}): Promise<RawAnswer> {
+  const headers: Record<string, string> = { Host: `127.0.0.1:${port}`, Connection: 'close', ...options.headers };
+  if (options.body !== undefined) {
+    headers['Content-Type'] ??= 'application/json';
+    headers['Content-Length'] = String(Buffer.byteLength(options.body));
+  }
+  const head = Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
+  return rawExchange(port, `${method} ${path} HTTP/1.1\r\n${head}\r\n${options.body ?? ''}`);
+}

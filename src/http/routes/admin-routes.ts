@@ -57,7 +57,8 @@ const refusedResponse = {
  * no excerpt of a file that does not parse (it may hold the admin token). The log keeps it all.
  */
 function reloadReason(message: string, configPath: string | null): string {
-  let reason = message.replace(/, ".*" is not valid JSON/s, '');
+  // V8's JSON errors quote the text around the fault: `Unexpected token 'x', ..."<text>"... is not valid JSON`.
+  let reason = message.replace(/, \S*".*" ?(?:\.\.\. )?is not valid JSON/s, '');
   if (configPath !== null) reason = reason.split(configPath).join(basename(configPath));
   return publicMessage('RULES_RELOAD_REFUSED', reason).message;
 }
