@@ -13,7 +13,7 @@ import { createServer } from '../../src/server.ts';
 import type { EventStore } from '../../src/store/event-store.ts';
 import { SqliteEventStore } from '../../src/store/sqlite/sqlite-event-store.ts';
 import { T0, TEST_ADMIN_TOKEN, testRules } from '../support/fixtures.ts';
-import { rawExchange, rawRequest, type RawAnswer } from './raw-http.ts';
+import { listening, rawExchange, rawRequest, type RawAnswer } from './raw-http.ts';
 
 const CQL = 'SELECT position FROM license_accounting.events WHERE member_id = ?; INSERT INTO events (member_id) VALUES (?); UPDATE heads SET position = ? WHERE member_id = ?';
 const STACK = '\n    at CassandraEventStore.readHead (/work/main/src/store/cassandra/cassandra-event-store.ts:120:11)\n    at /home/svc/node_modules/cassandra-driver/lib/client.js:1:1';
@@ -143,4 +143,33 @@ t.test('no answer carries a path, a stack, CQL or the token (one port)', async (
 
 t.test('no answer carries a path, a stack, CQL or the token (edge and admin ports)', async (t) => {
   await provokeEverything(t, await setup(t, true));
+});
+
+t.test('/docs and /metrics: public by default, behind the admin token or off by config', async (t) => {
+  const get = (port: number, path: string, token: boolean) => rawRequest(port, 'GET', path, token ? { headers: AUTH } : {});
+  const statuses = async (port: number, token: boolean) => [(await get(port, '/docs/json', token)).status, (await get(port, '/metrics', token)).status];
+
+  const byDefault = await listening(t);
+  t.same(await statuses(byDefault.edgePort, false), [200, 200], 'default, one port: both open (as before)');
+
+  const separate = await listening(t, { separateAdmin: true });
+  t.same(await statuses(separate.edgePort, false), [200, 404], 'default, admin port set: the edge has /docs (its own routes) but not /metrics');
+  t.same(await statuses(separate.adminPort ?? 0, false), [200, 200], 'and the admin port has both, open');
+
+  const guarded = await listening(t, { service: { http: { docs: 'admin', metrics: 'admin' } } });
+  t.same(await statuses(guarded.edgePort, false), [401, 401], '"admin", one port: both want the token');
+  t.same(await statuses(guarded.edgePort, true), [200, 200], 'and answer with it');
+  const spec = JSON.parse((await get(guarded.edgePort, '/docs/json', true)).body) as { paths: Record<string, Record<string, { security?: unknown }>> };
+  t.same(spec.paths['/metrics']?.['get']?.security, [{ adminToken: [] }], 'the document says /metrics needs the token');
+
+  const moved = await listening(t, { separateAdmin: true, service: { http: { docs: 'admin', metrics: 'admin' } } });
+  t.same(await statuses(moved.edgePort, true), [404, 404], '"admin", admin port set: neither is on the edge, token or not');
+  t.same(await statuses(moved.adminPort ?? 0, false), [401, 401], 'the admin port wants the token');
+  t.same(await statuses(moved.adminPort ?? 0, true), [200, 200], 'and answers with it');
+
+  const off = await listening(t, { separateAdmin: true, service: { http: { docs: 'off', metrics: 'off' } } });
+  for (const port of [off.edgePort, off.adminPort ?? 0]) t.same(await statuses(port, true), [404, 404], `"off": neither exists on port ${port === off.edgePort ? 'edge' : 'admin'}`);
+
+  const noToken = await listening(t, { adminToken: null, service: { http: { docs: 'admin', metrics: 'admin' } } });
+  t.same(await statuses(noToken.edgePort, false), [404, 404], '"admin" with no admin token: they do not exist (never open)');
 });
