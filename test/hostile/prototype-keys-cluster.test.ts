@@ -16,7 +16,7 @@ import { createServer, type Server } from '../../src/server.ts';
 import { cassandraTestSettings } from '../support/cassandra.ts';
 import { T0, TEST_ADMIN_TOKEN, testConfig, testRules } from '../support/fixtures.ts';
 import { hostileRules, httpClient, licensesOf, runAbsentNames, runBarrage, ID_NAMES } from './prototype-keys-barrage.ts';
-import { prototypeChanges, prototypeSnapshot, workerPrototypes } from './prototype-keys-support.ts';
+import { actorWorkers, prototypeChanges, prototypeSnapshot, workerPrototypes } from './prototype-keys-support.ts';
 
 const NODE_IDS = ['__proto__', 'constructor'] as const;
 const ADMIN = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
@@ -107,8 +107,13 @@ t.test('every prototype property name in every id position: a cluster of nodes n
   for (const id of NODE_IDS) {
     t.ok(Object.hasOwn(described.body.ring.shares, id) && described.body.ring.shares[id] > 0.3, `node ${id} owns its share of the members (${described.body.ring.shares[id]})`);
   }
-  const workersBefore = await workerPrototypes();
-  t.ok(workersBefore.length >= 2, `the inspector sees the worker threads (${workersBefore.length})`);
+  const workersBefore = actorWorkers(await workerPrototypes());
+  t.equal(workersBefore.length, NODE_IDS.length, `the inspector sees the actor worker threads: ${workersBefore.map((w) => w.title).join(', ')}`);
+  t.same(
+    workersBefore.filter((w) => w.object.join() !== Object.getOwnPropertyNames(Object.prototype).sort().join()),
+    [],
+    "each one's Object.prototype has the names this thread's has",
+  );
 
   const started = Date.now();
   const { findings, members } = await runBarrage(client, { nodeIds: NODE_IDS });
@@ -122,7 +127,7 @@ t.test('every prototype property name in every id position: a cluster of nodes n
   t.same([...servedBy].sort(), [...NODE_IDS].sort(), 'members are served by both nodes (requests were forwarded)');
 
   t.same(prototypeChanges(before), [], 'this process: Object.prototype and Function.prototype unchanged');
-  const workersAfter = await workerPrototypes();
+  const workersAfter = actorWorkers(await workerPrototypes());
   t.same(workersAfter.map((w) => w.workerId), workersBefore.map((w) => w.workerId), 'the same worker threads are alive');
   t.same(workersAfter, workersBefore, 'every worker thread: prototype property names unchanged');
   for (const node of nodes.values()) {

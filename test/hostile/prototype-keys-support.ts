@@ -58,12 +58,20 @@ export function prototypeChanges(before: PrototypeSnapshot): string[] {
 export interface WorkerPrototypes {
   /** The inspector's id of the worker thread: a replaced worker has a new one. */
   workerId: string;
+  /** Its name (an actor worker's title ends with its id, e.g. "[worker 2] worker-0"). */
   title: string;
+  /** Its entry module: the actor workers' is src/actors/worker-entry.mjs. */
+  url: string;
   object: string[];
   function: string[];
 }
 
 const EXPRESSION = 'JSON.stringify({ object: Object.getOwnPropertyNames(Object.prototype), function: Object.getOwnPropertyNames(Function.prototype) })';
+
+/** The actor workers among a process's threads (the others are module-loader threads). */
+export function actorWorkers(threads: readonly WorkerPrototypes[]): WorkerPrototypes[] {
+  return threads.filter((thread) => thread.url.endsWith('/src/actors/worker-entry.mjs')).sort((a, b) => a.title.localeCompare(b.title));
+}
 
 /**
  * Every worker thread of this process, with its prototypes' own property names, read by
@@ -74,7 +82,7 @@ export async function workerPrototypes(timeoutMs = 10_000): Promise<WorkerProtot
   session.connect();
   const post = <T>(method: string, params: object = {}): Promise<T> =>
     new Promise((resolve, reject) => session.post(method, params, (error, result) => (error ? reject(error) : resolve(result as T))));
-  const attached: { sessionId: string; workerInfo: { workerId: string; title: string } }[] = [];
+  const attached: { sessionId: string; workerInfo: { workerId: string; title: string; url: string } }[] = [];
   type Reply = { id?: number; result?: { result?: { value?: string } }; error?: unknown };
   const pending = new Map<string, (message: Reply) => void>();
   session.on('NodeWorker.attachedToWorker', (message) => attached.push(message.params as (typeof attached)[number]));
@@ -103,7 +111,7 @@ export async function workerPrototypes(timeoutMs = 10_000): Promise<WorkerProtot
           const value = reply.result?.result?.value;
           if (typeof value !== 'string') throw new Error(`worker ${workerInfo.workerId} did not evaluate: ${JSON.stringify(reply.error ?? reply)}`);
           const names = JSON.parse(value) as { object: string[]; function: string[] };
-          return { workerId: workerInfo.workerId, title: workerInfo.title, object: names.object.sort(), function: names.function.sort() };
+          return { workerId: workerInfo.workerId, title: workerInfo.title, url: workerInfo.url, object: names.object.sort(), function: names.function.sort() };
         }),
       );
     };

@@ -15,7 +15,7 @@ import { parseConfig, readConfigFile } from '../../src/config/load.ts';
 import { createServer, type Server } from '../../src/server.ts';
 import { T0, TEST_ADMIN_TOKEN, testRules } from '../support/fixtures.ts';
 import { hostileRules, httpClient, licensesOf, runAbsentNames, runBarrage, ID_NAMES } from './prototype-keys-barrage.ts';
-import { PROTOTYPE_NAMES, prototypeChanges, prototypeSnapshot, workerPrototypes } from './prototype-keys-support.ts';
+import { PROTOTYPE_NAMES, actorWorkers, prototypeChanges, prototypeSnapshot, workerPrototypes } from './prototype-keys-support.ts';
 
 const WORKERS = 2;
 const ADMIN = { authorization: `Bearer ${TEST_ADMIN_TOKEN}` };
@@ -59,8 +59,13 @@ t.test('every prototype property name in every id position: worker threads, SQLi
   });
   server = await start();
   t.equal(server.pool?.workerIds.length, WORKERS, 'the service runs on worker threads');
-  const workersBefore = await workerPrototypes();
-  t.ok(workersBefore.length >= WORKERS, `the inspector sees the worker threads (${workersBefore.length})`);
+  const workersBefore = actorWorkers(await workerPrototypes());
+  t.equal(workersBefore.length, WORKERS, `the inspector sees the actor worker threads: ${workersBefore.map((w) => w.title).join(', ')}`);
+  t.same(
+    workersBefore.filter((w) => w.object.join() !== Object.getOwnPropertyNames(Object.prototype).sort().join()),
+    [],
+    "each one's Object.prototype has the names this thread's has",
+  );
 
   const started = Date.now();
   const { findings, members } = await runBarrage(client);
@@ -68,7 +73,7 @@ t.test('every prototype property name in every id position: worker threads, SQLi
   t.ok(findings.checked > ID_NAMES.length * 50, `the barrage checked ${findings.checked} answers in ${Date.now() - started} ms`);
 
   t.same(prototypeChanges(before), [], 'the main thread: Object.prototype and Function.prototype unchanged');
-  const workersAfter = await workerPrototypes();
+  const workersAfter = actorWorkers(await workerPrototypes());
   t.same(
     workersAfter.map((w) => w.workerId),
     workersBefore.map((w) => w.workerId),
