@@ -8,7 +8,7 @@ import type { ClusterNode } from './cluster-node.ts';
 import { addNode, drainNode, rebalance, removeNode, ringNodes, ringOf, type ClusterView } from './view.ts';
 import type { MembershipStore } from './membership-store.ts';
 import type { Peers } from './peers.ts';
-import { id } from '../http/schemas.ts';
+import { BODY_CODES, errorAnswers, id } from '../http/schemas.ts';
 
 export interface ClusterRouteDeps {
   node: ClusterNode;
@@ -22,10 +22,54 @@ const nodeId = { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' } as const;
 const nodeParams = { type: 'object', additionalProperties: false, required: ['id'], properties: { id: nodeId } } as const;
 const STATUS_TIMEOUT_MS = 1500;
 
+// Answers are documented with their fields, extra fields allowed: the serializer must never drop
+// a field the node reports.
+const nodeShown = {
+  type: 'object',
+  additionalProperties: true,
+  required: ['id', 'address', 'state'],
+  properties: { id: { type: 'string' }, address: { type: 'string' }, state: { type: 'string', enum: ['joining', 'active', 'draining', 'removed'] } },
+} as const;
+const viewShown = {
+  type: 'object',
+  additionalProperties: true,
+  required: ['clusterId', 'epoch', 'nodes', 'reason', 'changedAt'],
+  properties: {
+    clusterId: { type: 'string' },
+    epoch: { type: 'integer' },
+    nodes: { type: 'array', items: nodeShown },
+    reason: { type: 'string' },
+    changedAt: { type: 'number', description: 'milliseconds since the epoch' },
+  },
+} as const;
+const planShown = { type: 'object', additionalProperties: true, description: 'What the change moves (members in memory per node pair, key-space share).' } as const;
+const changeAnswer = { type: 'object', additionalProperties: true, required: ['plan', 'view'], properties: { plan: planShown, view: viewShown } } as const;
+const addAnswer = { type: 'object', additionalProperties: true, required: ['changed', 'view'], properties: { changed: { type: 'boolean' }, view: viewShown } } as const;
+const clusterAnswer = {
+  type: 'object',
+  additionalProperties: true,
+  required: ['clusterId', 'epoch', 'reason', 'changedAt', 'answeredBy', 'ring', 'nodes', 'moving'],
+  properties: {
+    clusterId: { type: 'string' },
+    epoch: { type: 'integer' },
+    reason: { type: 'string' },
+    changedAt: { type: 'string' },
+    answeredBy: { type: 'string' },
+    ring: { type: 'object', additionalProperties: true },
+    nodes: { type: 'array', items: { ...nodeShown, properties: { ...nodeShown.properties, reachable: { type: 'boolean' } } } },
+    moving: { type: 'boolean' },
+  },
+} as const;
+const CHANGE_ERRORS = ['VALIDATION_FAILED', 'UNAUTHORIZED', 'CLUSTER_CHANGE_REFUSED'] as const;
+
 export function clusterRoutes(app: FastifyInstance, deps: ClusterRouteDeps): void {
   const { node } = deps;
 
-  app.get('/v1/admin/cluster', { schema: { tags: ['admin'], summary: 'Nodes, ring, members in memory per node, moves in progress' } }, async () => describeCluster(deps));
+  app.get(
+    '/v1/admin/cluster',
+    { schema: { tags: ['admin'], summary: 'Nodes, ring, members in memory per node, moves in progress', response: { 200: clusterAnswer, ...errorAnswers('UNAUTHORIZED') } } },
+    async () => describeCluster(deps),
+  );
 
   app.post<{ Body: { id: string; address: string } }>(
     '/v1/admin/cluster/nodes',
@@ -34,6 +78,7 @@ export function clusterRoutes(app: FastifyInstance, deps: ClusterRouteDeps): voi
         tags: ['admin'],
         summary: 'Register a node (joining: it gets members at the next rebalance)',
         body: { type: 'object', additionalProperties: false, required: ['id', 'address'], properties: { id: nodeId, address: nodeAddress } },
+        response: { 200: addAnswer, 201: addAnswer, ...errorAnswers(...CHANGE_ERRORS, ...BODY_CODES) },
       },
     },
     async (request, reply) => {
@@ -43,19 +88,19 @@ export function clusterRoutes(app: FastifyInstance, deps: ClusterRouteDeps): voi
     },
   );
 
-  app.post('/v1/admin/cluster/rebalance', { schema: { tags: ['admin'], summary: 'Apply the ring the membership asks for; returns the plan' } }, async () =>
+  app.post('/v1/admin/cluster/rebalance', { schema: { tags: ['admin'], summary: 'Apply the ring the membership asks for; returns the plan', response: { 200: changeAnswer, ...errorAnswers(...CHANGE_ERRORS) } } }, async () =>
     changeWithPlan(deps, (view, now) => rebalance(view, now)),
   );
 
   app.post<{ Params: { id: string } }>(
     '/v1/admin/cluster/nodes/:id/drain',
-    { schema: { tags: ['admin'], summary: 'Take a node out of the ring (its members move); returns the plan', params: nodeParams } },
+    { schema: { tags: ['admin'], summary: 'Take a node out of the ring (its members move); returns the plan', params: nodeParams, response: { 200: changeAnswer, ...errorAnswers(...CHANGE_ERRORS, 'NODE_NOT_FOUND') } } },
     async (request) => changeWithPlan(deps, (view, now) => drainNode(view, request.params.id, now)),
   );
 
   app.delete<{ Params: { id: string } }>(
     '/v1/admin/cluster/nodes/:id',
-    { schema: { tags: ['admin'], summary: 'Remove a node; returns the plan', params: nodeParams } },
+    { schema: { tags: ['admin'], summary: 'Remove a node; returns the plan', params: nodeParams, response: { 200: changeAnswer, ...errorAnswers(...CHANGE_ERRORS, 'NODE_NOT_FOUND') } } },
     async (request) => changeWithPlan(deps, (view, now) => removeNode(view, request.params.id, now)),
   );
 

@@ -21,6 +21,24 @@ export function isProtectedUrl(url: string): boolean {
   return url.startsWith('/v1/admin/') || url.startsWith('/v1/debug/');
 }
 
+interface OpenApiDocument {
+  paths?: Record<string, Record<string, { requestBody?: { required?: boolean; content?: Record<string, { schema?: { required?: unknown; minProperties?: unknown } }> } }>>;
+}
+
+/**
+ * @fastify/swagger marks every request body required, but a POST without a body is taken as `{}`
+ * (app.ts): a body that `{}` satisfies (no required field, no minimum) may be left out.
+ */
+function optionalEmptyBodies(document: OpenApiDocument): OpenApiDocument {
+  for (const operations of Object.values(document.paths ?? {})) {
+    for (const operation of Object.values(operations)) {
+      const schema = operation.requestBody?.content?.['application/json']?.schema;
+      if (operation.requestBody && schema && schema.required === undefined && schema.minProperties === undefined) operation.requestBody.required = false;
+    }
+  }
+  return document;
+}
+
 /** `protectedUrl`: routes the document marks as needing the admin token (default: admin and debug). */
 export function installDocs(app: FastifyInstance, protectedUrl: (url: string) => boolean = isProtectedUrl): void {
   const setup = fastifySwagger as unknown as (instance: FastifyInstance, options: object, done: (error?: Error) => void) => void;
@@ -36,6 +54,7 @@ export function installDocs(app: FastifyInstance, protectedUrl: (url: string) =>
         },
         components: { securitySchemes: { adminToken: { type: 'http', scheme: 'bearer' } } },
       },
+      transformObject: ({ openapiObject }: { openapiObject: OpenApiDocument }) => optionalEmptyBodies(openapiObject),
       transform: ({ schema, url }: { schema: Record<string, unknown> | undefined; url: string }) => {
         if (!schema || !protectedUrl(url)) return { schema, url };
         return { schema: { ...schema, security: [{ adminToken: [] }] }, url };

@@ -10,7 +10,7 @@
 import type { FastifyInstance } from 'fastify';
 import { iso } from '../../domain/time.ts';
 import type { ManualClock } from '../../service/clock.ts';
-import { errorResponse, isoTime, parseIsoTime, requireRepresentable } from '../schemas.ts';
+import { BODY_CODES, errorAnswers, isoTime, parseIsoTime, requireRepresentable } from '../schemas.ts';
 
 /** A century: far enough for any test, small enough to stay an exact integer sum. */
 const MAX_STEP_MS = 100 * 365 * 86_400_000;
@@ -32,7 +32,7 @@ export function adminClockRoutes(app: FastifyInstance, clock: ManualClock): void
         },
         summary: 'Move the manual test clock (only with "clock": "manual")',
         tags: ['admin'],
-        response: { 200: { type: 'object', properties: { now: { type: 'string' } } }, 400: errorResponse, 401: errorResponse },
+        response: { 200: { type: 'object', required: ['now'], properties: { now: { type: 'string' } } }, ...errorAnswers('VALIDATION_FAILED', 'TIME_OUT_OF_RANGE', 'UNAUTHORIZED', ...BODY_CODES) },
       },
     },
     async (request) => {

@@ -10,7 +10,7 @@ import { ManualClock, type Clock } from '../../service/clock.ts';
 import type { SnapshotResult } from '../../service/license-service.ts';
 import { publicMessage } from '../../errors/public-message.ts';
 import { errorBody } from '../error-handler.ts';
-import { errorResponse, memberParams } from '../schemas.ts';
+import { errorAnswers, memberParams, SERVICE_BUSY_CODES } from '../schemas.ts';
 import { adminClockRoutes } from './admin-clock-routes.ts';
 
 /** What the admin routes need from the service: the actor pool and the in-process service both provide it. */
@@ -28,7 +28,7 @@ export interface AdminDependencies {
   onRulesReload?: (change: { outcome: string; version?: string; message?: string }) => void;
 }
 
-const unauthorized = { 401: errorResponse };
+const unauthorized = errorAnswers('UNAUTHORIZED');
 
 const rulesChangeResponse = {
   type: 'object',
@@ -42,9 +42,10 @@ const rulesChangeResponse = {
 
 const refusedResponse = {
   type: 'object',
+  description: 'The config file cannot be applied; the last good rules stay in force and `reason` says why.',
   required: ['code', 'message', 'outcome', 'reason', 'rulesVersion'],
   properties: {
-    code: { type: 'string' },
+    code: { type: 'string', enum: ['RULES_RELOAD_REFUSED'] },
     message: { type: 'string' },
     outcome: { type: 'string', enum: ['refused'] },
     reason: { type: 'string' },
@@ -82,9 +83,7 @@ export function adminRoutes(app: FastifyInstance, deps: AdminDependencies): void
               position: { type: 'integer' },
             },
           },
-          400: errorResponse,
-          ...unauthorized,
-          503: errorResponse,
+          ...errorAnswers('VALIDATION_FAILED', 'UNAUTHORIZED', ...SERVICE_BUSY_CODES, 'EVENT_DECODE_FAILED'),
         },
       },
     },

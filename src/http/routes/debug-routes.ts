@@ -12,7 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Rules } from '../../domain/rules.ts';
 import { eventLines, explainAt, memberStateAt, presentState, type EventFilter } from '../../service/history.ts';
 import type { EventStore } from '../../store/event-store.ts';
-import { errorResponse, id, isoTime, memberParams, parseIsoTime, plan } from '../schemas.ts';
+import { errorAnswers, id, isoTime, memberParams, parseIsoTime, plan } from '../schemas.ts';
 
 export interface DebugDependencies {
   store: EventStore;
@@ -25,6 +25,72 @@ export interface DebugDependencies {
 export const NDJSON = 'application/x-ndjson';
 
 const aggregateName = { type: 'string', enum: ['license', 'downloaded', 'device'] } as const;
+
+// Answers are documented loosely on purpose (extra fields allowed): the debug API shows what the
+// store holds, and the serializer must never drop a field of it.
+const anyObject = { type: 'object', additionalProperties: true } as const;
+const eventShown = {
+  type: 'object',
+  additionalProperties: true,
+  description: 'A stored event; a row that cannot be decoded has `payload` and `decodeError` instead of `data`. A store failure part-way ends the list with `{"error": {code, message}}`.',
+  properties: {
+    position: { type: 'integer' },
+    generation: { type: 'integer' },
+    type: { type: 'string' },
+    schemaVersion: { type: 'integer' },
+    at: { type: 'string' },
+    aggregate: anyObject,
+    rulesVersion: { type: 'string' },
+    requestId: { type: ['string', 'null'] },
+    correlationId: { type: ['string', 'null'] },
+    data: anyObject,
+    payload: { type: 'string' },
+    decodeError: { type: 'string' },
+    error: anyObject,
+  },
+} as const;
+const eventsAnswer = {
+  200: {
+    description: 'The events, oldest decision first: one JSON document, or one event per line with `Accept: application/x-ndjson`.',
+    content: {
+      'application/json': {
+        schema: { type: 'object', required: ['memberId', 'events'], properties: { memberId: { type: 'string' }, events: { type: 'array', items: eventShown } } },
+      },
+      'application/x-ndjson': { schema: eventShown },
+    },
+  },
+} as const;
+const stateAnswer = {
+  type: 'object',
+  additionalProperties: true,
+  required: ['memberId', 'at', 'eventsApplied', 'lastEvent', 'licenses', 'downloaded', 'devices'],
+  properties: {
+    memberId: { type: 'string' },
+    at: { type: 'string' },
+    eventsApplied: { type: 'integer' },
+    lastEvent: { type: ['object', 'null'], additionalProperties: true },
+    licenses: { type: 'array', items: anyObject },
+    downloaded: { type: 'array', items: anyObject },
+    devices: { type: 'array', items: anyObject },
+  },
+} as const;
+const explainAnswer = {
+  type: 'object',
+  additionalProperties: true,
+  required: ['memberId', 'allowed', 'rulesVersion', 'at', 'limits', 'counting', 'rulesVersionSource'],
+  properties: {
+    memberId: { type: 'string' },
+    allowed: { type: 'boolean' },
+    reason: { type: 'string' },
+    message: { type: 'string' },
+    details: anyObject,
+    rulesVersion: { type: 'string' },
+    at: { type: 'string' },
+    limits: anyObject,
+    counting: anyObject,
+    rulesVersionSource: { type: 'string', enum: ['member-events', 'current', 'requested'] },
+  },
+} as const;
 const rulesVersion = { type: 'string', minLength: 1, maxLength: 128 } as const;
 
 async function* ndjson(lines: AsyncIterable<string>): AsyncGenerator<string> {
@@ -56,7 +122,7 @@ export function debugRoutes(app: FastifyInstance, deps: DebugDependencies): void
           additionalProperties: false,
           properties: { aggregate: aggregateName, aggregateId: id, from: isoTime, to: isoTime },
         },
-        response: { 400: errorResponse, 503: errorResponse },
+        response: { ...eventsAnswer, ...errorAnswers('VALIDATION_FAILED', 'TIME_OUT_OF_RANGE', 'UNAUTHORIZED', 'STORE_UNAVAILABLE') },
       },
     },
     async (request, reply) => {
@@ -85,7 +151,7 @@ export function debugRoutes(app: FastifyInstance, deps: DebugDependencies): void
       schema: {
         params: memberParams,
         querystring: { type: 'object', additionalProperties: false, properties: { at: isoTime } },
-        response: { 400: errorResponse, 503: errorResponse },
+        response: { 200: stateAnswer, ...errorAnswers('VALIDATION_FAILED', 'TIME_OUT_OF_RANGE', 'UNAUTHORIZED', 'STORE_UNAVAILABLE', 'EVENT_DECODE_FAILED') },
       },
     },
     async (request) => {
@@ -105,7 +171,7 @@ export function debugRoutes(app: FastifyInstance, deps: DebugDependencies): void
           required: ['deviceId', 'titleId'],
           properties: { deviceId: id, titleId: id, at: isoTime, plan, rulesVersion },
         },
-        response: { 400: errorResponse, 404: errorResponse, 503: errorResponse },
+        response: { 200: explainAnswer, ...errorAnswers('VALIDATION_FAILED', 'TIME_OUT_OF_RANGE', 'UNKNOWN_PLAN', 'UNAUTHORIZED', 'RULES_VERSION_NOT_FOUND', 'STORE_UNAVAILABLE', 'EVENT_DECODE_FAILED') },
       },
     },
     async (request) => {

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { LicensePort } from '../license-port.ts';
 import { sendCommandResult } from '../replies.ts';
-import { commandErrorResponses, deviceParams, requestId } from '../schemas.ts';
+import { commandErrorAnswers, deviceParams, requestId } from '../schemas.ts';
 
 export function deviceRoutes(app: FastifyInstance, service: LicensePort): void {
   app.post<{ Params: { memberId: string; deviceId: string }; Body: { requestId?: string } }>(
@@ -17,7 +17,7 @@ export function deviceRoutes(app: FastifyInstance, service: LicensePort): void {
             required: ['deviceId', 'releasedLicenseIds'],
             properties: { deviceId: { type: 'string' }, releasedLicenseIds: { type: 'array', items: { type: 'string' } } },
           },
-          ...commandErrorResponses,
+          ...commandErrorAnswers('DEVICE_NOT_FOUND', 'DEACTIVATION_REFUSED'),
         },
       },
     },

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { LicensePort } from '../license-port.ts';
 import { sendCommandResult } from '../replies.ts';
-import { commandErrorResponses, id, isoTime, licenseCommandBody, licenseParams, memberParams, parseIsoTime, plan, requestId, requireRepresentable } from '../schemas.ts';
+import { commandErrorAnswers, id, isoTime, licenseCommandBody, licenseParams, memberParams, parseIsoTime, plan, requestId, requireRepresentable } from '../schemas.ts';
 
 interface MemberParams {
   memberId: string;
@@ -43,7 +43,7 @@ export function licenseRoutes(app: FastifyInstance, service: LicensePort): void 
               rulesVersion: { type: 'string' },
             },
           },
-          ...commandErrorResponses,
+          ...commandErrorAnswers('UNKNOWN_PLAN', 'TIME_OUT_OF_RANGE', 'LICENSE_REFUSED'),
         },
       },
     },
@@ -103,7 +103,7 @@ export function licenseRoutes(app: FastifyInstance, service: LicensePort): void 
             required: ['licenseId', 'recorded'],
             properties: { licenseId: { type: 'string' }, recorded: { type: 'integer' } },
           },
-          ...commandErrorResponses,
+          ...commandErrorAnswers('TIME_OUT_OF_RANGE', 'LICENSE_NOT_FOUND', 'PLAYBACK_REFUSED'),
         },
       },
     },
@@ -141,7 +141,7 @@ function licenseLifecycleRoute(
       schema: {
         params: licenseParams,
         body: licenseCommandBody,
-        response: { 200: { type: 'object', ...answer }, ...commandErrorResponses },
+        response: { 200: { type: 'object', ...answer }, ...commandErrorAnswers('TIME_OUT_OF_RANGE', 'LICENSE_NOT_FOUND', type === 'RenewLicense' ? 'RENEWAL_REFUSED' : 'RELEASE_REFUSED') },
       },
     },
     async (request, reply) => {

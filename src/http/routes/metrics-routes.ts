@@ -4,6 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { EdgeMetrics } from '../../observability/metrics.ts';
+import { errorAnswers } from '../schemas.ts';
 
 export interface MetricsSource {
   edge: EdgeMetrics;
@@ -20,8 +21,10 @@ export function installHttpMetrics(app: FastifyInstance, metrics: EdgeMetrics): 
   });
 }
 
+const exposition = { description: 'The Prometheus text exposition of every thread', content: { 'text/plain': { schema: { type: 'string' } } } } as const;
+
 export function metricsRoutes(app: FastifyInstance, source: MetricsSource): void {
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', { schema: { summary: 'Prometheus metrics (text exposition format)', response: { 200: exposition, ...errorAnswers() } } }, async (_request, reply) => {
     const { contentType, text } = await source.exposition();
     return reply.type(contentType).send(text);
   });

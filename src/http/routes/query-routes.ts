@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { iso } from '../../domain/time.ts';
 import type { LicensePort } from '../license-port.ts';
-import { checkAnswer, checkQuerystring, errorResponse, memberParams } from '../schemas.ts';
+import { checkAnswer, checkQuerystring, errorAnswers, memberParams, MEMBER_ROUTE_CODES } from '../schemas.ts';
 
 /** Set on a check answered with the fallback (the member's stored history cannot be read). */
 export const DEGRADED_HEADER = 'x-license-degraded';
@@ -16,8 +16,7 @@ export function queryRoutes(app: FastifyInstance, service: LicensePort, now: () 
         querystring: checkQuerystring,
         response: {
           200: checkAnswer,
-          400: errorResponse,
-          503: errorResponse,
+          ...errorAnswers(...MEMBER_ROUTE_CODES, 'UNKNOWN_PLAN', 'TIME_OUT_OF_RANGE'),
         },
       },
     },
@@ -60,8 +59,7 @@ export function queryRoutes(app: FastifyInstance, service: LicensePort, now: () 
               },
             },
           },
-          400: errorResponse,
-          503: errorResponse,
+          ...errorAnswers(...MEMBER_ROUTE_CODES),
         },
       },
     },
