@@ -10,6 +10,7 @@
  * a business command (a release), not by hiding it.
  */
 import { randomUUID } from 'node:crypto';
+import { presentLatestSnapshot } from '../service/history.ts';
 import { ReplayFold, type FoldFailure } from '../service/replay-fold.ts';
 import { encodeVoid } from '../store/codec/void-codec.ts';
 import { isRepresentable } from '../domain/time-range.ts';
@@ -81,7 +82,9 @@ export async function listUnusableRows(store: EventStore, memberId: string): Pro
   const { fold } = await scan(store, memberId, null);
   const open = new Set(fold.unvoided());
   const lines = fold.failures.map((f) => describe(f, !open.has(f)));
-  lines.push({ memberId, unusableRows: fold.failures.length, notVoided: open.size, serviceable: open.size === 0 });
+  // A snapshot this code cannot read needs no repair (loads replay the events), but say so.
+  const latestSnapshot = await presentLatestSnapshot(store, memberId);
+  lines.push({ memberId, unusableRows: fold.failures.length, notVoided: open.size, serviceable: open.size === 0, latestSnapshot });
   return { lines, problem: null, exitCode: open.size === 0 ? 0 : 1 };
 }
 

@@ -22,6 +22,7 @@ import { isRepresentable } from '../domain/time-range.ts';
 import { AppError, isErrorCode } from '../errors/catalog.ts';
 import { publicMessage } from '../errors/public-message.ts';
 import { decodeEvent } from '../store/codec/event-codec.ts';
+import { decodeMemberState } from '../store/codec/snapshot-codec.ts';
 import { decodeVoid, isVoidRow } from '../store/codec/void-codec.ts';
 import type { EventRecord, EventStore } from '../store/event-store.ts';
 import { ReplayFold, type SkippedRow } from './replay-fold.ts';
@@ -81,6 +82,31 @@ export function presentEvent(row: EventRecord): Record<string, unknown> {
     }
   } catch (error) {
     shown['payload'] = row.payload;
+    shown['decodeError'] = (error as Error).message;
+  }
+  return shown;
+}
+
+/**
+ * The member's latest snapshot row and whether this code can use it. Loads skip a snapshot they
+ * cannot read and replay the events instead; this is where an operator sees why. The payload is
+ * shown only then (as the events route shows an undecodable event's).
+ */
+export async function presentLatestSnapshot(store: EventStore, memberId: string): Promise<Record<string, unknown> | null> {
+  const snapshot = await store.readLatestSnapshot(memberId);
+  if (snapshot === null) return null;
+  const shown: Record<string, unknown> = {
+    generation: snapshot.generation,
+    position: snapshot.position,
+    takenAt: isRepresentable(snapshot.takenAt) ? iso(snapshot.takenAt) : snapshot.takenAt,
+    schemaVersion: snapshot.schemaVersion,
+  };
+  try {
+    decodeMemberState(snapshot.schemaVersion, snapshot.payload);
+    shown['usable'] = true;
+  } catch (error) {
+    shown['usable'] = false;
+    shown['payload'] = snapshot.payload;
     shown['decodeError'] = (error as Error).message;
   }
   return shown;

@@ -119,6 +119,13 @@ t.test('an undecodable snapshot is skipped: the member is rebuilt from its event
   const listed = await get(s, '/v1/members/snap/licenses');
   t.equal(listed.status, 200, listed.raw);
   t.equal((listed.body['licenses'] as Json[])[0]?.['expiresAt'], new Date(T0 + 30 * DAY).toISOString(), 'from the events');
+  const shown = await get(s, '/v1/debug/members/snap/state');
+  t.equal(shown.status, 200);
+  t.match(shown.body['latestSnapshot'], { generation: 1, position: 3, schemaVersion: 1, usable: false, payload: JSON.stringify(state), decodeError: /bad time/ }, 'the debug API shows the raw snapshot row with its decode error');
+  await s.store.writeSnapshot('snap', { generation: 1, position: 3 }, { takenAt: T0, schemaVersion: 1, payload: JSON.stringify({ ...state, licenses: [{ ...state.licenses[0], expiresAt: T0 + 30 * DAY }] }) });
+  const fixed = await get(s, '/v1/debug/members/snap/state');
+  t.match(fixed.body['latestSnapshot'], { generation: 2, usable: true });
+  t.notOk('payload' in (fixed.body['latestSnapshot'] as Json), 'a usable snapshot is not dumped');
 });
 
 t.test('license-accounting repair: list, void (compensating row), served again (SQLite, real CLI)', async (t) => {
@@ -148,7 +155,7 @@ t.test('license-accounting repair: list, void (compensating row), served again (
 
   const listed = await cli('repair', 'mend');
   t.equal(listed.code, 1, 'exit 1 while a row is not voided');
-  t.match(lines(listed.stdout), [{ generation: 0, position: 4, type: 'LicenseReleased', schemaVersion: 9, voided: false, error: /newer schema/ }, { memberId: 'mend', notVoided: 1, serviceable: false }]);
+  t.match(lines(listed.stdout), [{ generation: 0, position: 4, type: 'LicenseReleased', schemaVersion: 9, voided: false, error: /newer schema/ }, { memberId: 'mend', notVoided: 1, serviceable: false, latestSnapshot: null }]);
 
   t.equal((await cli('repair', 'mend', '--void', '0:4')).code, 2, 'a void needs a reason');
   t.equal((await cli('repair', 'mend', '--void', 'four', '--reason', 'x')).code, 2, 'and a generation:position');

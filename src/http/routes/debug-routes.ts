@@ -10,7 +10,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import type { Rules } from '../../domain/rules.ts';
-import { eventLines, explainAt, memberStateAt, presentState, type EventFilter } from '../../service/history.ts';
+import { eventLines, explainAt, memberStateAt, presentLatestSnapshot, presentState, type EventFilter } from '../../service/history.ts';
 import type { EventStore } from '../../store/event-store.ts';
 import { errorAnswers, id, isoTime, memberParams, parseIsoTime, plan } from '../schemas.ts';
 
@@ -156,7 +156,9 @@ export function debugRoutes(app: FastifyInstance, deps: DebugDependencies): void
     },
     async (request) => {
       const at = instant(request.query.at, 'querystring.at', deps.now);
-      return presentState(request.params.memberId, await memberStateAt(deps.store, request.params.memberId, at));
+      const { memberId } = request.params;
+      // The snapshot is never used here, only shown: a load that cannot read it replays the events.
+      return { ...presentState(memberId, await memberStateAt(deps.store, memberId, at)), latestSnapshot: await presentLatestSnapshot(deps.store, memberId) };
     },
   );
 
