@@ -245,6 +245,10 @@ async function oneName(client: Client, n: string, f: Findings, members: Set<stri
     }
   }
 
+  // The name as a header name (Node parses headers into a plain object).
+  const headed = await send('GET', `${m}/licenses`, undefined, { [n]: n, [`x-${n}`]: n });
+  f.expect(`${n}: a request with a header named ${n}`, headed, 200);
+
   // The name as a path segment where no route has one.
   for (const path of [`/v1/members/${q(n)}`, `/${q(n)}`, `/v1/${q(n)}`, `${m}/${q(n)}`, `${m}/licenses/x/${q(n)}`]) {
     f.expect(`${n}: GET ${path}`, await send('GET', path), 404, 'ROUTE_NOT_FOUND');
