@@ -88,6 +88,9 @@ export function installErrorHandling(app: FastifyInstance, secrets: readonly str
   };
 
   app.setErrorHandler((error: FastifyError & { validation?: ValidationIssue[]; validationContext?: string }, request, reply) => {
+    // fastify refuses a QUERY without Content-Type before the not-found handler runs: no route
+    // has QUERY, so it is a 405 (or 404) like any other method a path does not have.
+    if (error.code === 'FST_ERR_ROUTE_MISSING_CONTENT_TYPE' && request.is404) return notFound(request, reply);
     if (error instanceof AppError || isErrorCode((error as { code?: unknown }).code)) {
       const code = (error as { code: ErrorCode }).code;
       const status = ERROR_CATALOG[code].status;
@@ -132,7 +135,7 @@ export function installErrorHandling(app: FastifyInstance, secrets: readonly str
     return reply.status(500).send(errorBody('INTERNAL', 'an unexpected error occurred; the service log has the details'));
   });
 
-  app.setNotFoundHandler((request, reply) => {
+  const notFound = (request: FastifyRequest, reply: FastifyReply) => {
     const path = request.url.split('?')[0] ?? '';
     // The path exists with other methods: 405 and what it allows. A route that exists for this
     // very method and still calls notFound (a missing static file) is a plain 404.
@@ -142,5 +145,6 @@ export function installErrorHandling(app: FastifyInstance, secrets: readonly str
       return answer(request, reply, 'METHOD_NOT_ALLOWED', `${request.method} is not allowed on ${path}; it allows ${allowed.join(', ')}`);
     }
     return answer(request, reply, 'ROUTE_NOT_FOUND', `no route ${request.method} ${path}`);
-  });
+  };
+  app.setNotFoundHandler(notFound);
 }
