@@ -67,7 +67,8 @@ export function presentEvent(row: EventRecord): Record<string, unknown> {
     generation: row.generation,
     type: row.type,
     schemaVersion: row.schemaVersion,
-    at: isRepresentable(row.at) ? iso(row.at) : row.at,
+    // A time outside the range cannot be a date-time: shown as its milliseconds, still a string.
+    at: isRepresentable(row.at) ? iso(row.at) : String(row.at),
     aggregate: { name: row.aggregateName, id: row.aggregateId },
     rulesVersion: row.rulesVersion,
     requestId: row.requestId,

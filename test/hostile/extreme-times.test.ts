@@ -12,7 +12,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
+import type { DomainEvent } from '../../src/domain/events.ts';
 import { MAX_INSTANT, MAX_ISO, MIN_ISO } from '../../src/domain/time-range.ts';
+import { decodeEvent, encodeEvent } from '../../src/store/codec/event-codec.ts';
 import { EMPTY_HEAD } from '../../src/store/event-store.ts';
 import { SqliteEventStore } from '../../src/store/sqlite/sqlite-event-store.ts';
 import { acquire as actorAcquire, startActorServer } from '../actors/support.ts';
@@ -165,7 +167,17 @@ t.test('stored times outside the range are undecodable rows, never a 500', async
     t.equal(shown.status, 200, `${member}: the debug API shows the row`);
     const [event] = shown.body['events'] as Record<string, unknown>[];
     t.match(event?.['decodeError'], /outside|invalid/, `${member}: with its decode error`);
+    t.type(event?.['at'], 'string', `${member}: its time shown as a string`);
   }
+});
+
+t.test('the codec never writes a time it could not read back', async (t) => {
+  const acquired = { type: 'LicenseAcquired', at: MAX_INSTANT, licenseId: 'L1', deviceId: 'd', titleId: 't', studioId: null, expiresAt: MAX_INSTANT + 1 } as const;
+  t.throws(() => encodeEvent(acquired, { rulesVersion: 'r' }), { code: 'TIME_OUT_OF_RANGE', details: { field: 'expiresAt' } });
+  const played: DomainEvent = { type: 'PlaybackRecorded', at: 0, licenseId: 'L1', sessions: [{ sessionId: 's', startedAt: -1, durationMs: 1 }] };
+  t.throws(() => encodeEvent(played, { rulesVersion: 'r' }), { code: 'TIME_OUT_OF_RANGE', details: { field: 'sessions.0.startedAt' } });
+  const fine = encodeEvent({ ...acquired, expiresAt: MAX_INSTANT }, { rulesVersion: 'r' });
+  t.equal(decodeEvent({ ...fine, memberId: 'm', generation: 0, position: 1 }).at, MAX_INSTANT, 'the last instant round-trips');
 });
 
 t.test('worker threads follow the manual clock backwards as well as forwards', async (t) => {
