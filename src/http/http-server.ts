@@ -91,6 +91,8 @@ export function clientErrorRefusal(error: Error & { code?: string }, limits: Htt
       return { code: 'REQUEST_TIMEOUT', message: `the request did not arrive in time (headers within ${limits.headersTimeoutMs} ms, all of it within ${limits.requestTimeoutMs} ms)` };
     case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
       return { code: 'BODY_TOO_LARGE', message: 'the chunk extensions are too large' };
+    case 'HPE_PAUSED_H2_UPGRADE':
+      return { code: 'MALFORMED_REQUEST', message: 'this service speaks HTTP/1.1 only (the HTTP/2 preface came)' };
     case 'HPE_INVALID_METHOD':
       return { code: 'MALFORMED_REQUEST', message: 'the request line is not valid: unknown method (methods are case-sensitive, e.g. GET)' };
     default: {

@@ -15,8 +15,8 @@ import { expectCatalogAnswer, KeepAlive, listening, openSocket, parseAnswer, pla
 
 const HEADERS_TIMEOUT = 1000;
 const REQUEST_TIMEOUT = 1500;
-/** Node looks for expired requests every headersTimeout / 10 (see http-server.ts), plus a busy machine. */
-const LATE_BY = 1000;
+/** Node looks for expired requests every headersTimeout / 10 (see http-server.ts); the rest is for a busy machine. */
+const LATE_BY = 2000;
 
 interface Slow {
   socket: Socket;
@@ -75,7 +75,7 @@ t.test('slow-body connections beyond the cap: open connections are served, the e
   for (let i = 0; i < 5; i++) {
     const answer = await pooled.request(health);
     t.equal(answer.status, 200, `while the slow connections are held, request ${i + 1} on the pooled connection is answered`);
-    t.ok(answer.ms < 500, `and answered quickly (${answer.ms} ms)`);
+    t.ok(answer.ms < 1000, `and answered without waiting for them (${answer.ms} ms)`);
   }
   const body = '{"deviceId":"d1","titleId":"t"}';
   const acquire = await pooled.request(
@@ -89,11 +89,15 @@ t.test('slow-body connections beyond the cap: open connections are served, the e
   t.ok(refused.closed && refused.elapsedMs < 1000, `it is closed at once (${refused.elapsedMs} ms), not queued`);
 
   const ends = await Promise.all(slow.map((each) => each.ended));
-  const dropped = ends.filter((end) => end.answer.raw === '' && end.afterMs < 1000);
+  const dropped = ends.filter((end) => end.answer.raw === '');
   const cut = ends.filter((end) => end.answer.status !== 0);
   t.equal(cut.length + dropped.length, slow.length, 'every slow connection was either refused at the cap or cut');
   t.equal(cut.length, cap - 1, `the cap held: ${cap - 1} slow connections got in beside the pooled one`);
-  t.ok(dropped.length >= cap, `the others (${dropped.length}) were refused at once`);
+  t.equal(dropped.length, slow.length - (cap - 1), 'the others were refused');
+  t.ok(
+    dropped.every((end) => end.afterMs < REQUEST_TIMEOUT / 2),
+    `at once, long before any timeout (${dropped.map((end) => end.afterMs).join(', ')} ms)`,
+  );
   for (const [i, end] of cut.entries()) {
     expectCatalogAnswer(t, end.answer, 408, 'REQUEST_TIMEOUT', `slow connection ${i + 1}`);
     t.ok(end.afterMs >= REQUEST_TIMEOUT - 100, `slow connection ${i + 1} held no less than the request timeout (${end.afterMs} ms)`);
