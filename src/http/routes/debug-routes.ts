@@ -72,6 +72,8 @@ const stateAnswer = {
     licenses: { type: 'array', items: anyObject },
     downloaded: { type: 'array', items: anyObject },
     devices: { type: 'array', items: anyObject },
+    skippedRows: { type: 'array', items: anyObject, description: 'Rows the fold left out because a void names them.' },
+    latestSnapshot: { type: ['object', 'null'], additionalProperties: true, description: 'The newest snapshot row, shown and never used.' },
   },
 } as const;
 const explainAnswer = {
