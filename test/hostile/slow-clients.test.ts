@@ -141,3 +141,21 @@ t.test('a headers timeout longer than the request timeout is refused at start, n
   await t.rejects(createServer(config, { store: new SqliteEventStore(':memory:'), watchRules: false }), ConfigError);
   await t.rejects(createServer(config, { store: new SqliteEventStore(':memory:'), watchRules: false }), { message: /headersTimeoutMs.*requestTimeoutMs/ });
 });
+
+t.test('a client that stops reading its answers is cut after socketTimeoutMs', async (t) => {
+  const socketTimeout = 1000;
+  const { server, edgePort: port } = await listening(t, { service: { http: { ...http, socketTimeoutMs: socketTimeout } } });
+  const open = () => new Promise<number>((resolve, reject) => server.app.server.getConnections((error, count) => (error ? reject(error) : resolve(count))));
+  const reader = await openSocket(port);
+  reader.on('error', () => {});
+  t.teardown(() => reader.destroy());
+  reader.pause(); // reads nothing: the answers pile up until the buffers are full
+  // 40 pipelined requests for a 1.6 MB file: far more than the socket buffers hold.
+  reader.write(`GET /docs/static/swagger-ui-bundle.js HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n\r\n`.repeat(40));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.equal(await open(), 1, 'the connection is open, its answers stalled');
+  const started = Date.now();
+  while ((await open()) > 0 && Date.now() - started < socketTimeout + LATE_BY + 2000) await new Promise((resolve) => setTimeout(resolve, 50));
+  t.equal(await open(), 0, `the server closed it (${Date.now() - started} ms after the stall began)`);
+  t.equal((await plainGet(port)).status, 200, 'and goes on serving');
+});
