@@ -6,11 +6,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { request } from 'undici';
 import { REPO_ROOT } from './cassandra/node.ts';
+import { readConfigFile } from '../src/config/load.ts';
 
 export interface LaunchOptions {
   nodes: number;
@@ -97,7 +98,8 @@ export async function launchCluster(options: LaunchOptions): Promise<LaunchedClu
   if (!Number.isInteger(options.nodes) || options.nodes < 1 || options.nodes > 16) throw new Error('--nodes must be an integer from 1 to 16');
   const adminToken = options.adminToken ?? process.env['ADMIN_TOKEN'] ?? randomBytes(16).toString('hex');
   const clusterId = options.clusterId ?? `local-${randomBytes(4).toString('hex')}`;
-  const base = JSON.parse(readFileSync(options.configPath ?? path.join(REPO_ROOT, 'config', 'cassandra.json'), 'utf8')) as Json;
+  // Read as the service reads it: config/cassandra.json is an overlay on config/default.json.
+  const base = readConfigFile(options.configPath ?? path.join(REPO_ROOT, 'config', 'cassandra.json')) as Json;
   const config = merge(base, {
     service: merge({ cluster: { clusterId, nodeId: 'from-the-command-line' }, rateLimit: null }, options.service ?? {}),
     ...(options.rules ? { rules: options.rules } : {}),

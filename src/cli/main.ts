@@ -17,6 +17,7 @@ import { once } from 'node:events';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/load.ts';
 import type { Config } from '../config/types.ts';
+import { isId } from '../domain/ids.ts';
 import { iso } from '../domain/time.ts';
 import { eventLines, explainAt, type EventFilter } from '../service/history.ts';
 import { MemberRepository } from '../service/member-repository.ts';
@@ -63,7 +64,7 @@ function instant(value: string | undefined, flag: string): number | undefined {
 
 function memberArg(positionals: string[]): string {
   const memberId = positionals[1];
-  if (memberId === undefined || !/^[A-Za-z0-9._:-]{1,128}$/.test(memberId)) throw new UsageError('a member id is required');
+  if (memberId === undefined || !isId(memberId)) throw new UsageError('a member id is required');
   return memberId;
 }
 

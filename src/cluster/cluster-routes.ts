@@ -9,6 +9,7 @@ import { addNode, drainNode, rebalance, removeNode, ringNodes, ringOf, type Clus
 import type { MembershipStore } from './membership-store.ts';
 import type { Peers } from './peers.ts';
 import { BODY_CODES, errorAnswers, id } from '../http/schemas.ts';
+import { NODE_ID_PATTERN } from '../domain/ids.ts';
 
 export interface ClusterRouteDeps {
   node: ClusterNode;
@@ -18,7 +19,7 @@ export interface ClusterRouteDeps {
 }
 
 const nodeAddress = { type: 'string', pattern: '^https?://[^/]+$', maxLength: 256 } as const;
-const nodeId = { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' } as const;
+const nodeId = { type: 'string', pattern: NODE_ID_PATTERN } as const;
 const nodeParams = { type: 'object', additionalProperties: false, required: ['id'], properties: { id: nodeId } } as const;
 const STATUS_TIMEOUT_MS = 1500;
 

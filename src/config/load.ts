@@ -2,23 +2,33 @@
  * Reads and validates the config file. A bad file is refused as a whole, with a message that
  * names the offending key, so a service never starts (or reloads) on half-understood settings.
  */
-import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject } from 'ajv';
+import type { FromSchema } from 'json-schema-to-ts';
+import { isNodeId, NODE_ID_GRAMMAR } from '../domain/ids.ts';
 import type { Rules } from '../domain/rules.ts';
+import { ConfigError, readConfigFile } from './config-file.ts';
 import { configSchema, rulesSchema } from './schema.ts';
-import type { Config, ServiceConfig } from './types.ts';
+import type { Config } from './types.ts';
 
 export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL('../../config/default.json', import.meta.url));
 
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
+export { ConfigError, readConfigFile };
 
 const ajv = new Ajv({ allErrors: false, useDefaults: true, strict: true, allowUnionTypes: true });
-const validateConfig = ajv.compile(configSchema);
-const validateRules = ajv.compile(rulesSchema);
+
+const configValidation = ajv.compile(configSchema);
+const rulesValidation = ajv.compile(rulesSchema);
+
+// Typed by the schema Ajv checks (the types derive from it): a valid object needs no cast.
+// Ajv fills defaults in place while validating, so the keys with defaults are then present.
+function isValidConfig(data: unknown): data is FromSchema<typeof configSchema> {
+  return configValidation(data);
+}
+function isValidRules(data: unknown): data is Rules {
+  return rulesValidation(data);
+}
 
 function describe(error: ErrorObject | undefined, root: string): string {
   if (!error) return `${root} is invalid`;
@@ -44,34 +54,18 @@ function checkRuleReferences(rules: Rules): void {
 
 /** Validates a parsed config object, filling defaults in place. */
 export function parseConfig(raw: unknown, path: string | null): Config {
-  if (!validateConfig(raw)) throw new ConfigError(`config${path ? ` ${path}` : ''}: ${describe(validateConfig.errors?.[0], 'config')}`);
-  const config = raw as unknown as { service: ServiceConfig; rules: Rules };
-  checkRuleReferences(config.rules);
-  const service = config.service;
+  if (!isValidConfig(raw)) throw new ConfigError(`config${path ? ` ${path}` : ''}: ${describe(configValidation.errors?.[0], 'config')}`);
+  checkRuleReferences(raw.rules);
+  const service = raw.service;
   if (path !== null && !isAbsolute(service.sqlite.path)) service.sqlite.path = resolve(dirname(path), service.sqlite.path);
-  return { service, rules: config.rules, path };
+  return { service, rules: raw.rules, path };
 }
 
 /** Validates a `rules` section alone (for hot reload). */
 export function parseRules(raw: unknown): Rules {
-  if (!validateRules(raw)) throw new ConfigError(describe(validateRules.errors?.[0], 'rules'));
-  const rules = raw as unknown as Rules;
-  checkRuleReferences(rules);
-  return rules;
-}
-
-export function readConfigFile(path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new ConfigError(`cannot read config file ${path}: ${(error as Error).message}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (error) {
-    throw new ConfigError(`config file ${path} is not valid JSON: ${(error as Error).message}`);
-  }
+  if (!isValidRules(raw)) throw new ConfigError(describe(rulesValidation.errors?.[0], 'rules'));
+  checkRuleReferences(raw);
+  return raw;
 }
 
 export interface ConfigSources {
@@ -115,7 +109,6 @@ export function loadConfig(sources: ConfigSources): Config {
   return config;
 }
 
-const NODE_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const NODE_URL = /^https?:\/\/[^/]+$/;
 
 /**
@@ -139,7 +132,7 @@ export function applyClusterFlags(config: Config, argv: readonly string[]): void
   const nodeId = flag('node-id');
   const join = flag('join');
   const advertise = flag('advertise');
-  if (nodeId !== undefined && !NODE_ID.test(nodeId)) throw new ConfigError(`--node-id must be 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' or '-', got "${nodeId}"`);
+  if (nodeId !== undefined && !isNodeId(nodeId)) throw new ConfigError(`--node-id must be ${NODE_ID_GRAMMAR}, got "${nodeId}"`);
   for (const [name, value] of [['join', join], ['advertise', advertise]] as const) {
     if (value !== undefined && !NODE_URL.test(value)) throw new ConfigError(`--${name} must be a URL like http://127.0.0.1:3001, got "${value}"`);
   }

@@ -5,6 +5,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { statSync } from 'node:fs';
 import type { Rules } from '../domain/rules.ts';
+import { configFiles } from './config-file.ts';
 import { parseConfig, readConfigFile } from './load.ts';
 
 export type RulesChange =
@@ -60,7 +61,7 @@ export interface RulesLogger {
 }
 
 /**
- * Polls the config file for edits. Polling rather than fs.watch: editors and deploy tools
+ * Polls the config file, and the files it extends, for edits. Polling rather than fs.watch: editors and deploy tools
  * replace files by rename, which inotify-based watches lose track of. Not fs.watchFile either:
  * it takes its first reading asynchronously, so an edit made right after the watch starts
  * became its baseline and was never seen. Here the baseline is read before this returns.
@@ -82,8 +83,13 @@ export function watchRulesFile(path: string, source: RulesSource, intervalMs: nu
   return () => clearInterval(timer);
 }
 
-/** What changes when the file is edited or replaced; null while it is missing. */
-function fingerprint(path: string): string | null {
+/** What changes when the file or one it extends is edited or replaced. */
+function fingerprint(path: string): string {
+  return configFiles(path).map(fileFingerprint).join('|');
+}
+
+/** Null while the file is missing. */
+function fileFingerprint(path: string): string | null {
   try {
     const stat = statSync(path);
     return `${stat.ino}:${stat.size}:${stat.mtimeMs}`;

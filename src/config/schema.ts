@@ -3,6 +3,8 @@
  * that names the key instead of a setting silently ignored. Keys added beyond the documented
  * shape are optional and carry defaults (applied by Ajv's `useDefaults`).
  */
+import { NODE_ID_PATTERN } from '../domain/ids.ts';
+
 const limit = { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'null' }] } as const;
 const positiveDays = { type: 'integer', minimum: 1, maximum: 3650 } as const;
 
@@ -183,7 +185,7 @@ export const serviceSchema = {
         port: { type: ['integer', 'null'], minimum: 0, maximum: 65535, default: null },
       },
     },
-    // Cluster mode (DESIGN.md section 5): null is a single node. Needs the Cassandra store (the
+    // Cluster mode: null is a single node. Needs the Cassandra store (the
     // membership and the ownership fences live there) and an admin token (nodes use it to talk).
     cluster: {
       type: ['object', 'null'],
@@ -191,8 +193,8 @@ export const serviceSchema = {
       default: null,
       required: ['nodeId'],
       properties: {
-        clusterId: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$', default: 'default' },
-        nodeId: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' },
+        clusterId: { type: 'string', pattern: NODE_ID_PATTERN, default: 'default' },
+        nodeId: { type: 'string', pattern: NODE_ID_PATTERN },
         // The URL other nodes reach this one at (default: http://<host>:<port> once listening).
         advertise: { type: ['string', 'null'], pattern: '^https?://[^/]+$', default: null },
         // A member's URL to register with at start (--join); null: bootstrap or rejoin from the store.

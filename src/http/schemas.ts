@@ -1,10 +1,9 @@
-/** JSON schemas shared by the edge routes. Ids: 1 to 128 characters of [A-Za-z0-9._:-]. */
+/** JSON schemas shared by the edge routes. Ids: 1 to 128 characters of [A-Za-z0-9._:-] (src/domain/ids.ts). */
+import { ID_MAX_LENGTH, ID_PATTERN } from '../domain/ids.ts';
 import { isRepresentable, MAX_ISO, MIN_ISO } from '../domain/time-range.ts';
 import { AppError, ERROR_CATALOG, type ErrorCode } from '../errors/catalog.ts';
 
-export const ID_PATTERN = '^[A-Za-z0-9._:-]{1,128}$';
-
-export const id = { type: 'string', pattern: ID_PATTERN, minLength: 1, maxLength: 128 } as const;
+export const id = { type: 'string', pattern: ID_PATTERN, minLength: 1, maxLength: ID_MAX_LENGTH } as const;
 export const requestId = id;
 export const plan = { type: 'string', minLength: 1, maxLength: 64, description: "A plan of the rules in force (else 400 UNKNOWN_PLAN); absent: the rules' default plan." } as const;
 export const isoTime = { type: 'string', format: 'date-time' } as const;

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
+import { ID_CHARACTERS, ID_PATTERN } from '../domain/ids.ts';
 
 export const OPERATIONS = ['check', 'acquire', 'renew', 'release', 'playback', 'deactivate'] as const;
 export type Operation = (typeof OPERATIONS)[number];
@@ -44,7 +45,7 @@ export class ScenarioError extends Error {
   override name = 'ScenarioError';
 }
 
-const idString = { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,128}$' } as const;
+const idString = { type: 'string', pattern: ID_PATTERN } as const;
 
 /** Exported for the README and tests; `useDefaults` fills the optional fields in place. */
 export const scenarioSchema = {
@@ -65,7 +66,7 @@ export const scenarioSchema = {
         zipf: { type: 'number', minimum: 0, maximum: 10, default: 0 },
         devicesPerMember: { type: 'integer', minimum: 1, maximum: 100, default: 2 },
         // Short enough that prefix + rank stays a valid id (128 characters).
-        idPrefix: { type: 'string', pattern: '^[A-Za-z0-9._:-]{1,64}$', default: 'load-m' },
+        idPrefix: { type: 'string', pattern: `^[${ID_CHARACTERS}]{1,64}$`, default: 'load-m' },
       },
     },
     titles: { type: 'array', minItems: 1, maxItems: 100_000, items: idString },

@@ -30,10 +30,6 @@ export interface LoadedMember {
   fence: OwnershipFence | null;
 }
 
-export interface SnapshotListener {
-  (memberId: string, head: StreamHead): void;
-}
-
 export class MemberRepository {
   constructor(
     private readonly store: EventStore,

@@ -113,3 +113,43 @@ t.test('editing the file changes the rules in force within seconds; a bad edit k
   await new Promise((resolve) => setTimeout(resolve, 400));
   t.equal(source.current().version, 'test-2');
 });
+
+t.test('a config file may extend another: objects merge key by key, other values replace', async (t) => {
+  writeConfig('base.json', { service: { port: 4000, cassandra: { keyspace: 'base_ks', contactPoints: ['a:1', 'b:2'] } }, rules: testRules() });
+  const overlay = writeConfig('overlay.json', { extends: 'base.json', service: { store: 'cassandra', cassandra: { contactPoints: ['c:3'] } } });
+  const config = loadConfig({ argv: ['--config', overlay], env: {} });
+  t.equal(config.service.store, 'cassandra', 'the overlay sets the store');
+  t.equal(config.service.port, 4000, 'the base keeps the port');
+  t.equal(config.service.cassandra.keyspace, 'base_ks', 'nested objects merge');
+  t.same(config.service.cassandra.contactPoints, ['c:3'], 'an array replaces the base array whole');
+  t.same(config.rules, parseConfig({ rules: testRules() }, null).rules, 'the rules come from the base');
+  t.equal(config.path, overlay);
+
+  writeConfig('loop-a.json', { extends: 'loop-b.json' });
+  const loop = writeConfig('loop-b.json', { extends: 'loop-a.json' });
+  t.throws(() => loadConfig({ argv: ['--config', loop], env: {} }), { name: 'ConfigError', message: /extends it back/ });
+  const missing = writeConfig('orphan.json', { extends: 'nowhere.json' });
+  t.throws(() => loadConfig({ argv: ['--config', missing], env: {} }), { name: 'ConfigError', message: /cannot read config file .*nowhere\.json/ });
+  const bad = writeConfig('bad-extends.json', { extends: 3, rules: testRules() });
+  t.throws(() => loadConfig({ argv: ['--config', bad], env: {} }), { name: 'ConfigError', message: /"extends" must be the path of another config file/ });
+});
+
+t.test('config/cassandra.json is config/default.json on the Cassandra store', async (t) => {
+  const onCassandra = loadConfig({ argv: ['--config', 'config/cassandra.json'], env: {} });
+  const byDefault = loadConfig({ argv: [], env: {} });
+  t.equal(onCassandra.service.store, 'cassandra');
+  t.same({ ...onCassandra.service, store: 'sqlite' }, byDefault.service, 'every other service key is the default');
+  t.same(onCassandra.rules, byDefault.rules);
+});
+
+t.test('the rules watch sees an edit of a file the config extends', async (t) => {
+  writeConfig('watched-base.json', { rules: testRules() });
+  const path = writeConfig('watched-overlay.json', { extends: 'watched-base.json', service: { port: 4001 } });
+  const source = new RulesSource(loadConfig({ argv: ['--config', path], env: {} }).rules);
+  const stop = watchRulesFile(path, source, 100, { info: () => {}, error: () => {} });
+  t.teardown(stop);
+  writeConfig('watched-base.json', { rules: testRules({ version: 'base-2', maxActiveDownloadsPerDevice: 8 }) });
+  for (let i = 0; i < 100 && source.current().version !== 'base-2'; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  t.equal(source.current().version, 'base-2', 'the base file edit is in force');
+  t.equal(source.current().maxActiveDownloadsPerDevice, 8);
+});

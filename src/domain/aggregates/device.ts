@@ -29,8 +29,6 @@ export interface DeviceState {
   deactivations: Instant[];
 }
 
-export const initialDeviceState: DeviceState | null = null;
-
 export function evolveDevice(state: DeviceState | null, event: DeviceEvent): DeviceState {
   const recent = (state?.deactivations ?? []).filter((at) => at > event.at - YEAR_MS);
   switch (event.type) {

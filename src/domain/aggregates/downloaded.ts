@@ -31,8 +31,6 @@ export interface DownloadedState {
   downloads: Download[];
 }
 
-export const initialDownloadedState: DownloadedState | null = null;
-
 export function evolveDownloaded(state: DownloadedState | null, event: DownloadedEvent): DownloadedState {
   const recent = (state?.downloads ?? []).filter((d) => d.at > event.at - YEAR_MS);
   return { titleId: event.titleId, downloads: [...recent, { at: event.at, licenseId: event.licenseId, via: event.via }] };

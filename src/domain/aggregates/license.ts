@@ -60,9 +60,6 @@ export interface LicenseState {
   playbackMs: number;
 }
 
-/** A license that does not exist yet. */
-export const initialLicenseState: LicenseState | null = null;
-
 export function evolveLicense(state: LicenseState | null, event: LicenseEvent): LicenseState | null {
   switch (event.type) {
     case 'LicenseAcquired':

@@ -10,7 +10,7 @@ import { decideDevice } from '../aggregates/device.ts';
 import type { DomainEvent } from '../events.ts';
 import { isRefusal, refuse, type Refusal } from '../refusal.ts';
 import { planRules, reached, titlePolicy, type Rules } from '../rules.ts';
-import { inRollingYear, iso } from '../time.ts';
+import { inRollingYear } from '../time.ts';
 import type { CommandAnswer } from './answers.ts';
 import { fingerprintOfCommand, type AcquireLicense, type DeactivateDevice, type MemberCommand, type RecordPlayback, type ReleaseLicense, type RenewLicense } from './commands.ts';
 import { activeLicenses, REQUEST_DEDUP_WINDOW_MS, type MemberState } from './state.ts';
@@ -230,6 +230,3 @@ function groupByDevice(licenses: LicenseState[]): Map<string, LicenseState[]> {
   }
   return byDevice;
 }
-
-/** Formats instants in refusal details for people; exported for the HTTP layer's answers. */
-export { iso };
