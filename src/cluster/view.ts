@@ -1,5 +1,5 @@
 /**
- * The cluster's membership as data (DESIGN.md section 5), and the changes an operator or the
+ * The cluster's membership as data (docs/cluster.md), and the changes an operator or the
  * failure detector makes to it. Pure: no I/O, no clock (times come in as arguments).
  *
  * A view is one epoch of membership. The ring of an epoch is made of its active nodes only, so

@@ -1,14 +1,14 @@
 /**
- * The event store contract (DESIGN.md section 3). A member's history is split into
+ * The event store contract (docs/storage.md). A member's history is split into
  * generations: generation 0 until the first snapshot, then each snapshot opens the next one.
- * The row id of DESIGN.md is (member id, generation); the aggregate name and id, the event
+ * The partition ("row id" in the talk) is (member id, generation); the aggregate name and id, the event
  * time and the member-wide position are the clustering key inside it, so one command's events
  * (which touch up to three aggregates) share one partition and land all or nothing.
  *
  * Concurrency control: every write states the head it expects (generation and last position);
  * a store whose head differs refuses with ConcurrencyConflictError and writes nothing.
  *
- * Ownership fencing (cluster, DESIGN.md section 5): a node that takes a member over first
+ * Ownership fencing (cluster, docs/cluster.md): a node that takes a member over first
  * claims it with its ownership fence (cluster epoch and node id); from then on the store refuses
  * (OwnershipFencedError) every write that carries another fence. A node paused through a
  * rebalance therefore cannot write when it wakes up, whatever its memory says. Writes without a
