@@ -189,7 +189,7 @@ async function seedHistories(memberIds: readonly string[], now: number): Promise
     let lastLicense = '';
     const run = (command: MemberCommand): void => {
       const decision = decide(command, state, RULES);
-      if (isRefusal(decision) || 'requestIdReused' in decision) throw new Error(`seeding ${memberId}: ${JSON.stringify(decision)}`);
+      if (isRefusal(decision) || 'requestIdReused' in decision || 'unknownPlan' in decision) throw new Error(`seeding ${memberId}: ${JSON.stringify(decision)}`);
       for (const event of decision.events) applyEvent(state, event, metadata);
       commands.push(decision.events.map((event) => encodeEvent(event, metadata)));
       total += decision.events.length;

@@ -1,5 +1,6 @@
 /** JSON schemas shared by the edge routes. Ids: 1 to 128 characters of [A-Za-z0-9._:-] (src/domain/ids.ts). */
 import { ID_MAX_LENGTH, ID_PATTERN } from '../domain/ids.ts';
+import { REFUSAL_REASONS } from '../domain/limits/index.ts';
 import { isRepresentable, MAX_ISO, MIN_ISO } from '../domain/time-range.ts';
 import { AppError, ERROR_CATALOG, type ErrorCode } from '../errors/catalog.ts';
 
@@ -37,12 +38,15 @@ export const checkQuerystring = {
   properties: { deviceId: id, titleId: id, plan },
 } as const;
 
+/** A refusal's reason: a limit's (src/domain/limits/) or a license's lifecycle. */
+export const refusalReason = { type: 'string', enum: REFUSAL_REASONS } as const;
+
 export const checkAnswer = {
   type: 'object',
   required: ['allowed', 'rulesVersion'],
   properties: {
     allowed: { type: 'boolean' },
-    reason: { type: 'string' },
+    reason: refusalReason,
     message: { type: 'string' },
     details: { type: 'object', additionalProperties: true },
     rulesVersion: { type: 'string' },
@@ -97,7 +101,7 @@ export const refusalResponse = {
   required: ['code', 'reason', 'message', 'details'],
   properties: {
     code: { type: 'string' },
-    reason: { type: 'string' },
+    reason: refusalReason,
     message: { type: 'string' },
     details: { type: 'object', additionalProperties: true },
     rulesVersion: { type: 'string' },

@@ -11,13 +11,15 @@
  * a generation is bounded by the snapshot threshold (`snapshot.eventCount`, about 200 to 400
  * rows), never the whole history.
  */
-import { countingDownloads } from '../domain/aggregates/downloaded.ts';
 import type { LicenseState } from '../domain/aggregates/license.ts';
-import { decideAcquire } from '../domain/member/decide.ts';
-import { activeLicenses, type MemberState } from '../domain/member/state.ts';
-import { isRefusal, type Refusal } from '../domain/refusal.ts';
-import { planRules, titlePolicy, type Limit, type Rules } from '../domain/rules.ts';
+import { eventKey, type Counted } from '../domain/limits/counting.ts';
+import { firstRefusal } from '../domain/limits/index.ts';
+import { evaluateAcquire } from '../domain/member/decide.ts';
+import type { MemberState } from '../domain/member/state.ts';
+import type { Refusal } from '../domain/refusal.ts';
+import { isUnknownPlan, type Rules } from '../domain/rules.ts';
 import { iso, type Instant } from '../domain/time.ts';
+import { parseRules } from '../config/load.ts';
 import { isRepresentable } from '../domain/time-range.ts';
 import { AppError, isErrorCode } from '../errors/catalog.ts';
 import { publicMessage } from '../errors/public-message.ts';
@@ -128,18 +130,12 @@ export interface MemberStateAt {
   eventsApplied: number;
   /** The newest folded event, by time then position; null when none. */
   lastEvent: (EventRef & { rulesVersion: string }) | null;
-  /** The LicenseAcquired event of every license, by license id. */
-  acquiredBy: Map<string, EventRef>;
-  /** The TitleDownloaded events, by `${titleId}|${licenseId}|${at}`. */
-  downloadedBy: Map<string, EventRef>;
+  /** Where each event that can count toward a limit sits, by its eventKey (the limits' counts name them so). */
+  eventRefs: Map<string, EventRef>;
   /** The fold, which set aside the rows it could not use (see ReplayFold). */
   fold: ReplayFold;
   /** Rows left out because a void names them (or the voided row they depended on); set by finish. */
   skipped: SkippedRow[];
-}
-
-export function downloadKey(titleId: string, licenseId: string, at: Instant): string {
-  return `${titleId}|${licenseId}|${at}`;
 }
 
 /**
@@ -155,7 +151,7 @@ export function foldUntil(rows: Iterable<EventRecord>, at: Instant): MemberState
 
 function emptyStateAt(at: Instant): MemberStateAt {
   const fold = new ReplayFold();
-  return { at, state: fold.state, eventsApplied: 0, lastEvent: null, acquiredBy: new Map(), downloadedBy: new Map(), fold, skipped: [] };
+  return { at, state: fold.state, eventsApplied: 0, lastEvent: null, eventRefs: new Map(), fold, skipped: [] };
 }
 
 function finishStateAt(result: MemberStateAt): MemberStateAt {
@@ -175,8 +171,8 @@ function foldRow(result: MemberStateAt, row: EventRecord): void {
   const ref: EventRef = { position: row.position, generation: row.generation, type: row.type, at: row.at };
   const last = result.lastEvent;
   if (last === null || row.at > last.at || (row.at === last.at && row.position > last.position)) result.lastEvent = { ...ref, rulesVersion: row.rulesVersion };
-  if (event.type === 'LicenseAcquired') result.acquiredBy.set(event.licenseId, ref);
-  if (event.type === 'TitleDownloaded') result.downloadedBy.set(downloadKey(event.titleId, event.licenseId, event.at), ref);
+  const key = eventKey(event);
+  if (key !== null) result.eventRefs.set(key, ref);
 }
 
 /** The member as of `at`, rebuilt from every generation's events (not from snapshots). */
@@ -248,54 +244,58 @@ export interface Explanation {
   details?: Refusal['details'];
   rulesVersion: string;
   at: string;
-  limits: Record<string, unknown>;
-  counting: Record<string, unknown>;
+  /** The plan, the title's studio, and each limit that applies, by its config key. */
+  limits: Record<string, string | number | null>;
+  /** What counts toward each limit, by its config key, each count with the event behind it. */
+  counting: Record<string, unknown[]>;
 }
 
 function ref(r: EventRef | undefined): Record<string, unknown> | null {
   return r === undefined ? null : { position: r.position, generation: r.generation, type: r.type, at: iso(r.at) };
 }
 
+/** One count as the explanation shows it, with where its event sits in the history. */
+function presentCounted(item: Counted, refs: Map<string, EventRef>): Record<string, unknown> {
+  const event = (key: string) => ref(refs.get(key));
+  switch (item.kind) {
+    case 'license': {
+      const l: LicenseState = item.license;
+      return { licenseId: l.licenseId, deviceId: l.deviceId, titleId: l.titleId, acquiredAt: iso(l.acquiredAt), event: event(item.event) };
+    }
+    case 'device':
+      return { deviceId: item.deviceId, licenses: item.licenses.map((l) => presentCounted(l, refs)) };
+    case 'download':
+      return { at: iso(item.download.at), licenseId: item.download.licenseId, via: item.download.via, event: event(item.event) };
+    case 'renewal':
+      return { licenseId: item.licenseId, renewals: item.renewals, event: event(item.event) };
+    case 'deactivation':
+      return { deviceId: item.deviceId, at: iso(item.at), event: event(item.event) };
+  }
+}
+
 /**
  * Pure: what an acquire of `input` would have decided at the rebuilt instant under `rules`,
- * with every limit that applies and the events that count toward each. Throws for a plan the
- * rules do not define (the caller validates it first).
+ * with every limit that applies and the events that count toward each: the decider's own
+ * evaluation, presented. Throws UNKNOWN_PLAN for a plan the rules do not define.
  */
 export function explainAcquire(rebuilt: MemberStateAt, rules: Rules, input: ExplainInput): Explanation {
   const now = rebuilt.at;
-  const { state } = rebuilt;
-  const decision = decideAcquire(
+  const evaluated = evaluateAcquire(
     { type: 'AcquireLicense', now, licenseId: 'explain', deviceId: input.deviceId, titleId: input.titleId, plan: input.plan },
-    state,
+    rebuilt.state,
     rules,
   );
-  const plan = planRules(rules, input.plan);
-  const policy = titlePolicy(rules, input.titleId);
-  const active = activeLicenses(state);
-  const licenseRef = (l: LicenseState) => ({ licenseId: l.licenseId, deviceId: l.deviceId, titleId: l.titleId, acquiredAt: iso(l.acquiredAt), event: ref(rebuilt.acquiredBy.get(l.licenseId)) });
-  const devices = new Map<string, LicenseState[]>();
-  for (const l of active) devices.set(l.deviceId, [...(devices.get(l.deviceId) ?? []), l]);
-  const limits: Record<string, Limit | string | null> = {
-    plan: plan?.plan ?? null,
-    maxDownloadDevices: plan?.limits.maxDownloadDevices ?? null,
-    maxActiveDownloadsPerDevice: rules.maxActiveDownloadsPerDevice,
-    studioId: policy.studioId,
-    maxActiveDownloadsPerStudio: policy.studioId === null ? null : policy.maxActiveDownloadsPerStudio,
-    yearlyTitleLimit: policy.yearlyTitleLimit,
-  };
-  const counting = {
-    maxDownloadDevices: [...devices].map(([deviceId, licenses]) => ({ deviceId, licenses: licenses.map(licenseRef) })),
-    maxActiveDownloadsPerDevice: (devices.get(input.deviceId) ?? []).map(licenseRef),
-    maxActiveDownloadsPerStudio: policy.studioId === null ? [] : active.filter((l) => l.studioId === policy.studioId).map(licenseRef),
-    yearlyTitleLimit: countingDownloads(state.downloaded.get(input.titleId) ?? null, now).map((d) => ({
-      at: iso(d.at),
-      licenseId: d.licenseId,
-      via: d.via,
-      event: ref(rebuilt.downloadedBy.get(downloadKey(input.titleId, d.licenseId, d.at))),
-    })),
-  };
+  if (isUnknownPlan(evaluated)) throw new AppError('UNKNOWN_PLAN', evaluated.message, { field: 'querystring.plan' });
+  const { policy, evaluations } = evaluated;
+  const limits: Explanation['limits'] = { plan: policy.plan.plan, studioId: policy.title.studioId };
+  const counting: Explanation['counting'] = {};
+  for (const evaluation of evaluations) {
+    limits[evaluation.name] = evaluation.limit;
+    counting[evaluation.name] = evaluation.counting.map((item) => presentCounted(item, rebuilt.eventRefs));
+  }
   const base = { rulesVersion: rules.version, at: iso(now), limits, counting };
-  if (isRefusal(decision)) return { allowed: false, reason: decision.reason, message: decision.message, details: decision.details, ...base };
+  const refusal = firstRefusal(evaluations);
+  if (refusal !== null) return { allowed: false, reason: refusal.reason, message: refusal.message, details: refusal.details, ...base };
   return { allowed: true, ...base };
 }
 
@@ -309,7 +309,9 @@ export async function loadRules(store: EventStore, version: string, current: Rul
   if (saved === null) {
     throw new AppError('RULES_VERSION_NOT_FOUND', `rules version "${version}" was never saved in the store`, { field: 'rulesVersion' });
   }
-  return JSON.parse(saved.rulesJson) as Rules;
+  // Saved when they were in force, so valid then; validated again for their type (and the
+  // defaults of keys added since).
+  return parseRules(JSON.parse(saved.rulesJson));
 }
 
 /**
@@ -339,8 +341,5 @@ export async function explainAt(
   const current = deps.rules();
   const chosen = explicitRulesVersion !== undefined ? { version: explicitRulesVersion, source: 'requested' as const } : rulesVersionAt(rebuilt, current.version);
   const rules = await loadRules(deps.store, chosen.version, current);
-  if (planRules(rules, input.plan) === undefined) {
-    throw new AppError('UNKNOWN_PLAN', `plan "${input.plan ?? rules.defaults.plan}" is not defined in rules version ${rules.version}`, { field: 'querystring.plan' });
-  }
   return { memberId, ...explainAcquire(rebuilt, rules, input), rulesVersionSource: chosen.source };
 }

@@ -14,7 +14,7 @@ import { activeLicenses } from '../domain/member/state.ts';
 import type { DomainEvent } from '../domain/events.ts';
 import { isRefusal, type Refusal } from '../domain/refusal.ts';
 import { firstUnrepresentableTime, MAX_ISO, MIN_ISO } from '../domain/time-range.ts';
-import { planRules, type Rules } from '../domain/rules.ts';
+import { isUnknownPlan, resolvePlan, type Rules, type UnknownPlan } from '../domain/rules.ts';
 import type { RulesSource } from '../config/rules-source.ts';
 import { AppError } from '../errors/catalog.ts';
 import type { Clock } from './clock.ts';
@@ -140,12 +140,12 @@ export class LicenseService {
       return { allowed: true, rulesVersion: rules.version, degraded: UNDECODABLE_HISTORY };
     }
     const rules = this.#options.rules.current();
-    requireKnownPlan(rules, input.plan);
     const decision = decideAcquire(
       { type: 'AcquireLicense', now: this.#now(member), licenseId: 'check', deviceId: input.deviceId, titleId: input.titleId, plan: input.plan },
       member.state,
       rules,
     );
+    if (isUnknownPlan(decision)) throw unknownPlanError(decision);
     if (isRefusal(decision)) {
       return { allowed: false, reason: decision.reason, message: decision.message, details: decision.details, rulesVersion: rules.version };
     }
@@ -237,8 +237,8 @@ export class LicenseService {
       const member = await this.#loadInTurn(memberId, fence);
       const rules = this.#options.rules.current();
       const command = this.#command(input, member);
-      if (command.type === 'AcquireLicense') requireKnownPlan(rules, command.plan);
       const decision = decide(command, member.state, rules);
+      if (isUnknownPlan(decision)) throw unknownPlanError(decision);
       if (isRefusal(decision)) return { outcome: 'refused', refusal: decision, rulesVersion: rules.version };
       if ('requestIdReused' in decision) {
         throw new AppError('REQUEST_ID_REUSED', `requestId ${decision.requestId} was already used for a different command in the last 24 hours`, {
@@ -301,12 +301,14 @@ function requireRepresentableEvents(events: readonly DomainEvent[]): void {
   );
 }
 
+/** For a check that cannot decide (the member's history is unreadable): the decider's plan check alone. */
 function requireKnownPlan(rules: Rules, plan: string | undefined): void {
-  if (planRules(rules, plan) === undefined) {
-    throw new AppError('UNKNOWN_PLAN', `plan "${plan ?? rules.defaults.plan}" is not a plan in rules version ${rules.version} (known: ${Object.keys(rules.plans).join(', ')})`, {
-      field: 'plan',
-    });
-  }
+  const resolved = resolvePlan(rules, plan);
+  if (isUnknownPlan(resolved)) throw unknownPlanError(resolved);
+}
+
+function unknownPlanError(unknown: UnknownPlan): AppError {
+  return new AppError('UNKNOWN_PLAN', unknown.message, { field: 'plan' });
 }
 
 /**

@@ -14,6 +14,7 @@ import {
   requestIdReused,
   specification,
   titleDownloaded,
+  unknownPlan,
   withRequestId,
 } from './decider-spec.ts';
 
@@ -168,7 +169,15 @@ t.test('title policy: catalog, studio overrides and defaults', async (t) => {
 
   t.test('an unknown plan is a caller error, not a refusal', async (t) => {
     const { given } = specification(t);
-    t.throws(() => given([]).when(acquire({ now: T0, licenseId: 'L1', deviceId: 'd1', titleId: 'plain', plan: 'gold' })).then([]), /unknown plan gold/);
+    const answer = given([]).when(acquire({ now: T0, licenseId: 'L1', deviceId: 'd1', titleId: 'plain', plan: 'gold' })).then(unknownPlan);
+    t.same(answer, { unknownPlan: true, plan: 'gold', message: 'plan "gold" is not a plan in rules version test-1 (known: basic, standard, premium)' });
+  });
+
+  t.test('an unknown plan is answered before a request id seen before', async (t) => {
+    const { given } = specification(t);
+    given(withRequestId('r1', acquisition({ at: T0, licenseId: 'L1', deviceId: 'd1', titleId: 'plain' })))
+      .when(acquire({ now: T0 + 1, licenseId: 'L2', deviceId: 'd1', titleId: 'plain', plan: 'gold', requestId: 'r1' }))
+      .then(unknownPlan);
   });
 });
 

@@ -7,6 +7,7 @@
  *   given([...events]).when(command).then('DEVICE_LIMIT');        // refused, returns the Refusal
  *   given([...events]).when(command).then(nothing);               // accepted, no events
  *   given([...events]).when(command).then(requestIdReused);       // request id bound to another command
+ *   given([...events]).when(command).then(unknownPlan);           // the command names a plan the rules lack
  *
  * `given` folds the events into a fresh MemberState with applyEvent and metadata
  * {rulesVersion: 'test-1'} (plus a request id for entries made with `withRequestId`). The
@@ -20,7 +21,7 @@ import { decide, type Decision, type RequestIdReused } from '../../src/domain/me
 import type { MemberCommand } from '../../src/domain/member/commands.ts';
 import { applyEvent, initialMemberState, type MemberState } from '../../src/domain/member/state.ts';
 import { isRefusal, type Refusal, type RefusalReason } from '../../src/domain/refusal.ts';
-import type { Rules } from '../../src/domain/rules.ts';
+import type { Rules, UnknownPlan } from '../../src/domain/rules.ts';
 import { DAY, testRules } from '../support/fixtures.ts';
 
 export const RULES_VERSION = 'test-1';
@@ -29,6 +30,10 @@ export const RULES_VERSION = 'test-1';
 export const nothing: unique symbol = Symbol('nothing');
 /** Expect the request id to be refused as reused for a different command. */
 export const requestIdReused: unique symbol = Symbol('requestIdReused');
+/** Expect the plan to be refused as unknown (bad input, not a refusal). */
+export const unknownPlan: unique symbol = Symbol('unknownPlan');
+
+type Result = Decision | Refusal | RequestIdReused | UnknownPlan;
 
 export type GivenEntry = DomainEvent | { requestId: string; event: DomainEvent };
 
@@ -55,6 +60,7 @@ export interface Then {
   then(expected: RefusalReason): Refusal;
   then(expected: typeof nothing): Decision;
   then(expected: typeof requestIdReused): RequestIdReused;
+  then(expected: typeof unknownPlan): UnknownPlan;
 }
 
 export interface When {
@@ -65,9 +71,10 @@ export interface Specification {
   given(entries?: readonly GivenEntry[]): When;
 }
 
-function describe(result: Decision | Refusal | RequestIdReused): string {
+function describe(result: Result): string {
   if (isRefusal(result)) return `refusal ${result.reason}: ${result.message}`;
   if ('requestIdReused' in result) return `requestIdReused ${result.requestId}`;
+  if ('unknownPlan' in result) return `unknownPlan ${result.plan}`;
   return `decision with ${result.events.length} event(s) ${JSON.stringify(result.events.map((e) => e.type))}${result.repeated ? ' (repeated)' : ''}`;
 }
 
@@ -76,7 +83,7 @@ export function specification(t: Test, rules: Rules = testRules()): Specificatio
     given(entries = []) {
       return {
         when(command) {
-          const run = (): Decision | Refusal | RequestIdReused => {
+          const run = (): Result => {
             const state = foldEvents(entries);
             // The decider must be pure: deciding twice on the same state gives the same result.
             const first = decide(command, state, rules);
@@ -84,13 +91,17 @@ export function specification(t: Test, rules: Rules = testRules()): Specificatio
             t.same(second, first, 'deciding twice gives the same result');
             return first;
           };
-          const then = (expected: DomainEvent[] | RefusalReason | typeof nothing | typeof requestIdReused): unknown => {
+          const then = (expected: DomainEvent[] | RefusalReason | typeof nothing | typeof requestIdReused | typeof unknownPlan): unknown => {
             if (typeof expected === 'function') {
               throw new TypeError('a When/Then is not a promise: call .then(expected) yourself, do not await it');
             }
             const result = run();
             if (expected === requestIdReused) {
               t.ok(!isRefusal(result) && 'requestIdReused' in result, `expected requestIdReused, got ${describe(result)}`);
+              return result;
+            }
+            if (expected === unknownPlan) {
+              t.ok(!isRefusal(result) && 'unknownPlan' in result, `expected unknownPlan, got ${describe(result)}`);
               return result;
             }
             if (typeof expected === 'string') {
@@ -102,7 +113,7 @@ export function specification(t: Test, rules: Rules = testRules()): Specificatio
               }
               return result;
             }
-            const accepted = !isRefusal(result) && !('requestIdReused' in result);
+            const accepted = !isRefusal(result) && !('requestIdReused' in result) && !('unknownPlan' in result);
             t.ok(accepted, `expected a decision, got ${describe(result)}`);
             if (!accepted) return result;
             if (expected === nothing) {

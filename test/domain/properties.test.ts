@@ -292,6 +292,10 @@ async function runSequence(steps: readonly Step[], thresholds: SnapshotThreshold
       if (expectRepeat || expectReused) problems.push(`${where}: refused ${decision.reason} but the request id ${command.requestId} was live`);
       continue;
     }
+    if ('unknownPlan' in decision) {
+      problems.push(`${where}: plan ${decision.plan} reported unknown, but every generated plan is in the rules`);
+      continue;
+    }
     if ('requestIdReused' in decision) {
       if (!expectReused) problems.push(`${where}: request id ${command.requestId} reported reused unexpectedly`);
       continue;

@@ -1,12 +1,11 @@
 /**
  * The `device` aggregate: one per device that ever held a download. It records registration
  * and remote deactivation; the member-wide count of deactivations in the rolling year (read
- * across all device aggregates) is what the deactivation limit checks.
+ * across all device aggregates) is what the deactivation limit checks
+ * (limits/deactivation-limit.ts), before this decides.
  */
 import { refuse, type Refusal } from '../refusal.ts';
-import { iso, YEAR_MS, type Instant } from '../time.ts';
-import { representableOrNull } from '../time-range.ts';
-import { reached, type Limit } from '../rules.ts';
+import { YEAR_MS, type Instant } from '../time.ts';
 
 export interface DeviceRegistered {
   type: 'DeviceRegistered';
@@ -55,9 +54,6 @@ export interface DeactivateDevice {
   deviceId: string;
   /** The device's active licenses, which the deactivation releases. */
   activeLicenseIds: string[];
-  /** Deactivations of all the member's devices in the rolling year ending now, oldest first. */
-  memberDeactivationsInYear: Instant[];
-  maxDeactivationsPerYear: Limit;
 }
 export type DeviceCommand = RegisterDevice | DeactivateDevice;
 
@@ -74,19 +70,6 @@ export function decideDevice(command: DeviceCommand, state: DeviceState | null):
       }
       // Deactivating a device that is already deactivated changes nothing and costs nothing.
       if (state.status === 'deactivated') return [];
-      const used = command.memberDeactivationsInYear;
-      const oldest = used[0];
-      if (reached(command.maxDeactivationsPerYear, used.length)) {
-        // A slot that frees after year 9999 is shown as null: it cannot be written as a date-time.
-        const nextSlot = oldest === undefined ? null : representableOrNull(oldest + YEAR_MS);
-        const nextSlotAt = nextSlot === null ? null : iso(nextSlot);
-        return refuse(
-          'DEACTIVATION_LIMIT',
-          `${used.length} devices were deactivated in the last 365 days (limit ${command.maxDeactivationsPerYear})` +
-            (nextSlotAt ? `; the next deactivation is possible from ${nextSlotAt}.` : '.'),
-          { deviceId: command.deviceId, limit: command.maxDeactivationsPerYear, deactivations: used.map(iso), nextSlotAt },
-        );
-      }
       return [
         { type: 'DeviceDeactivated', at: command.now, deviceId: command.deviceId, releasedLicenseIds: command.activeLicenseIds },
       ];

@@ -1,11 +1,11 @@
 /**
  * The `license` aggregate: one per license id. It owns the lifecycle acquire -> (renew | play)*
  * -> release, and refuses every transition that lifecycle does not allow (the talk's worst bug
- * was a released license being renewed).
+ * was a released license being renewed). How often a license may be renewed is a limit
+ * (limits/renewal-limit.ts), checked after this allows the renewal.
  */
 import { refuse, type Refusal } from '../refusal.ts';
 import { DAY_MS, iso, type Instant } from '../time.ts';
-import type { Limit } from '../rules.ts';
 
 export type ReleaseCause = 'member' | 'device-deactivated';
 
@@ -113,7 +113,6 @@ export interface RenewLicense {
   /** When given, the license must be on this device. */
   deviceId?: string | undefined;
   licenseWindowDays: number;
-  maxRenewals: Limit;
 }
 export interface ReleaseLicense {
   type: 'ReleaseLicense';
@@ -165,13 +164,6 @@ export function decideLicense(command: LicenseCommand, state: LicenseState | nul
       return [{ type: 'LicenseReleased', at: command.now, licenseId: state.licenseId, cause: command.cause }];
     case 'RenewLicense':
       if (!isActive(state)) return releasedRefusal(state, 'renewed');
-      if (command.maxRenewals !== null && state.renewals >= command.maxRenewals) {
-        return refuse(
-          'RENEWAL_LIMIT',
-          `License ${state.licenseId} was renewed ${state.renewals} times; the limit for this title is ${command.maxRenewals}. Acquire a new license instead.`,
-          { licenseId: state.licenseId, renewals: state.renewals, limit: command.maxRenewals },
-        );
-      }
       return [
         {
           type: 'LicenseRenewed',

@@ -1,16 +1,16 @@
 /**
  * The member decider: turns a command into events or a refusal, reading the member's
- * aggregates and the rules in force. Limits that span aggregates (devices holding downloads,
- * per-studio concurrency, the yearly title count) are read here; each aggregate's own decider
- * guards its lifecycle. Pure: no I/O, no clock, no randomness.
+ * aggregates and the rules in force. The limits (limits/) are evaluated here, one module per
+ * limit; each aggregate's own decider guards its lifecycle. Pure: no I/O, no clock, no randomness.
  */
-import { decideLicense, type LicenseState } from '../aggregates/license.ts';
+import { decideLicense } from '../aggregates/license.ts';
 import { decideDownloaded } from '../aggregates/downloaded.ts';
 import { decideDevice } from '../aggregates/device.ts';
 import type { DomainEvent } from '../events.ts';
-import { isRefusal, refuse, type Refusal } from '../refusal.ts';
-import { planRules, reached, titlePolicy, type Rules } from '../rules.ts';
-import { inRollingYear } from '../time.ts';
+import { evaluateLimits, firstRefusal, type Evaluation } from '../limits/index.ts';
+import type { Policy } from '../limits/limit-rule.ts';
+import { isRefusal, type Refusal } from '../refusal.ts';
+import { isUnknownPlan, resolvePlan, titlePolicy, type Rules, type UnknownPlan } from '../rules.ts';
 import type { CommandAnswer } from './answers.ts';
 import { fingerprintOfCommand, type AcquireLicense, type DeactivateDevice, type MemberCommand, type RecordPlayback, type ReleaseLicense, type RenewLicense } from './commands.ts';
 import { activeLicenses, REQUEST_DEDUP_WINDOW_MS, type MemberState } from './state.ts';
@@ -28,7 +28,12 @@ export interface RequestIdReused {
   requestId: string;
 }
 
-export function decide(command: MemberCommand, state: MemberState, rules: Rules): Decision | Refusal | RequestIdReused {
+export function decide(command: MemberCommand, state: MemberState, rules: Rules): Decision | Refusal | RequestIdReused | UnknownPlan {
+  // An unknown plan is bad input, answered as such even for a request id seen before.
+  if (command.type === 'AcquireLicense') {
+    const plan = resolvePlan(rules, command.plan);
+    if (isUnknownPlan(plan)) return plan;
+  }
   if (command.requestId !== undefined) {
     const earlier = state.requests.get(command.requestId);
     if (earlier !== undefined && earlier.at > command.now - REQUEST_DEDUP_WINDOW_MS) {
@@ -50,53 +55,27 @@ export function decide(command: MemberCommand, state: MemberState, rules: Rules)
   }
 }
 
-export function decideAcquire(command: AcquireLicense, state: MemberState, rules: Rules): Decision | Refusal {
-  const { now, deviceId, titleId } = command;
-  const plan = planRules(rules, command.plan);
-  // The application layer validates the plan against the same rules before deciding.
-  if (plan === undefined) throw new Error(`unknown plan ${command.plan ?? rules.defaults.plan}`);
-  const policy = titlePolicy(rules, titleId);
-  const active = activeLicenses(state);
+/** The limits of an acquire, evaluated: what `decideAcquire` refuses from and the debug explanation shows. */
+export interface AcquireEvaluation {
+  policy: Policy & { plan: NonNullable<Policy['plan']>; title: NonNullable<Policy['title']> };
+  evaluations: Evaluation[];
+}
 
-  const byDevice = groupByDevice(active);
-  const onThisDevice = byDevice.get(deviceId) ?? [];
-  // The limit holds after the acquire too: a device already holding downloads adds no device,
-  // but a member already over the plan's limit (e.g. after a downgrade) may add downloads nowhere.
-  const otherDevices = byDevice.size - (byDevice.has(deviceId) ? 1 : 0);
-  if (reached(plan.limits.maxDownloadDevices, otherDevices)) {
-    const devices = [...byDevice].map(([id, licenses]) => ({ deviceId: id, activeLicenses: licenses.length }));
-    return refuse(
-      'DEVICE_LIMIT',
-      `Plan ${plan.plan} allows downloads on ${plan.limits.maxDownloadDevices} device(s) at once and ${byDevice.size} already hold downloads (${[...byDevice.keys()].join(', ')}). Release the downloads on one of them first.`,
-      { plan: plan.plan, limit: plan.limits.maxDownloadDevices, devicesHoldingDownloads: devices },
-    );
-  }
-  if (reached(rules.maxActiveDownloadsPerDevice, onThisDevice.length)) {
-    return refuse(
-      'DEVICE_DOWNLOAD_LIMIT',
-      `Device ${deviceId} holds ${onThisDevice.length} downloads (limit ${rules.maxActiveDownloadsPerDevice}). Release one on this device first.`,
-      { deviceId, limit: rules.maxActiveDownloadsPerDevice, activeLicenseIds: onThisDevice.map((l) => l.licenseId) },
-    );
-  }
-  if (policy.studioId !== null) {
-    const studioActive = active.filter((l) => l.studioId === policy.studioId);
-    if (reached(policy.maxActiveDownloadsPerStudio, studioActive.length)) {
-      return refuse(
-        'STUDIO_LIMIT',
-        `${studioActive.length} downloads from studio ${policy.studioId} are active (limit ${policy.maxActiveDownloadsPerStudio}). Release one of its titles first.`,
-        {
-          studioId: policy.studioId,
-          limit: policy.maxActiveDownloadsPerStudio,
-          activeLicenses: studioActive.map((l) => ({ licenseId: l.licenseId, titleId: l.titleId, deviceId: l.deviceId })),
-        },
-      );
-    }
-  }
-  const counted = decideDownloaded(
-    { type: 'CountDownload', now, titleId, licenseId: command.licenseId, deviceId, via: 'acquire', yearlyTitleLimit: policy.yearlyTitleLimit },
-    state.downloaded.get(titleId) ?? null,
-  );
-  if (isRefusal(counted)) return counted;
+export function evaluateAcquire(command: AcquireLicense, state: MemberState, rules: Rules): AcquireEvaluation | UnknownPlan {
+  const plan = resolvePlan(rules, command.plan);
+  if (isUnknownPlan(plan)) return plan;
+  const policy = { rules, plan, title: titlePolicy(rules, command.titleId) };
+  return { policy, evaluations: evaluateLimits(state, command, policy) };
+}
+
+export function decideAcquire(command: AcquireLicense, state: MemberState, rules: Rules): Decision | Refusal | UnknownPlan {
+  const { now, deviceId, titleId } = command;
+  const evaluated = evaluateAcquire(command, state, rules);
+  if (isUnknownPlan(evaluated)) return evaluated;
+  const refusal = firstRefusal(evaluated.evaluations);
+  if (refusal !== null) return refusal;
+  const policy = evaluated.policy.title;
+  const counted = decideDownloaded({ type: 'CountDownload', now, titleId, licenseId: command.licenseId, deviceId, via: 'acquire' });
   const created = decideLicense(
     {
       type: 'CreateLicense',
@@ -131,37 +110,21 @@ export function decideAcquire(command: AcquireLicense, state: MemberState, rules
 
 function decideRenew(command: RenewLicense, state: MemberState, rules: Rules): Decision | Refusal {
   const license = state.licenses.get(command.licenseId) ?? null;
-  const policy = titlePolicy(rules, license?.titleId ?? '');
+  const title = titlePolicy(rules, license?.titleId ?? '');
+  // The lifecycle first (unknown, another device's, released), then the limits.
   const renewed = decideLicense(
-    {
-      type: 'RenewLicense',
-      now: command.now,
-      licenseId: command.licenseId,
-      deviceId: command.deviceId,
-      licenseWindowDays: policy.licenseWindowDays,
-      maxRenewals: policy.maxRenewals,
-    },
+    { type: 'RenewLicense', now: command.now, licenseId: command.licenseId, deviceId: command.deviceId, licenseWindowDays: title.licenseWindowDays },
     license,
   );
   if (isRefusal(renewed)) return renewed;
   const event = renewed[0];
   if (license === null || event?.type !== 'LicenseRenewed') throw new Error('RenewLicense must yield LicenseRenewed');
+  const refusal = firstRefusal(evaluateLimits(state, command, { rules, plan: null, title }));
+  if (refusal !== null) return refusal;
   const events: DomainEvent[] = [...renewed];
-  if (policy.renewalCountsTowardYearlyLimit) {
-    const counted = decideDownloaded(
-      {
-        type: 'CountDownload',
-        now: command.now,
-        titleId: license.titleId,
-        licenseId: license.licenseId,
-        deviceId: license.deviceId,
-        via: 'renew',
-        yearlyTitleLimit: policy.yearlyTitleLimit,
-      },
-      state.downloaded.get(license.titleId) ?? null,
-    );
-    if (isRefusal(counted)) return counted;
-    events.push(...counted);
+  if (title.renewalCountsTowardYearlyLimit) {
+    const { titleId, licenseId, deviceId } = license;
+    events.push(...decideDownloaded({ type: 'CountDownload', now: command.now, titleId, licenseId, deviceId, via: 'renew' }));
   }
   return {
     events,
@@ -193,22 +156,13 @@ function decidePlayback(command: RecordPlayback, state: MemberState): Decision |
 function decideDeactivate(command: DeactivateDevice, state: MemberState, rules: Rules): Decision | Refusal {
   const { now, deviceId } = command;
   const onDevice = activeLicenses(state).filter((l) => l.deviceId === deviceId);
-  const memberDeactivationsInYear = [...state.devices.values()]
-    .flatMap((d) => d.deactivations)
-    .filter((at) => inRollingYear(at, now))
-    .sort((a, b) => a - b);
-  const deactivated = decideDevice(
-    {
-      type: 'DeactivateDevice',
-      now,
-      deviceId,
-      activeLicenseIds: onDevice.map((l) => l.licenseId),
-      memberDeactivationsInYear,
-      maxDeactivationsPerYear: rules.maxDeviceDeactivationsPerYear,
-    },
-    state.devices.get(deviceId) ?? null,
-  );
+  const deactivated = decideDevice({ type: 'DeactivateDevice', now, deviceId, activeLicenseIds: onDevice.map((l) => l.licenseId) }, state.devices.get(deviceId) ?? null);
   if (isRefusal(deactivated)) return deactivated;
+  // A device already deactivated changes nothing, so it costs nothing: no limit applies.
+  if (deactivated.length > 0) {
+    const refusal = firstRefusal(evaluateLimits(state, command, { rules, plan: null, title: null }));
+    if (refusal !== null) return refusal;
+  }
   const events: DomainEvent[] = [...deactivated];
   if (deactivated.length > 0) {
     for (const license of onDevice) {
@@ -219,14 +173,4 @@ function decideDeactivate(command: DeactivateDevice, state: MemberState, rules: 
   }
   const releasedLicenseIds = deactivated.length > 0 ? onDevice.map((l) => l.licenseId) : [];
   return { events, answer: { kind: 'deactivate', deviceId, releasedLicenseIds }, repeated: false };
-}
-
-function groupByDevice(licenses: LicenseState[]): Map<string, LicenseState[]> {
-  const byDevice = new Map<string, LicenseState[]>();
-  for (const license of licenses) {
-    const list = byDevice.get(license.deviceId);
-    if (list) list.push(license);
-    else byDevice.set(license.deviceId, [license]);
-  }
-  return byDevice;
 }

@@ -97,3 +97,14 @@ export function activeLicenses(state: MemberState): LicenseState[] {
   for (const license of state.licenses.values()) if (license.releasedAt === null) active.push(license);
   return active;
 }
+
+/** The active licenses by the device holding them, devices in the order of their first license. */
+export function activeByDevice(state: MemberState): Map<string, LicenseState[]> {
+  const byDevice = new Map<string, LicenseState[]>();
+  for (const license of activeLicenses(state)) {
+    const list = byDevice.get(license.deviceId);
+    if (list) list.push(license);
+    else byDevice.set(license.deviceId, [license]);
+  }
+  return byDevice;
+}

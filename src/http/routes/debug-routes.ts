@@ -12,7 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Rules } from '../../domain/rules.ts';
 import { eventLines, explainAt, memberStateAt, presentLatestSnapshot, presentState, type EventFilter } from '../../service/history.ts';
 import type { EventStore } from '../../store/event-store.ts';
-import { errorAnswers, id, isoTime, memberParams, parseIsoTime, plan } from '../schemas.ts';
+import { errorAnswers, id, isoTime, memberParams, parseIsoTime, plan, refusalReason } from '../schemas.ts';
 
 export interface DebugDependencies {
   store: EventStore;
@@ -83,7 +83,7 @@ const explainAnswer = {
   properties: {
     memberId: { type: 'string' },
     allowed: { type: 'boolean' },
-    reason: { type: 'string' },
+    reason: refusalReason,
     message: { type: 'string' },
     details: anyObject,
     rulesVersion: { type: 'string' },
