@@ -7,9 +7,9 @@ import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject } from 'ajv';
 import type { FromSchema } from 'json-schema-to-ts';
 import { isNodeId, NODE_ID_GRAMMAR } from '../domain/ids.ts';
-import type { Rules } from '../domain/rules.ts';
+import { rulesSchema, type Rules } from '../domain/rules.ts';
 import { ConfigError, readConfigFile } from './config-file.ts';
-import { configSchema, rulesSchema } from './schema.ts';
+import { configSchema } from './schema.ts';
 import type { Config } from './types.ts';
 
 export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL('../../config/default.json', import.meta.url));

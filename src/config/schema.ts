@@ -1,68 +1,11 @@
 /**
  * JSON schemas of the config file. Every object refuses unknown keys, so a typo is an error
  * that names the key instead of a setting silently ignored. Keys added beyond the documented
- * shape are optional and carry defaults (applied by Ajv's `useDefaults`).
+ * shape are optional and carry defaults (applied by Ajv's `useDefaults`). The `rules` section's
+ * schema is the domain's (src/domain/rules.ts), built from the limit rules.
  */
 import { NODE_ID_PATTERN } from '../domain/ids.ts';
-
-const limit = { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'null' }] } as const;
-const positiveDays = { type: 'integer', minimum: 1, maximum: 3650 } as const;
-
-const studioRules = {
-  type: 'object',
-  additionalProperties: false,
-  properties: {
-    yearlyTitleLimit: limit,
-    maxActiveDownloadsPerStudio: limit,
-    maxRenewals: limit,
-    licenseWindowDays: positiveDays,
-    renewalCountsTowardYearlyLimit: { type: 'boolean' },
-  },
-} as const;
-
-export const rulesSchema = {
-  type: 'object',
-  additionalProperties: false,
-  required: ['version', 'defaults', 'plans', 'maxActiveDownloadsPerDevice', 'maxDeviceDeactivationsPerYear', 'studios', 'titles'],
-  properties: {
-    version: { type: 'string', minLength: 1, maxLength: 128 },
-    defaults: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['plan', 'licenseWindowDays', 'yearlyTitleLimit', 'maxActiveDownloadsPerStudio', 'maxRenewals', 'renewalCountsTowardYearlyLimit'],
-      properties: {
-        plan: { type: 'string', minLength: 1 },
-        licenseWindowDays: positiveDays,
-        yearlyTitleLimit: limit,
-        maxActiveDownloadsPerStudio: limit,
-        maxRenewals: limit,
-        renewalCountsTowardYearlyLimit: { type: 'boolean' },
-      },
-    },
-    plans: {
-      type: 'object',
-      minProperties: 1,
-      additionalProperties: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['maxDownloadDevices'],
-        properties: { maxDownloadDevices: limit },
-      },
-    },
-    maxActiveDownloadsPerDevice: limit,
-    maxDeviceDeactivationsPerYear: limit,
-    studios: { type: 'object', additionalProperties: studioRules },
-    titles: {
-      type: 'object',
-      additionalProperties: {
-        type: 'object',
-        additionalProperties: false,
-        required: ['studio'],
-        properties: { studio: { type: 'string', minLength: 1 } },
-      },
-    },
-  },
-} as const;
+import { rulesSchema } from '../domain/rules.ts';
 
 const consistency = {
   type: 'string',
