@@ -16,10 +16,11 @@ import { deviceLimit, keys as deviceKeys } from './device-limit.ts';
 import type { Limit, LimitedCommand, Policy } from './limit-rule.ts';
 import { renewalLimit, keys as renewalKeys } from './renewal-limit.ts';
 import { studioLimit, keys as studioKeys } from './studio-limit.ts';
+import { titleDownloadLimit, keys as titleDownloadKeys } from './title-download-limit.ts';
 import { yearlyTitleLimit, keys as yearlyTitleKeys } from './yearly-title-limit.ts';
 
 /** In the order a command checks them: the first refusal is the answer. */
-export const LIMIT_RULES = [deviceLimit, deviceDownloadLimit, studioLimit, renewalLimit, yearlyTitleLimit, deactivationLimit] as const;
+export const LIMIT_RULES = [deviceLimit, deviceDownloadLimit, studioLimit, titleDownloadLimit, renewalLimit, yearlyTitleLimit, deactivationLimit] as const;
 
 /** The limits' keys in the rules schema, by where they sit (see RuleKeys). */
 export const LIMIT_KEYS = {
@@ -27,7 +28,7 @@ export const LIMIT_KEYS = {
   memberRequired: [...deviceDownloadKeys.required, ...deactivationKeys.required],
   plan: { ...deviceKeys.plan },
   planRequired: [...deviceKeys.required],
-  title: { ...studioKeys.title, ...renewalKeys.title, ...yearlyTitleKeys.title },
+  title: { ...studioKeys.title, ...titleDownloadKeys.title, ...renewalKeys.title, ...yearlyTitleKeys.title },
   titleRequired: [...studioKeys.required, ...renewalKeys.required, ...yearlyTitleKeys.required],
 } as const;
 
