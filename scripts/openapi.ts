@@ -4,7 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { generateOpenApiDocument, openApiText } from '../src/http/openapi-document.ts';
+import { generateOpenApiDocument, openApiText } from './openapi-document.ts';
 
 const target = fileURLToPath(new URL('../openapi.json', import.meta.url));
 writeFileSync(target, openApiText(await generateOpenApiDocument()));

@@ -1,27 +1,28 @@
 /**
- * The composition root: from a validated config, open the store, wire the service and the
- * HTTP app, and watch the rules. `main.ts` adds listen() and signals; tests call this directly.
+ * The composition root: from a validated config, open the store, start the node's members (on
+ * worker threads or in this thread), open cluster mode when configured, and build the HTTP app
+ * over them; watch the rules. `main.ts` adds listen() and signals; tests call this directly.
  */
-import { availableParallelism } from 'node:os';
 import type { FastifyInstance, FastifyServerOptions } from 'fastify';
-import { ActorPool } from './actors/actor-pool.ts';
-import type { Config } from './config/types.ts';
+import type { ActorPool } from './actors/actor-pool.ts';
+import { startActors } from './actors/start.ts';
+import { openClusterMode, type ClusterMode } from './cluster/cluster-mode.ts';
+import type { ClusterNode } from './cluster/cluster-node.ts';
+import type { MembershipStore } from './cluster/membership-store.ts';
+import { requireClusterPrerequisites } from './config/load.ts';
 import { RulesSource, watchRulesFile } from './config/rules-source.ts';
-import type { Rules } from './domain/rules.ts';
+import type { Config } from './config/types.ts';
+import { AppError } from './errors/catalog.ts';
 import { buildApp, type AppDependencies } from './http/app.ts';
 import { checkHttpLimits } from './http/http-server.ts';
-import type { LicensePort } from './http/license-port.ts';
-import type { MetricsSource } from './http/routes/metrics-routes.ts';
-import { EdgeMetrics, instrumentStore, ServiceMetrics } from './observability/metrics.ts';
 import { instrumentDecisions } from './observability/instrumented-port.ts';
+import { EdgeMetrics } from './observability/metrics.ts';
 import { ManualClock, systemClock, type Clock } from './service/clock.ts';
-import { DEGRADED_CHECK_LOG, licenseServiceFromConfig, type LicenseService } from './service/license-service.ts';
-import type { EventStore } from './store/event-store.ts';
+import type { LicensePort } from './service/license-port.ts';
+import type { Logger } from './service/logger.ts';
+import { keepRulesVersions } from './service/rules-versions.ts';
+import type { EventStore, OwnershipFence } from './store/event-store.ts';
 import { openEventStore } from './store/open-store.ts';
-import { ClusterNode, type LocalActors } from './cluster/cluster-node.ts';
-import { CassandraMembershipStore, type MembershipStore } from './cluster/membership-store.ts';
-import { Peers } from './cluster/peers.ts';
-import { requireClusterPrerequisites } from './config/load.ts';
 
 export interface Server {
   /** The edge app (and the admin and debug routes too, unless `service.admin.port` is set). */
@@ -65,75 +66,38 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   // Logging goes through the app's logger, which exists only once the app is built; the
   // callbacks run long after that.
   let app: FastifyInstance | undefined;
-  // Every rules version put in force is kept in the store (first save wins), so the debug API
-  // can explain an old decision with the rules it used. Best effort: a failed save is logged
-  // and the service goes on (the current rules are always at hand for explaining the present).
-  const rememberRules = (next: Rules): Promise<void> =>
-    store.saveRulesVersion(next.version, JSON.stringify(next), clock.now()).catch((error: unknown) => {
-      app?.log.warn({ err: error, rulesVersion: next.version }, 'could not save the rules version in the store');
-    });
-  await rememberRules(rules.current());
-  const stopRememberingRules = rules.subscribe((next) => void rememberRules(next));
-  // Cluster mode: the membership lives in Cassandra, next to the events and their fences.
+  const log: Logger = {
+    info: (fields, message) => app?.log.info(fields, message),
+    warn: (fields, message) => app?.log.warn(fields, message),
+    error: (fields, message) => app?.log.error(fields, message),
+  };
+  const stopRememberingRules = await keepRulesVersions(store, rules, clock, log);
   requireClusterPrerequisites(config);
   const clusterSettings = config.service.cluster;
-  let cluster: ClusterNode | null = null;
-  // In a cluster every load claims the member with this node's fence (see ClusterNode.fenceFor).
-  const ownership = clusterSettings ? (memberId: string) => (cluster as ClusterNode).fenceFor(memberId) : undefined;
-  const workers = config.service.actors.workers ?? availableParallelism();
-  let pool: ActorPool | null = null;
-  let inProcess: LicenseService | null = null;
-  // Used when the members live in this thread (actors.workers 0); workers keep their own.
-  const inProcessMetrics = new ServiceMetrics({ worker: 'main' }, () => inProcess?.stats() ?? { membersInMemory: 0, approximateBytes: 0, mailboxDepth: 0, loads: 0, cacheHits: 0 });
-  if (workers > 0) {
-    pool = await ActorPool.start({
-      config,
-      clock,
-      rules,
-      onWorkerFailure: (workerId, reason) => app?.log.error({ workerId, reason }, 'worker failed; replacing it'),
-      ...(ownership ? { ownership } : {}),
-    });
-  } else {
-    inProcess = licenseServiceFromConfig(config.service, {
-      store: instrumentStore(store, inProcessMetrics),
-      rules,
-      clock,
-      onSnapshotError: (memberId, error) =>
-        app?.log.warn({ memberId, err: error }, 'snapshot failed; the member will replay more events on its next load'),
-      onDegradedCheck: (memberId, error) => app?.log.warn({ memberId, err: error }, DEGRADED_CHECK_LOG),
-      ...(ownership ? { ownership } : {}),
-    });
-  }
-  let membership: MembershipStore | null = null;
-  let peers: Peers | null = null;
-  if (clusterSettings) {
-    const local = inProcess;
-    const actors: LocalActors = pool ?? {
-      memberIds: async () => local?.memberIds() ?? [],
-      memberCount: async () => local?.membersInMemory ?? 0,
-      release: (memberId) => (local as LicenseService).release(memberId),
-      warm: (memberId) => (local as LicenseService).warm(memberId),
-    };
-    membership = options.membership ?? (await CassandraMembershipStore.connect(config.service.cassandra));
-    peers = new Peers(config.service.admin.token as string, clusterSettings.forwardConnections);
-    cluster = new ClusterNode({
-      settings: clusterSettings,
-      store: membership,
-      actors,
-      peers,
-      log: {
-        info: (object, message) => app?.log.info(object, message),
-        warn: (object, message) => app?.log.warn(object, message),
-        error: (object, message) => app?.log.error(object, message),
-      },
-    });
-  }
-  const edgeMetrics = new EdgeMetrics(() => rules.current().version);
-  const service: LicensePort = instrumentDecisions(pool ?? (inProcess as LicenseService), edgeMetrics);
-  const metrics: MetricsSource = {
-    edge: edgeMetrics,
-    exposition: async () => edgeMetrics.exposition(pool ? await pool.metrics() : [await inProcessMetrics.json()]),
+  const clusterToken = config.service.admin.token;
+
+  // In a cluster the actors fence every load with this node's view, and the node hands members
+  // off through the actors: the fence is read through `cluster`, set as soon as they exist.
+  let cluster: ClusterMode | null = null;
+  const ownership = (memberId: string): OwnershipFence => {
+    if (!cluster) throw new AppError('NOT_READY', 'this node has not joined its cluster yet; retry');
+    return cluster.node.fenceFor(memberId);
   };
+  const members = await startActors(config, { store, rules, clock, log, ...(clusterSettings ? { ownership } : {}) });
+  if (clusterSettings && clusterToken !== null) {
+    cluster = await openClusterMode({
+      settings: clusterSettings,
+      token: clusterToken,
+      cassandra: config.service.cassandra,
+      actors: members.actors,
+      log,
+      membership: options.membership,
+    });
+  }
+  const node = cluster?.node ?? null;
+
+  const edgeMetrics = new EdgeMetrics(() => rules.current().version);
+  const service = instrumentDecisions(members.actors, edgeMetrics);
   // Admin and debug: behind the token, on the edge app or (service.admin.port) on their own.
   const adminToken = config.service.admin.token;
   const separateAdmin = adminToken !== null && config.service.admin.port !== null;
@@ -143,30 +107,27 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     bodyLimitBytes: config.service.bodyLimitBytes,
     http: config.service.http,
     readiness: {
-      ready: () => accepting && (cluster === null || cluster.started),
+      ready: () => accepting && (node === null || node.started),
       describe: () => ({
         store: store.kind,
         rulesVersion: rules.current().version,
-        workers: pool ? pool.workerIds.length : 0,
-        ...(cluster?.started ? { node: cluster.nodeId, clusterEpoch: cluster.view.epoch } : {}),
+        workers: members.pool ? members.pool.workerIds.length : 0,
+        ...(node?.started ? { node: node.nodeId, clusterEpoch: node.view.epoch } : {}),
       }),
     },
     logger: options.logger,
     debug: { store, rules: () => rules.current(), now: () => clock.now() },
-    metrics,
+    metrics: { edge: edgeMetrics, exposition: async () => edgeMetrics.exposition(await members.metrics()) },
     admin: {
       token: adminToken,
-      service: pool ?? (inProcess as LicenseService),
+      service: members.actors,
       rules,
       configPath: config.path,
       clock,
       onRulesReload: (change) => app?.log.info(change, 'admin rules reload'),
     },
     rateLimit: config.service.rateLimit,
-    cluster:
-      cluster && membership && peers && clusterSettings
-        ? { node: cluster, peers, token: config.service.admin.token as string, timeoutMs: clusterSettings.forwardTimeoutMs, store: membership, vnodes: clusterSettings.vnodes }
-        : null,
+    ...(cluster ? { plugins: cluster.plugins } : {}),
   };
   app = buildApp({ ...appDependencies, surface: separateAdmin ? 'edge' : 'all' });
   const adminApp = separateAdmin ? buildApp({ ...appDependencies, surface: 'admin' }) : null;
@@ -184,28 +145,25 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       const edge = await built.listen({ host: config.service.host, port: config.service.port });
       const admin = adminApp ? await adminApp.listen({ host: config.service.host, port: config.service.admin.port ?? 0 }) : null;
       // Joins once it can be reached: the other nodes forward to the edge address.
-      await cluster?.start(edge);
+      await node?.start(edge);
       return { edge, admin };
     },
     service,
-    pool,
+    pool: members.pool,
     store,
     rules,
     clock,
-    cluster,
+    cluster: node,
     async close() {
       accepting = false;
       stopWatching();
       stopRememberingRules();
       // Hand this node's members off while it can still forward, then stop following.
-      await cluster?.leave(10_000);
-      await cluster?.close();
+      await cluster?.leave();
       // Stops accepting connections and waits for in-flight requests.
       await Promise.all([built.close(), adminApp?.close()]);
-      if (pool) await pool.close(); // each worker drains its mailboxes and closes its store
-      if (inProcess) await inProcess.drain();
-      await peers?.close();
-      await membership?.close();
+      await members.close(); // queued commands finish; workers close their own stores
+      await cluster?.close();
       await store.close();
     },
   };

@@ -13,13 +13,13 @@ import type { LicenseState } from '../domain/aggregates/license.ts';
 import type { Config } from '../config/types.ts';
 import type { RulesSource } from '../config/rules-source.ts';
 import { AppError } from '../errors/catalog.ts';
-import type { LicensePort } from '../http/license-port.ts';
 import { createRing, type Ring } from '../routing/ring.ts';
 import type { Clock } from '../service/clock.ts';
+import type { MemberActors } from '../service/license-port.ts';
 import type { CheckInput, CheckResult, CommandInput, CommandResult, SnapshotResult } from '../service/license-service.ts';
 import type { MetricsJson } from '../observability/metrics.ts';
 import type { OwnershipFence } from '../store/event-store.ts';
-import type { ActorReply, ActorRequest, ActorValue, WorkerApi, WorkerInit, WorkerStats } from './protocol.ts';
+import { ACTOR_OPERATIONS, type ActorReply, type ActorRequest, type ActorValue, type ResultOf, type WorkerApi, type WorkerInit, type WorkerStats } from './protocol.ts';
 import { deserializeError, installErrorTransfer } from './thread-errors.ts';
 
 const WORKER_URL = new URL('./worker-entry.mjs', import.meta.url);
@@ -59,7 +59,7 @@ export interface ActorPoolOptions {
   ownership?: (memberId: string) => OwnershipFence | null;
 }
 
-export class ActorPool implements LicensePort {
+export class ActorPool implements MemberActors {
   readonly #options: ActorPoolOptions;
   readonly #slots = new Map<string, Slot>();
   readonly #ring: Ring;
@@ -101,30 +101,30 @@ export class ActorPool implements LicensePort {
   }
 
   execute(memberId: string, input: CommandInput): Promise<CommandResult> {
-    return this.#dispatch({ op: 'execute', memberId, input }, 'writes') as Promise<CommandResult>;
+    return this.#request({ op: 'execute', memberId, args: [input], fence: null });
   }
 
   check(memberId: string, input: CheckInput): Promise<CheckResult> {
-    return this.#dispatch({ op: 'check', memberId, input }, 'reads') as Promise<CheckResult>;
+    return this.#request({ op: 'check', memberId, args: [input], fence: null });
   }
 
   activeLicenses(memberId: string): Promise<LicenseState[]> {
-    return this.#dispatch({ op: 'licenses', memberId }, 'reads') as Promise<LicenseState[]>;
+    return this.#request({ op: 'activeLicenses', memberId, args: [], fence: null });
   }
 
   /** Snapshots the member now, in the worker that holds it (admin). */
   snapshotNow(memberId: string): Promise<SnapshotResult> {
-    return this.#dispatch({ op: 'snapshot', memberId }, 'writes') as Promise<SnapshotResult>;
+    return this.#request({ op: 'snapshotNow', memberId, args: [], fence: null });
   }
 
-  /** Hands a member off (cluster): its worker finishes its queued commands, then forgets it. */
-  release(memberId: string): Promise<boolean> {
-    return this.#dispatch({ op: 'release', memberId }, 'writes') as Promise<boolean>;
+  /** The local half of a handoff (cluster): its worker finishes its queued commands, then forgets it. */
+  evict(memberId: string): Promise<boolean> {
+    return this.#request({ op: 'evict', memberId, args: [], fence: null });
   }
 
   /** Loads (and, in a cluster, claims) a member so its first request finds it in memory. */
   warm(memberId: string): Promise<boolean> {
-    return this.#dispatch({ op: 'warm', memberId }, 'reads') as Promise<boolean>;
+    return this.#request({ op: 'warm', memberId, args: [], fence: null });
   }
 
   /** How many members are in memory over all live workers. */
@@ -189,10 +189,17 @@ export class ActorPool implements LicensePort {
     );
   }
 
-  #dispatch(request: ActorRequest, kind: 'reads' | 'writes'): Promise<ActorValue> {
+  /** Sends one operation to the worker that holds the member. */
+  #request<Request extends ActorRequest>(request: Request): Promise<ResultOf<Request['op']>> {
+    // The worker answers each request with its operation's result (worker.ts runs it by name):
+    // what comes back across the thread boundary is typed here, once.
+    return this.#dispatch(request) as Promise<ResultOf<Request['op']>>;
+  }
+
+  #dispatch(request: ActorRequest): Promise<ActorValue> {
     if (this.#closing) return Promise.reject(new AppError('NOT_READY', 'the service is shutting down'));
-    // A release loads nothing (it hands a member off, which is exactly when it is not ours).
-    if (this.#options.ownership && request.op !== 'release') {
+    const { batch, fenced } = ACTOR_OPERATIONS[request.op];
+    if (fenced && this.#options.ownership) {
       try {
         request.fence = this.#options.ownership(request.memberId);
       } catch (error) {
@@ -208,7 +215,7 @@ export class ActorPool implements LicensePort {
     return new Promise<ActorValue>((resolve, reject) => {
       const item: Item = { request, resolve, reject, settled: false };
       slot.outstanding.add(item);
-      slot.queued[kind].push(item);
+      slot.queued[batch].push(item);
       if (!slot.flushScheduled) {
         slot.flushScheduled = true;
         setImmediate(() => this.#flush(slot));

@@ -2,28 +2,59 @@
  * What the main thread and a worker thread say to each other. Requests travel in batches: one
  * message per worker per event-loop turn carrying every request of that turn, because one
  * message per request costs more in structured cloning and wake-ups than the lookup it carries.
+ *
+ * The operations are declared once, in ACTOR_OPERATIONS: one per member operation of the
+ * service (MemberOperations), named as the service names it. The request and answer types are
+ * derived from it and the service's signatures; the pool dispatches and the worker runs by it.
  */
-import type { LicenseState } from '../domain/aggregates/license.ts';
 import type { Rules } from '../domain/rules.ts';
 import type { Config } from '../config/types.ts';
-import type { CheckInput, CheckResult, CommandInput, CommandResult, ServiceStats, SnapshotResult } from '../service/license-service.ts';
+import type { ServiceStats } from '../service/license-service.ts';
+import type { MemberOperations } from '../service/license-port.ts';
 import type { SerializedError } from './thread-errors.ts';
 import type { OwnershipFence } from '../store/event-store.ts';
 import type { MetricsJson } from '../observability/metrics.ts';
 
-export type ActorRequest = (
-  | { op: 'execute'; memberId: string; input: CommandInput }
-  | { op: 'check'; memberId: string; input: CheckInput }
-  | { op: 'licenses'; memberId: string }
-  | { op: 'snapshot'; memberId: string }
-  | { op: 'release'; memberId: string }
-  | { op: 'warm'; memberId: string }
-) & {
-  /** The ownership fence the main thread routed this request with (cluster; null: single node). */
-  fence?: OwnershipFence | null;
+interface OperationTraits {
+  /** Reads and writes go in separate batches, so a quick read never waits for a slow write. */
+  batch: 'reads' | 'writes';
+  /**
+   * Loads (and so, in a cluster, claims) the member: the request carries the ownership fence the
+   * main thread routed it with. An eviction loads nothing: it runs exactly when the member is no
+   * longer this node's.
+   */
+  fenced: boolean;
+}
+
+export const ACTOR_OPERATIONS = {
+  execute: { batch: 'writes', fenced: true },
+  check: { batch: 'reads', fenced: true },
+  activeLicenses: { batch: 'reads', fenced: true },
+  snapshotNow: { batch: 'writes', fenced: true },
+  evict: { batch: 'writes', fenced: false },
+  warm: { batch: 'reads', fenced: true },
+} as const satisfies { readonly [Op in keyof MemberOperations]: OperationTraits };
+
+export type ActorOperation = keyof typeof ACTOR_OPERATIONS;
+
+/** An operation's arguments after the member id. */
+export type ArgumentsOf<Op extends ActorOperation> = MemberOperations[Op] extends (memberId: string, ...rest: infer Rest) => Promise<unknown> ? Rest : never;
+/** What an operation resolves with. */
+export type ResultOf<Op extends ActorOperation> = Awaited<ReturnType<MemberOperations[Op]>>;
+
+type Requests = {
+  [Op in ActorOperation]: {
+    op: Op;
+    memberId: string;
+    args: ArgumentsOf<Op>;
+    /** The ownership fence the main thread routed this request with (cluster; null: single node, or an unfenced operation). */
+    fence: OwnershipFence | null;
+  };
 };
 
-export type ActorValue = CommandResult | CheckResult | LicenseState[] | SnapshotResult | boolean;
+export type ActorRequest<Op extends ActorOperation = ActorOperation> = Requests[Op];
+
+export type ActorValue = ResultOf<ActorOperation>;
 
 export type ActorReply = { ok: true; value: ActorValue } | { ok: false; error: SerializedError };
 
@@ -52,7 +83,7 @@ export interface WorkerApi {
   setRules(rules: Rules): void;
   stats(): WorkerStats;
   /** The ids of the members this worker holds in memory. */
-  memberIds(): string[];
+  memberIds(): Promise<string[]>;
   /** Finishes every queued command and closes the store. */
   close(): Promise<void>;
 }

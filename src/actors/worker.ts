@@ -13,7 +13,8 @@ import { DEGRADED_CHECK_LOG, licenseServiceFromConfig } from '../service/license
 import { GroupCommitStore, withGroupCommit } from '../store/group-commit.ts';
 import { openEventStore } from '../store/open-store.ts';
 import { instrumentStore, ServiceMetrics } from '../observability/metrics.ts';
-import type { ActorBatch, ActorReply, ActorRequest, ActorValue, WorkerApi, WorkerInit } from './protocol.ts';
+import type { ActorBatch, ActorOperation, ActorReply, ActorRequest, ArgumentsOf, ResultOf, WorkerApi, WorkerInit } from './protocol.ts';
+import type { OwnershipFence } from '../store/event-store.ts';
 import { installErrorTransfer, serializeError } from './thread-errors.ts';
 import { ERROR_CATALOG, isErrorCode } from '../errors/catalog.ts';
 
@@ -40,23 +41,15 @@ const service = licenseServiceFromConfig(config.service, {
   onDegradedCheck: (memberId, error) => log.warn({ memberId, err: error }, DEGRADED_CHECK_LOG),
 });
 
+/** Each operation runs as the service method of its name, with the fence passed last. */
+type Runners = {
+  [Op in ActorOperation]: (memberId: string, ...rest: [...ArgumentsOf<Op>, OwnershipFence | null]) => Promise<ResultOf<Op>>;
+};
+const runners: Runners = service;
+
 /** Runs one request; loads use the fence the main thread routed it with (cluster), never a later one. */
-function run(request: ActorRequest): Promise<ActorValue> {
-  const fence = request.fence ?? null;
-  switch (request.op) {
-    case 'execute':
-      return service.execute(request.memberId, request.input, fence);
-    case 'check':
-      return service.check(request.memberId, request.input, fence);
-    case 'licenses':
-      return service.activeLicenses(request.memberId, fence);
-    case 'snapshot':
-      return service.snapshotNow(request.memberId, fence);
-    case 'release':
-      return service.release(request.memberId);
-    case 'warm':
-      return service.warm(request.memberId, fence);
-  }
+function run<Op extends ActorOperation>(request: ActorRequest<Op>): Promise<ResultOf<Op>> {
+  return runners[request.op](request.memberId, ...request.args, request.fence);
 }
 
 const api: WorkerApi = {
@@ -73,7 +66,7 @@ const api: WorkerApi = {
           (error: unknown): ActorReply => {
             const serialized = serializeError(error);
             if (!isErrorCode(serialized.code) || ERROR_CATALOG[serialized.code].status >= 500) {
-              const correlationId = request.op === 'execute' ? request.input.correlationId : undefined;
+              const correlationId = request.op === 'execute' ? request.args[0].correlationId : undefined;
               log.error({ memberId: request.memberId, op: request.op, correlationId, err: error }, 'request failed in worker');
             }
             return { ok: false, error: serialized };

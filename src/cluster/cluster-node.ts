@@ -5,7 +5,7 @@
  * away from it.
  *
  * Handoff, per moved member: the member's queued commands finish here, it leaves memory
- * (release), then its new owner loads it, claiming it with the new epoch first (warm). A
+ * (evict), then its new owner loads it, claiming it with the new epoch first (warm). A
  * configurable number of members are in flight at once, so a rebalance never floods Cassandra
  * with loads. Safety does not depend on any of this: the store refuses every write of an owner
  * whose fence is older than the newest claim (see OwnershipFence), so a node that missed the
@@ -13,6 +13,8 @@
  */
 import type { ClusterConfig } from '../config/types.ts';
 import { AppError } from '../errors/catalog.ts';
+import type { MemberActors } from '../service/license-port.ts';
+import type { Logger } from '../service/logger.ts';
 import type { OwnershipFence } from '../store/event-store.ts';
 import type { Ring } from '../routing/ring.ts';
 import type { MembershipStore } from './membership-store.ts';
@@ -34,25 +36,14 @@ import { createRing } from '../routing/ring.ts';
 import pLimit, { type LimitFunction } from 'p-limit';
 
 /** What the cluster needs from this node's actors (the actor pool, or the in-process service). */
-export interface LocalActors {
-  memberIds(): Promise<string[]>;
-  /** How many members are in memory (cheaper than listing them). */
-  memberCount(): Promise<number>;
-  release(memberId: string): Promise<boolean>;
-  warm(memberId: string): Promise<boolean>;
-}
-
-export interface Logger {
-  info(object: object, message: string): void;
-  warn(object: object, message: string): void;
-  error(object: object, message: string): void;
-}
+export type LocalActors = Pick<MemberActors, 'memberIds' | 'memberCount' | 'evict' | 'warm'>;
 
 export interface MoveProgress {
   /** The epoch whose ring these moves follow. */
   epoch: number;
   /** Members in memory here that the new ring gives to another node. */
   planned: number;
+  /** Members evicted here so far (GET /v1/admin/cluster shows it under this documented name). */
   released: number;
   warmed: number;
   /** Members whose warm-up failed on the new owner (they load on their next request instead). */
@@ -366,7 +357,7 @@ export class ClusterNode {
     const ids = await this.#actors.memberIds();
     // One epoch at a time, a member that stays here stayed here all along. Across a jump (this
     // node missed views: paused, partitioned), a member may have lived elsewhere meanwhile and
-    // what is in memory may be stale: release everything; it reloads with a fresh claim.
+    // what is in memory may be stale: evict everything; it reloads with a fresh claim.
     const jumped = view.epoch > previous.epoch + 1;
     const moving = ids.filter((id) => jumped || this.ownerOf(id)?.id !== this.nodeId);
     if (this.#moves && this.#moves.finishedAt === null) this.#moves.superseded = true;
@@ -392,7 +383,7 @@ export class ClusterNode {
       }
       const chunk = moving.slice(start, start + size);
       progress.inFlight = chunk.length;
-      await Promise.all(chunk.map((id) => this.#actors.release(id).catch(() => false)));
+      await Promise.all(chunk.map((id) => this.#actors.evict(id).catch(() => false)));
       progress.released += chunk.length;
       const byOwner = new Map<string, { node: NodeRecord; ids: string[] }>();
       for (const id of chunk) {

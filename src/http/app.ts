@@ -8,8 +8,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyPluginAsync, type FastifyRequest, type FastifyServerOptions } from 'fastify';
 import type { HttpConfig } from '../config/types.ts';
+import { isId } from '../domain/ids.ts';
 import type { Clock } from '../service/clock.ts';
 import { registerProtected } from './admin-auth.ts';
 import { docsPage, installDocs, isProtectedUrl } from './docs.ts';
@@ -17,14 +18,12 @@ import { clientErrorHandler, httpServerFactory } from './http-server.ts';
 import { installMemberRateLimit, type RateLimitSettings } from './rate-limit.ts';
 import { adminRoutes, type AdminDependencies } from './routes/admin-routes.ts';
 import { answerFrameworkError, installErrorHandling } from './error-handler.ts';
-import type { LicensePort } from './license-port.ts';
+import type { LicensePort } from '../service/license-port.ts';
 import { deviceRoutes } from './routes/device-routes.ts';
 import { healthRoutes, type Readiness } from './routes/health-routes.ts';
 import { licenseRoutes } from './routes/license-routes.ts';
 import { queryRoutes } from './routes/query-routes.ts';
 import { debugRoutes, type DebugDependencies } from './routes/debug-routes.ts';
-import { installForwarding, peerForwardedChecker, type ForwardingDeps } from '../cluster/forwarding.ts';
-import { clusterRoutes, type ClusterRouteDeps } from '../cluster/cluster-routes.ts';
 import { installHttpMetrics, metricsRoutes, type MetricsSource } from './routes/metrics-routes.ts';
 
 export interface AppDependencies {
@@ -51,16 +50,29 @@ export interface AppDependencies {
   surface?: 'all' | 'edge' | 'admin';
   /** Per-member rate limit on /v1/members routes (absent or null: none). */
   rateLimit?: RateLimitSettings | null;
-  /** Cluster mode: forwarding to the owner of each member, and the cluster admin routes. */
-  cluster?: (ForwardingDeps & ClusterRouteDeps) | null;
+  /** What the deployment adds without this layer knowing it (cluster mode: src/cluster/http-plugins.ts). */
+  plugins?: AppPlugins;
 }
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+/**
+ * Fastify plugins the composition root hands in. Each is registered where its effect must
+ * start: `routing` before the protected scope exists, so its hooks reach every route (it must
+ * not be encapsulated: set skip-override, as fastify-plugin does); `admin` inside the token's
+ * scope, after the admin and debug routes.
+ */
+export interface AppPlugins {
+  /** Hooks on every route of every surface (cluster: forwarding a member's requests to its owner). */
+  routing?: FastifyPluginAsync;
+  /** Routes behind the admin token (cluster: the membership admin API and the node-to-node calls). */
+  admin?: FastifyPluginAsync;
+  /** Requests already counted elsewhere, exempt from the member rate limit (cluster: forwarded by a node). */
+  rateLimitExempt?: (request: FastifyRequest) => boolean;
+}
 
 /** The caller's X-Request-Id when it is a sane id (it goes into logs and the store), else a fresh UUID. */
 export function requestIdOf(request: IncomingMessage): string {
   const header = request.headers['x-request-id'];
-  return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+  return typeof header === 'string' && isId(header) ? header : randomUUID();
 }
 
 export function buildApp(deps: AppDependencies): FastifyInstance {
@@ -90,6 +102,10 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
   const metricsBehindToken = deps.http.metrics === 'admin';
   // Before any route: it collects the routes as they are declared.
   installDocs(app, (url) => isProtectedUrl(url) || (metricsBehindToken && url === '/metrics'));
+  // Registered plugins load in this order once buildApp returns. The routing plugin's hooks go on
+  // the app itself, so it comes first: every scope made after it inherits them. Forwarding
+  // applies to member routes on every surface (snapshot-now is an admin route).
+  if (deps.plugins?.routing) void app.register(deps.plugins.routing);
   // Public: on each port, describing the routes that port serves. 'admin': see protectedRoutes.
   if (deps.http.docs === 'public') void app.register(docsPage);
   const surface = deps.surface ?? 'all';
@@ -101,10 +117,8 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     // With a separate admin port, /metrics lives there, off the edge. 'admin': see protectedRoutes.
     if (surface !== 'edge' && deps.http.metrics === 'public') metricsRoutes(app, deps.metrics);
   }
-  // Forwarding applies to member routes on every surface (snapshot-now is an admin route).
-  if (deps.cluster) installForwarding(app, deps.cluster);
   if (surface === 'admin') return protectedRoutes(app, deps);
-  installMemberRateLimit(app, deps.rateLimit ?? null, deps.cluster ? peerForwardedChecker(deps.cluster.token) : undefined);
+  installMemberRateLimit(app, deps.rateLimit ?? null, deps.plugins?.rateLimitExempt);
   healthRoutes(app, deps.readiness);
   licenseRoutes(app, deps.service);
   deviceRoutes(app, deps.service);
@@ -122,7 +136,8 @@ function protectedRoutes(app: FastifyInstance, deps: AppDependencies): FastifyIn
     if (deps.admin) adminRoutes(scope, deps.admin);
     // Debug routes: registered here so that they share the admin scope and its token.
     if (deps.debug) debugRoutes(scope, deps.debug);
-    if (deps.cluster) clusterRoutes(scope, deps.cluster);
+    // Awaited: registered in its place, before the routes below (the OpenAPI document keeps this order).
+    if (deps.plugins?.admin) await scope.register(deps.plugins.admin);
     if (deps.metrics && deps.http.metrics === 'admin') metricsRoutes(scope, deps.metrics);
     if (deps.http.docs === 'admin') await docsPage(scope);
   });

@@ -1,5 +1,5 @@
 /** Counts every decision the service makes, by command and outcome, in `decisions_total`. */
-import type { LicensePort } from '../http/license-port.ts';
+import type { LicensePort } from '../service/license-port.ts';
 import type { EdgeMetrics } from './metrics.ts';
 
 function codeOf(error: unknown): string {

@@ -2,7 +2,7 @@
  * The application service: runs member commands through the pure decider, stores the events,
  * and answers checks. One member's commands run one at a time (a mailbox per member); loaded
  * members stay in memory (an LRU bounded by entry count) so checks need no store round trip.
- * The actor runtime will host one of these per worker thread.
+ * It runs in this thread (`actors.workers` 0) or, one per worker thread, under the actor pool.
  */
 import { randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
@@ -22,6 +22,7 @@ import { KeyedMailbox } from './keyed-mailbox.ts';
 import { MemberRepository, type LoadedMember } from './member-repository.ts';
 import type { ServiceConfig } from '../config/types.ts';
 import type { EventStore, OwnershipFence } from '../store/event-store.ts';
+import type { MemberActors } from './license-port.ts';
 
 /** A command as the edge sends it: the service stamps the time and mints new license ids. */
 export type CommandInput =
@@ -95,7 +96,7 @@ export interface LicenseServiceOptions {
   onDegradedCheck?: (memberId: string, error: unknown) => void;
 }
 
-export class LicenseService {
+export class LicenseService implements MemberActors {
   readonly #options: LicenseServiceOptions;
   readonly #members: LRUCache<string, LoadedMember>;
   readonly #mailbox: KeyedMailbox;
@@ -181,10 +182,10 @@ export class LicenseService {
   }
 
   /**
-   * Hands a member off (cluster rebalancing): its queued commands finish first, then it leaves
-   * memory. Resolves true when it was in memory.
+   * The local half of a handoff (cluster rebalancing): its queued commands finish first, then it
+   * leaves memory. Resolves true when it was in memory.
    */
-  release(memberId: string): Promise<boolean> {
+  evict(memberId: string): Promise<boolean> {
     return this.#mailbox.run(memberId, async () => this.#members.delete(memberId));
   }
 
@@ -195,17 +196,17 @@ export class LicenseService {
   }
 
   /** The ids of the members in memory (cluster rebalancing decides which of them move). */
-  memberIds(): string[] {
+  async memberIds(): Promise<string[]> {
     return [...this.#members.keys()];
+  }
+
+  async memberCount(): Promise<number> {
+    return this.#members.size;
   }
 
   /** Waits for every queued command to finish (graceful shutdown). */
   drain(): Promise<void> {
     return this.#mailbox.drain();
-  }
-
-  get membersInMemory(): number {
-    return this.#members.size;
   }
 
   #fenceFor(memberId: string, given: OwnershipFence | null | undefined): OwnershipFence | null {

@@ -1,7 +1,7 @@
 /** openapi.json is what the routes generate: a route change without `npm run openapi` fails here. */
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { generateOpenApiDocument, openApiText } from '../../src/http/openapi-document.ts';
+import { generateOpenApiDocument, openApiText } from '../../scripts/openapi-document.ts';
 import { REPO_ROOT } from '../support/process.ts';
 
 t.test('the checked-in openapi.json matches the routes (run `npm run openapi` after changing a route)', async (t) => {

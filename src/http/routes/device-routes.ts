@@ -1,6 +1,6 @@
 /** Remote device deactivation: releases every license on the device, a limited number of times a year. */
 import type { FastifyInstance } from 'fastify';
-import type { LicensePort } from '../license-port.ts';
+import type { LicensePort } from '../../service/license-port.ts';
 import { sendCommandResult } from '../replies.ts';
 import { commandErrorAnswers, deviceParams, requestId } from '../schemas.ts';
 

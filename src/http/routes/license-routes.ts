@@ -1,6 +1,6 @@
 /** Edge commands on licenses: acquire, renew, release, playback sync. */
 import type { FastifyInstance } from 'fastify';
-import type { LicensePort } from '../license-port.ts';
+import type { LicensePort } from '../../service/license-port.ts';
 import { sendCommandResult } from '../replies.ts';
 import { commandErrorAnswers, id, isoTime, licenseCommandBody, licenseParams, memberParams, parseIsoTime, plan, requestId, requireRepresentable } from '../schemas.ts';
 

@@ -1,7 +1,7 @@
 /** Read-only edge routes: the acquire check and the active licenses, answered from memory. */
 import type { FastifyInstance } from 'fastify';
 import { iso } from '../../domain/time.ts';
-import type { LicensePort } from '../license-port.ts';
+import type { LicensePort } from '../../service/license-port.ts';
 import { checkAnswer, checkQuerystring, errorAnswers, memberParams, MEMBER_ROUTE_CODES } from '../schemas.ts';
 
 /** Set on a check answered with the fallback (the member's stored history cannot be read). */

@@ -3,11 +3,12 @@
  * every route a production server can serve on one port (edge, admin and debug with a token set,
  * cluster admin in cluster mode, the system clock, so no test clock route), on in-memory stores
  * and no worker threads. The node is never started: building the routes needs no cluster.
+ * It lives outside src/ because it starts a whole server, and only the entry point does that.
  */
-import { parseConfig, readConfigFile, DEFAULT_CONFIG_PATH } from '../config/load.ts';
-import { createServer } from '../server.ts';
-import { SqliteEventStore } from '../store/sqlite/sqlite-event-store.ts';
-import { InMemoryMembershipStore } from '../cluster/membership-store.ts';
+import { parseConfig, readConfigFile, DEFAULT_CONFIG_PATH } from '../src/config/load.ts';
+import { createServer } from '../src/server.ts';
+import { SqliteEventStore } from '../src/store/sqlite/sqlite-event-store.ts';
+import { InMemoryMembershipStore } from '../src/cluster/membership-store.ts';
 
 export async function generateOpenApiDocument(): Promise<unknown> {
   const file = readConfigFile(DEFAULT_CONFIG_PATH) as { rules: unknown };
