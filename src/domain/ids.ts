@@ -11,8 +11,8 @@ export const ID_MAX_LENGTH = 128;
 export const ID_PATTERN = `^[${ID_CHARACTERS}]{1,${ID_MAX_LENGTH}}$`;
 
 /** The characters of a cluster or node id: no ':', which separates host and port in addresses. */
-export const NODE_ID_CHARACTERS = 'A-Za-z0-9._-';
-export const NODE_ID_MAX_LENGTH = 64;
+const NODE_ID_CHARACTERS = 'A-Za-z0-9._-';
+const NODE_ID_MAX_LENGTH = 64;
 export const NODE_ID_PATTERN = `^[${NODE_ID_CHARACTERS}]{1,${NODE_ID_MAX_LENGTH}}$`;
 /** NODE_ID_PATTERN in words, for messages that refuse a node id. */
 export const NODE_ID_GRAMMAR = "1 to 64 characters of A-Z, a-z, 0-9, '.', '_' or '-'";

@@ -49,7 +49,7 @@ export const rulesSchema = {
 
 export type Rules = FromSchema<typeof rulesSchema>;
 type RuleDefaults = Rules['defaults'];
-export type PlanRules = Rules['plans'][string];
+type PlanRules = Rules['plans'][string];
 type StudioRules = Rules['studios'][string];
 
 /** The rules that govern one title: its studio's overrides laid over the defaults. */
