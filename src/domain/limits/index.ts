@@ -4,8 +4,9 @@
  * `explain` presents. test/domain/limits.test.ts checks the README's Refusals table and the
  * schema against this list.
  *
- * A new limit: a module beside these (see limit-rule.ts), listed in LIMIT_RULES and its keys
- * spread into LIMIT_KEYS below, a spec in test/domain/limits/, and its README row.
+ * A new limit: a module beside these (see limit-rule.ts and title-download-limit.ts), listed in
+ * LIMIT_RULES and its keys spread into LIMIT_KEYS below, a spec in test/domain/, its README row
+ * (the test prints it), and `npm run openapi` for the reason enum.
  */
 import { LIFECYCLE_REASONS, refuse, type Refusal } from '../refusal.ts';
 import type { MemberState } from '../member/state.ts';
