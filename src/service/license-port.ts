@@ -1,8 +1,8 @@
 /**
  * What the rest of the program asks of a node's members. Two runtimes provide it: the
  * LicenseService in this thread (`actors.workers` 0) and the ActorPool of worker threads, each
- * hosting LicenseServices. The HTTP layer needs only LicensePort; the admin routes, the cluster
- * handoff and the composition root need MemberActors.
+ * hosting LicenseServices. The edge routes need only LicensePort; the composition root, the
+ * admin snapshot and the cluster's handoff use more of MemberActors.
  */
 import type { LicenseState } from '../domain/aggregates/license.ts';
 import type { CheckInput, CheckResult, CommandInput, CommandResult, SnapshotResult } from './license-service.ts';
