@@ -7,6 +7,7 @@
 import cassandra from 'cassandra-driver';
 import type { ServiceConfig } from '../config/types.ts';
 import { connectToKeyspace, shutdownBounded } from '../store/cassandra/connect.ts';
+import { isUnavailable, unavailable } from '../store/cassandra/driver-errors.ts';
 import type { ClusterNode, ClusterView } from './view.ts';
 
 const { Client, types } = cassandra;
@@ -58,12 +59,13 @@ export class CassandraMembershipStore implements MembershipStore {
   }
 
   async latest(clusterId: string): Promise<ClusterView | null> {
-    const row = (await this.client.execute(CQL.latest, [clusterId], this.serial)).first();
+    const row = (await this.#execute('reading the cluster view', CQL.latest, [clusterId], this.serial)).first();
     return row ? toView(row) : null;
   }
 
   async propose(view: ClusterView): Promise<boolean> {
-    const result = await this.client.execute(
+    const result = await this.#execute(
+      'proposing a cluster view',
       CQL.insert,
       [view.clusterId, view.epoch, JSON.stringify(view.nodes), view.reason, types.Long.fromNumber(view.changedAt)],
       this.write,
@@ -72,12 +74,24 @@ export class CassandraMembershipStore implements MembershipStore {
   }
 
   async beat(clusterId: string, nodeId: string, address: string, at: number): Promise<void> {
-    await this.client.execute(CQL.beat, [clusterId, nodeId, address, types.Long.fromNumber(at)], { prepare: true, consistency: types.consistencies.localOne });
+    await this.#execute('a heartbeat', CQL.beat, [clusterId, nodeId, address, types.Long.fromNumber(at)], { prepare: true, consistency: types.consistencies.localOne });
   }
 
   async beats(clusterId: string): Promise<Map<string, number>> {
-    const result = await this.client.execute(CQL.beats, [clusterId], { prepare: true, consistency: types.consistencies.localQuorum });
+    const result = await this.#execute('reading heartbeats', CQL.beats, [clusterId], { prepare: true, consistency: types.consistencies.localQuorum });
     return new Map(result.rows.map((row) => [row['node_id'] as string, (row['beat_at'] as cassandra.types.Long).toNumber()]));
+  }
+
+  /**
+   * A Cassandra that does not answer is STORE_UNAVAILABLE (503, retry), as for the event store:
+   * the cluster admin routes read and write the membership, and a raw driver error would be a 500.
+   */
+  async #execute(what: string, query: string, params: unknown[], options: cassandra.QueryOptions): Promise<cassandra.types.ResultSet> {
+    try {
+      return await this.client.execute(query, params, options);
+    } catch (error) {
+      throw isUnavailable(error) ? unavailable(error, what) : error;
+    }
   }
 
   async close(): Promise<void> {

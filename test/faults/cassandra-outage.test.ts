@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { CASSANDRA_DIR, startCassandra, stopCassandra } from '../../cluster/cassandra/node.ts';
 import { decodeEvent } from '../../src/store/codec/event-codec.ts';
 import { CassandraEventStore } from '../../src/store/cassandra/cassandra-event-store.ts';
+import { CassandraMembershipStore } from '../../src/cluster/membership-store.ts';
 import { startTestServer } from '../support/fixtures.ts';
 import { cassandraTestSettings } from '../support/cassandra.ts';
 
@@ -40,6 +41,9 @@ t.test('outage and recovery', { timeout: 300_000 }, async (t) => {
   const store = await CassandraEventStore.connect(settings);
   const server = await startTestServer({ store });
   closers.push(() => server.close());
+  // The cluster membership lives in the same Cassandra; its admin routes must answer 503 too.
+  const membership = await CassandraMembershipStore.connect(settings);
+  closers.push(() => membership.close());
   const inject = server.app.inject.bind(server.app);
 
   const acknowledged: { memberId: string; licenseId: string }[] = [];
@@ -72,6 +76,12 @@ t.test('outage and recovery', { timeout: 300_000 }, async (t) => {
   const cold = await inject({ method: 'GET', url: '/v1/members/outage-cold/check?deviceId=phone&titleId=t1' });
   t.equal(cold.statusCode, 503, 'a member not in memory cannot be loaded');
   t.equal(cold.json().code, 'STORE_UNAVAILABLE');
+
+  const viewRead = await membership.latest('outage').then(
+    () => null,
+    (error: unknown) => error as { code?: unknown; message?: unknown },
+  );
+  t.equal(viewRead?.code, 'STORE_UNAVAILABLE', 'a membership read is STORE_UNAVAILABLE (503), not a raw driver error (500)');
 
   await startCassandra({ runDir, port: PORT, storagePort: STORAGE_PORT, heapMb: 768, timeoutMs: 180_000, keepData: true });
   let recovered: { statusCode: number; json(): { licenseId: string } } | undefined;
