@@ -2,12 +2,24 @@
  * `npm test`: makes sure a Cassandra answers, runs the whole tap suite against it, and stops
  * what it started. With CASSANDRA_CONTACT_POINTS pointing at an answering cluster (a user's
  * own), it starts nothing. Ends with one plain summary line: "tests: N passed, N failed".
+ *
+ * `npm run test:unit` (`--unit`): every suite but those test/suites.ts names (they need
+ * Cassandra, a JDK or Python), with Cassandra at a closed port and no JDK on the PATH, so that a
+ * suite that needs one and is not named there fails instead of quietly using a local node.
  */
 import { spawn } from 'node:child_process';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { cassandraContactPointsFrom } from '../src/config/load.ts';
 import { isAnswering, startCassandra, stopCassandra } from '../cluster/cassandra/node.ts';
+import { NOT_UNIT } from './suites.ts';
 
 const DEFAULT_CONTACT_POINT = '127.0.0.1:9042';
+/** Nothing listens on port 1: the driver is refused at once. */
+const NO_CASSANDRA = '127.0.0.1:1';
+const TEST_DIR = fileURLToPath(new URL('.', import.meta.url));
 
 function hostsAndPort(points: string[]): { hosts: string[]; port: number } {
   const port = Number(points[0]?.split(':')[1] ?? 9042);
@@ -52,7 +64,49 @@ function runTap(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number;
   });
 }
 
+/** Every suite, as tap names it (relative to the repository root, which npm runs us from). */
+function testFiles(): string[] {
+  return readdirSync(TEST_DIR, { recursive: true, encoding: 'utf8' })
+    .filter((file) => file.endsWith('.test.ts'))
+    .map((file) => `test/${file}`)
+    .sort();
+}
+
+/** A directory whose `java` and `mvn` fail with a message saying where the suite belongs. */
+function withoutJdk(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'test-unit-no-jdk-'));
+  for (const tool of ['java', 'mvn']) {
+    const file = join(dir, tool);
+    writeFileSync(file, `#!/bin/sh\necho "npm run test:unit runs without a JDK: a suite that runs ${tool} belongs in test/suites.ts" >&2\nexit 1\n`);
+    chmodSync(file, 0o755);
+  }
+  return dir;
+}
+
+async function unit(args: string[]): Promise<number> {
+  const files = testFiles();
+  const unknown = [...NOT_UNIT.keys()].filter((file) => !files.includes(file));
+  if (unknown.length > 0) throw new Error(`test/suites.ts names suites that do not exist: ${unknown.join(', ')}`);
+  const noJdk = withoutJdk();
+  // JAVA_HOME and MVN would lead cluster/cassandra/node.ts past the PATH to a real JDK.
+  const { JAVA_HOME: _javaHome, MVN: _mvn, ...env } = process.env;
+  const started = performance.now();
+  try {
+    const result = await runTap([...args, ...files.filter((file) => !NOT_UNIT.has(file))], {
+      ...env,
+      PATH: `${noJdk}${delimiter}${process.env['PATH'] ?? ''}`,
+      CASSANDRA_CONTACT_POINTS: NO_CASSANDRA,
+    });
+    const seconds = ((performance.now() - started) / 1000).toFixed(0);
+    console.log(`unit tests: ${result.pass} passed, ${result.fail} failed, ${seconds} s (npm test also runs the ${NOT_UNIT.size} suites test/suites.ts names)`);
+    return result.code === 0 && result.total > 0 ? 0 : 1;
+  } finally {
+    rmSync(noJdk, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<number> {
+  if (process.argv[2] === '--unit') return unit(process.argv.slice(3));
   const cassandra = await ensureCassandra();
   let stopping = false;
   const stop = async (): Promise<void> => {

@@ -1,0 +1,22 @@
+/**
+ * The suites that need more than Node, which `npm run test:unit` leaves out (and why).
+ *
+ * `npm test` runs every `*.test.ts` under test/ whatever this list says, so no suite can drop out of
+ * it. `npm run test:unit` runs the others with Cassandra pointed at a closed port and no JDK on
+ * the PATH, so a suite that needs either and is missing here fails there at once, naming what it
+ * reached for; it cannot quietly use a local node. A name here that matches no file is an error.
+ */
+export const NOT_UNIT = new Map<string, string>([
+  ['test/actors/concurrent-member.test.ts', 'Cassandra (the actor runtime on each store)'],
+  ['test/actors/eviction.test.ts', 'Cassandra (the actor runtime on each store)'],
+  ['test/actors/worker-crash.test.ts', 'Cassandra (the actor runtime on each store)'],
+  ['test/cluster/node-failure.test.ts', 'Cassandra (cluster nodes)'],
+  ['test/cluster/rebalance.test.ts', 'Cassandra (cluster nodes)'],
+  ['test/cluster/stale-writer.test.ts', 'Cassandra (cluster nodes)'],
+  ['test/conformance/schemathesis.test.ts', 'Python and PyPI (schemathesis fuzzes the service for about a minute)'],
+  ['test/faults/cassandra-outage.test.ts', 'a JDK (starts, kills and restarts a private Cassandra node)'],
+  ['test/hostile/prototype-keys-cluster.test.ts', 'Cassandra (a cluster node)'],
+  ['test/hostile/undecodable-member.test.ts', 'Cassandra (the repair on each store)'],
+  ['test/store/cassandra-snapshot-crash.test.ts', 'Cassandra'],
+  ['test/store/cassandra.test.ts', 'Cassandra (the store contract)'],
+]);
