@@ -20,6 +20,7 @@ const DEFAULT_CONTACT_POINT = '127.0.0.1:9042';
 /** Nothing listens on port 1: the driver is refused at once. */
 const NO_CASSANDRA = '127.0.0.1:1';
 const TEST_DIR = fileURLToPath(new URL('.', import.meta.url));
+const UNIT = process.argv[2] === '--unit';
 
 function hostsAndPort(points: string[]): { hosts: string[]; port: number } {
   const port = Number(points[0]?.split(':')[1] ?? 9042);
@@ -106,7 +107,7 @@ async function unit(args: string[]): Promise<number> {
 }
 
 async function main(): Promise<number> {
-  if (process.argv[2] === '--unit') return unit(process.argv.slice(3));
+  if (UNIT) return unit(process.argv.slice(3));
   const cassandra = await ensureCassandra();
   let stopping = false;
   const stop = async (): Promise<void> => {
@@ -129,7 +130,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (error: unknown) => {
-    console.error(`npm test: ${error instanceof Error ? error.message : String(error)}`);
+    console.error(`${UNIT ? 'npm run test:unit' : 'npm test'}: ${error instanceof Error ? error.message : String(error)}`);
     process.exit(1);
   },
 );
