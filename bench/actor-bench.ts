@@ -162,9 +162,7 @@ async function child(mode: string, extra: string[]): Promise<void> {
   if (mode === 'actors') {
     const server = await createServer(parseConfig(serviceConfig(Number(extra[0] ?? 2), true), null));
     for (let i = 0; i < MEMBERS; i += 50) {
-      await Promise.all(
-        Array.from({ length: 50 }, (_, k) => server.service.execute(`member-${i + k}`, { type: 'AcquireLicense', deviceId: 'd1', titleId: 't1' })),
-      );
+      await Promise.all(Array.from({ length: 50 }, (_, k) => server.service.execute(`member-${i + k}`, { type: 'AcquireLicense', deviceId: 'd1', titleId: 't1' })));
     }
     await server.app.listen({ host: '127.0.0.1', port: 0 });
     const address = server.app.server.address();
@@ -208,7 +206,13 @@ async function child(mode: string, extra: string[]): Promise<void> {
     const config = parseConfig(serviceConfig(0, false), null);
     const store = new SqliteEventStore(':memory:');
     const repository = new MemberRepository(store, config.service.snapshot);
-    let service: InstanceType<typeof LicenseService> | null = new LicenseService({ repository, rules: new RulesSource(config.rules), clock: systemClock, maxMembersInMemory: 1_000_000, conflictRetries: 0 });
+    let service: InstanceType<typeof LicenseService> | null = new LicenseService({
+      repository,
+      rules: new RulesSource(config.rules),
+      clock: systemClock,
+      maxMembersInMemory: 1_000_000,
+      conflictRetries: 0,
+    });
     const members = 20_000;
     const gc = (globalThis as { gc?: () => void }).gc;
     if (!gc) throw new Error('run with --expose-gc');

@@ -277,7 +277,17 @@ interface NodeInfo {
   reachable: boolean;
   epoch: number | null;
   membersInMemory: number | null;
-  moves: { epoch: number; planned: number; released: number; warmed: number; failed: number; startedAt: number; finishedAt: number | null; superseded: boolean; byTarget: Record<string, number> } | null;
+  moves: {
+    epoch: number;
+    planned: number;
+    released: number;
+    warmed: number;
+    failed: number;
+    startedAt: number;
+    finishedAt: number | null;
+    superseded: boolean;
+    byTarget: Record<string, number>;
+  } | null;
 }
 
 async function describe(cluster: LaunchedCluster): Promise<{ epoch: number; nodes: NodeInfo[] }> {
@@ -349,9 +359,20 @@ async function main(): Promise<void> {
     const answer = await cluster.admin('POST', '/v1/admin/cluster/rebalance');
     const rebalanceCallMs = performance.now() - rebalanceStarted;
     if (answer.status !== 200) throw new Error(`rebalance answered ${answer.status}: ${JSON.stringify(answer.body)}`);
-    const plan = answer.body.plan as { fromEpoch: number; toEpoch: number; moves: { from: string; to: string; members: number }[]; membersInMemory: number; membersMoving: number; unreachable: string[]; keyspaceShareMoving: number; idealShare: number };
+    const plan = answer.body.plan as {
+      fromEpoch: number;
+      toEpoch: number;
+      moves: { from: string; to: string; members: number }[];
+      membersInMemory: number;
+      membersMoving: number;
+      unreachable: string[];
+      keyspaceShareMoving: number;
+      idealShare: number;
+    };
     const epoch = answer.body.view.epoch as number;
-    log(`rebalance to epoch ${epoch} answered in ${fmt(rebalanceCallMs, 0)} ms: ${plan.membersMoving} of ${plan.membersInMemory} members moving, key space share ${fmt(plan.keyspaceShareMoving, 4)}`);
+    log(
+      `rebalance to epoch ${epoch} answered in ${fmt(rebalanceCallMs, 0)} ms: ${plan.membersMoving} of ${plan.membersInMemory} members moving, key space share ${fmt(plan.keyspaceShareMoving, 4)}`,
+    );
     const move: MoveResult = {
       epoch,
       finished: false,
@@ -387,7 +408,9 @@ async function main(): Promise<void> {
       const done = live.every((n) => n.moves !== null && n.moves.epoch === epoch && n.moves.finishedAt !== null);
       if (performance.now() - lastLog > 5000) {
         lastLog = performance.now();
-        log(`moving: ${live.map((n) => `${n.id} ${n.moves ? `e${n.moves.epoch} ${n.moves.released}/${n.moves.planned} warmed ${n.moves.warmed} failed ${n.moves.failed}` : n.reachable ? 'no moves' : 'unreachable'}`).join('; ')}`);
+        log(
+          `moving: ${live.map((n) => `${n.id} ${n.moves ? `e${n.moves.epoch} ${n.moves.released}/${n.moves.planned} warmed ${n.moves.warmed} failed ${n.moves.failed}` : n.reachable ? 'no moves' : 'unreachable'}`).join('; ')}`,
+        );
       }
       if (live.some((n) => n.moves && n.moves.epoch > epoch)) {
         move.superseded = true;
@@ -420,7 +443,9 @@ async function main(): Promise<void> {
     }
     const finishes = lastNodes.map((n) => n.moves?.finishedAt ?? null);
     if (move.finished && finishes.every((f) => f !== null)) move.handoffMs = Math.max(...(finishes as number[])) - rebalanceWall;
-    log(`handoff ${move.finished ? 'finished' : move.superseded ? 'superseded' : 'TIMED OUT'}: ${move.planned} planned, ${move.warmed} warmed, ${move.failed} failed, ${move.handoffMs ?? 'n/a'} ms`);
+    log(
+      `handoff ${move.finished ? 'finished' : move.superseded ? 'superseded' : 'TIMED OUT'}: ${move.planned} planned, ${move.warmed} warmed, ${move.failed} failed, ${move.handoffMs ?? 'n/a'} ms`,
+    );
 
     await sleep(AFTER_SECONDS * 1000);
     await load.stop();
@@ -452,7 +477,13 @@ async function main(): Promise<void> {
 
     const row = (name: string, s: LatencySummary | null): string =>
       s
-        ? `| ${name} | ${fmt(s.seconds)} s | ${s.requests} | ${fmt(s.perSecond, 0)} | ${fmt(s.p50, 2)} ms | ${fmt(s.p99, 2)} ms | ${fmt(s.p999, 2)} ms | ${fmt(s.max, 1)} ms | ${s.failuresTotal === 0 ? '0' : Object.entries(s.failures).map(([k, v]) => `${k}: ${v}`).join(', ')} |`
+        ? `| ${name} | ${fmt(s.seconds)} s | ${s.requests} | ${fmt(s.perSecond, 0)} | ${fmt(s.p50, 2)} ms | ${fmt(s.p99, 2)} ms | ${fmt(s.p999, 2)} ms | ${fmt(s.max, 1)} ms | ${
+            s.failuresTotal === 0
+              ? '0'
+              : Object.entries(s.failures)
+                  .map(([k, v]) => `${k}: ${v}`)
+                  .join(', ')
+          } |`
         : `| ${name} | n/a | | | | | | | |`;
     const ratio = (a: number | undefined, b: number | undefined): string => (a !== undefined && b !== undefined && b > 0 ? fmt(a / b, 2) : 'n/a');
     const command = `npx tsx bench/rebalance-bench.ts --members ${MEMBERS} --load-concurrency ${LOAD_CONCURRENCY} --check-concurrency ${CHECK_CONCURRENCY} --steady-seconds ${STEADY_SECONDS}${MOVE_CONCURRENCY > 0 ? ` --move-concurrency ${MOVE_CONCURRENCY}` : ''}`;
@@ -468,7 +499,9 @@ One run (${new Date().toISOString().slice(0, 10)}, cluster ${CLUSTER_ID}, ${fmt(
 
 ${loading.ok.toLocaleString('en-US')} of ${MEMBERS.toLocaleString('en-US')} loaded in ${fmt(loading.seconds)} s (${fmt(loading.perSecond, 0)} members/s, ${LOAD_CONCURRENCY} in flight, round-robin over the 3 nodes)${loading.timedOut ? ', **stopped by the load timeout**' : ''}.
 Non-200 answers while loading: ${loading.failures.describe()}.${loading.failures.samples.length ? `\nFirst of them (time since loading began): ${loading.failures.samples.map((m) => `\`${m}\``).join('; ')}.` : ''}
-In memory per node before the rebalance: ${Object.entries(inMemoryBefore).map(([k, v]) => `${k} ${v ?? 'n/a'}`).join(', ')} (total ${inMemoryTotal}).
+In memory per node before the rebalance: ${Object.entries(inMemoryBefore)
+      .map(([k, v]) => `${k} ${v ?? 'n/a'}`)
+      .join(', ')} (total ${inMemoryTotal}).
 
 ### Handoff (rebalance to epoch ${epoch}, node-4 joins the ring)
 
@@ -482,8 +515,21 @@ In memory per node before the rebalance: ${Object.entries(inMemoryBefore).map(([
 | Superseded / timed out | ${move.superseded} / ${move.timedOut} |
 | Polls that failed / saw a node unreachable | ${move.pollErrors} / ${move.unreachablePolls} |
 
-Per node: ${move.perNode.map((n) => `${n.id} ${n.planned} planned, ${n.warmed} warmed, ${n.failed} failed${n.ms !== null ? ` in ${fmt(n.ms / 1000, 2)} s` : ''}${Object.keys(n.byTarget).length ? ` (to ${Object.entries(n.byTarget).map(([k, v]) => `${k} ${v}`).join(', ')})` : ''}`).join('; ')}.
-In memory per node after: ${Object.entries(inMemoryAfter).map(([k, v]) => `${k} ${v ?? 'n/a'}`).join(', ')}.
+Per node: ${move.perNode
+      .map(
+        (n) =>
+          `${n.id} ${n.planned} planned, ${n.warmed} warmed, ${n.failed} failed${n.ms !== null ? ` in ${fmt(n.ms / 1000, 2)} s` : ''}${
+            Object.keys(n.byTarget).length
+              ? ` (to ${Object.entries(n.byTarget)
+                  .map(([k, v]) => `${k} ${v}`)
+                  .join(', ')})`
+              : ''
+          }`,
+      )
+      .join('; ')}.
+In memory per node after: ${Object.entries(inMemoryAfter)
+      .map(([k, v]) => `${k} ${v ?? 'n/a'}`)
+      .join(', ')}.
 
 ### Share moved
 
@@ -503,7 +549,10 @@ ${row('Steady state', steady)}
 ${row('During the move', during)}
 ${row('After the move', after)}
 
-${[['steady', load.stats.steady] as const, ['move', load.stats.move] as const, ['after', load.stats.after] as const].filter(([, st]) => st && st.failures.samples.length).map(([name, st]) => `First non-2xx (${name}): ${st?.failures.samples.map((m) => `\`${m}\``).join('; ')}.\n`).join('')}p99 during the move / steady p99: ${ratio(during?.p99, steady?.p99)}; p99.9: ${ratio(during?.p999, steady?.p999)}.${
+${[['steady', load.stats.steady] as const, ['move', load.stats.move] as const, ['after', load.stats.after] as const]
+  .filter(([, st]) => st && st.failures.samples.length)
+  .map(([name, st]) => `First non-2xx (${name}): ${st?.failures.samples.map((m) => `\`${m}\``).join('; ')}.\n`)
+  .join('')}p99 during the move / steady p99: ${ratio(during?.p99, steady?.p99)}; p99.9: ${ratio(during?.p999, steady?.p999)}.${
       MEMBERS < 100_000
         ? `
 
@@ -520,7 +569,15 @@ By serving node (x-served-by: checks, p50, p99; during the move node-4 serves ex
 | Phase | ${['node-1', 'node-2', 'node-3', 'node-4'].join(' | ')} |
 | --- | --- | --- | --- | --- |
 ${[['Steady state', steady] as const, ['During the move', during] as const, ['After the move', after] as const]
-  .map(([name, s]) => `| ${name} | ${['node-1', 'node-2', 'node-3', 'node-4'].map((id) => { const b = s?.byServer[id]; return b ? `${b.checks}, ${fmt(b.p50, 1)} ms, ${fmt(b.p99, 1)} ms` : '0'; }).join(' | ')} |`)
+  .map(
+    ([name, s]) =>
+      `| ${name} | ${['node-1', 'node-2', 'node-3', 'node-4']
+        .map((id) => {
+          const b = s?.byServer[id];
+          return b ? `${b.checks}, ${fmt(b.p50, 1)} ms, ${fmt(b.p99, 1)} ms` : '0';
+        })
+        .join(' | ')} |`,
+  )
   .join('\n')}
 `;
     console.log(markdown);

@@ -222,7 +222,7 @@ async function seedHistories(memberIds: readonly string[], now: number): Promise
       const commands = historyOf(memberId);
       let head = EMPTY_HEAD;
       // Whole commands per append, about 12 events each (under Cassandra's 5 KiB batch warning).
-      for (let i = 0; i < commands.length; ) {
+      for (let i = 0; i < commands.length;) {
         const batch: NewEventRecord[] = [];
         while (i < commands.length && batch.length < 12) batch.push(...(commands[i++] ?? []));
         head = await store.append(memberId, head, batch);
@@ -254,7 +254,8 @@ async function main(): Promise<void> {
   log(`seeded ${seeded.events} events in ${seeded.appends} appends, ${fmt(seeded.ms / 1000)} s`);
 
   const checkPath = (memberId: string): string => `/v1/members/${memberId}/check?deviceId=device-0&titleId=title-new`;
-  const checkLoad = (port: number): Promise<Measured> => closedLoop(port, (worker, i) => ({ path: checkPath(checkMembers[(worker + i * CONNECTIONS) % MEMBERS] ?? ''), request: { method: 'GET' } }), 200);
+  const checkLoad = (port: number): Promise<Measured> =>
+    closedLoop(port, (worker, i) => ({ path: checkPath(checkMembers[(worker + i * CONNECTIONS) % MEMBERS] ?? ''), request: { method: 'GET' } }), 200);
 
   // 1. The ceiling: a Map.
   log('checks: ceiling (Map)');
@@ -494,8 +495,18 @@ export function chart(r: ChartInput): string {
   };
   panel('Checks: GET /v1/members/:id/check', 'checks/s', [
     { label: 'Ceiling (Map in memory)', value: r.checks.ceiling.perSecond, note: '1.00', color: '#9e9e9e' },
-    { label: `Actor pool (${r.workers} workers, members in memory)`, value: r.checks.actors.perSecond, note: `${fmt(r.ratios.actorToCeiling, 2)} of ceiling · ${fmt(r.ratios.actorToStateless, 1)}× stateless`, color: '#1f77b4' },
-    { label: `Stateless (fold ${r.eventsPerMember} events per check)`, value: r.checks.stateless.perSecond, note: `${fmt(r.ratios.statelessToCeiling, 3)} of ceiling`, color: '#d62728' },
+    {
+      label: `Actor pool (${r.workers} workers, members in memory)`,
+      value: r.checks.actors.perSecond,
+      note: `${fmt(r.ratios.actorToCeiling, 2)} of ceiling · ${fmt(r.ratios.actorToStateless, 1)}× stateless`,
+      color: '#1f77b4',
+    },
+    {
+      label: `Stateless (fold ${r.eventsPerMember} events per check)`,
+      value: r.checks.stateless.perSecond,
+      note: `${fmt(r.ratios.statelessToCeiling, 3)} of ceiling`,
+      color: '#d62728',
+    },
   ]);
   panel('Writes to Cassandra', 'writes/s', [
     { label: 'Ceiling (raw prepared INSERT, 1 row)', value: r.writes.rawInserts.perSecond, note: '1.00', color: '#9e9e9e' },
@@ -644,7 +655,8 @@ async function child(mode: string, extra: string[]): Promise<void> {
         { type: 'LicenseAcquired', at: now, licenseId: randomUUID(), deviceId: 'device-1', titleId: 'title-1-1234', studioId: null, expiresAt: now + 30 * DAY },
         { rulesVersion: RULES.version },
       );
-      const insert = 'INSERT INTO raw_event_inserts (id, member_id, aggregate_name, aggregate_id, at, type, schema_version, serializer, payload, rules_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+      const insert =
+        'INSERT INTO raw_event_inserts (id, member_id, aggregate_name, aggregate_id, at, type, schema_version, serializer, payload, rules_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
       const options = { prepare: true, consistency: cassandra.types.consistencies.localQuorum };
       const at = cassandra.types.Long.fromNumber(row.at);
       let latencies: number[] = [];
@@ -657,7 +669,22 @@ async function child(mode: string, extra: string[]): Promise<void> {
             while (performance.now() < until) {
               const started = performance.now();
               try {
-                await client.execute(insert, [cassandra.types.Uuid.random(), `raw-${worker}`, row.aggregateName, row.aggregateId, at, row.type, row.schemaVersion, row.serializer, row.payload, row.rulesVersion], options);
+                await client.execute(
+                  insert,
+                  [
+                    cassandra.types.Uuid.random(),
+                    `raw-${worker}`,
+                    row.aggregateName,
+                    row.aggregateId,
+                    at,
+                    row.type,
+                    row.schemaVersion,
+                    row.serializer,
+                    row.payload,
+                    row.rulesVersion,
+                  ],
+                  options,
+                );
               } catch (error) {
                 errors += 1;
                 firstError ??= String(error);

@@ -92,8 +92,28 @@ async function main(): Promise<void> {
 
   // 3. Per-append cost of the lightweight transaction: the same two-row batch, sequentially.
   const rows = (i: number): NewEventRecord[] => [
-    { aggregateName: 'license', aggregateId: `L${i}`, at: 1_000 + i, type: 'LicenseAcquired', schemaVersion: 1, serializer: 'json', payload, rulesVersion: 'bench-1', requestId: null },
-    { aggregateName: 'downloaded', aggregateId: `T${i}`, at: 1_000 + i, type: 'TitleDownloaded', schemaVersion: 1, serializer: 'json', payload, rulesVersion: 'bench-1', requestId: null },
+    {
+      aggregateName: 'license',
+      aggregateId: `L${i}`,
+      at: 1_000 + i,
+      type: 'LicenseAcquired',
+      schemaVersion: 1,
+      serializer: 'json',
+      payload,
+      rulesVersion: 'bench-1',
+      requestId: null,
+    },
+    {
+      aggregateName: 'downloaded',
+      aggregateId: `T${i}`,
+      at: 1_000 + i,
+      type: 'TitleDownloaded',
+      schemaVersion: 1,
+      serializer: 'json',
+      payload,
+      rulesVersion: 'bench-1',
+      requestId: null,
+    },
   ];
   const SEQUENTIAL = 300;
   const conditional: number[] = [];
@@ -128,11 +148,17 @@ async function main(): Promise<void> {
     t += Math.floor((365 * DAY) / 200);
     const licenseId = randomUUID();
     // acquire (2-3 events), playback, release: 4-5 events per title, spread over a year
-    await writer.append(member, [
-      { type: 'LicenseAcquired', at: t, licenseId, deviceId: `d${i % 3}`, titleId: `title-${i % 40}`, studioId: null, expiresAt: t + 30 * DAY },
-      { type: 'TitleDownloaded', at: t, titleId: `title-${i % 40}`, licenseId, deviceId: `d${i % 3}`, via: 'acquire' },
-    ], { rulesVersion: 'bench-1' });
-    await writer.append(member, [{ type: 'PlaybackRecorded', at: t + DAY, licenseId, sessions: [{ sessionId: `s${i}`, startedAt: t + DAY, durationMs: 3_600_000 }] }], { rulesVersion: 'bench-1' });
+    await writer.append(
+      member,
+      [
+        { type: 'LicenseAcquired', at: t, licenseId, deviceId: `d${i % 3}`, titleId: `title-${i % 40}`, studioId: null, expiresAt: t + 30 * DAY },
+        { type: 'TitleDownloaded', at: t, titleId: `title-${i % 40}`, licenseId, deviceId: `d${i % 3}`, via: 'acquire' },
+      ],
+      { rulesVersion: 'bench-1' },
+    );
+    await writer.append(member, [{ type: 'PlaybackRecorded', at: t + DAY, licenseId, sessions: [{ sessionId: `s${i}`, startedAt: t + DAY, durationMs: 3_600_000 }] }], {
+      rulesVersion: 'bench-1',
+    });
     await writer.append(member, [{ type: 'LicenseReleased', at: t + 2 * DAY, licenseId, cause: 'member' }], { rulesVersion: 'bench-1' });
   }
   const coldLoad = async (repository: MemberRepository): Promise<{ ms: number; queries: number; events: number }> => {

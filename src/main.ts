@@ -20,10 +20,7 @@ async function main(): Promise<void> {
     throw error;
   }
   const addresses = await server.listen(); // the edge port, and the admin port when configured
-  server.app.log.info(
-    { config: config.path, store: server.store.kind, rulesVersion: server.rules.current().version, ...addresses },
-    'license accounting service ready',
-  );
+  server.app.log.info({ config: config.path, store: server.store.kind, rulesVersion: server.rules.current().version, ...addresses }, 'license accounting service ready');
 
   let closing = false;
   const shutdown = (signal: string): void => {

@@ -134,9 +134,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const built = app;
 
   const stopWatching =
-    (options.watchRules ?? config.path !== null) && config.path !== null
-      ? watchRulesFile(config.path, rules, config.service.rulesReloadIntervalMs, built.log)
-      : () => {};
+    (options.watchRules ?? config.path !== null) && config.path !== null ? watchRulesFile(config.path, rules, config.service.rulesReloadIntervalMs, built.log) : () => {};
 
   return {
     app: built,

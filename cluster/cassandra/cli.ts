@@ -11,17 +11,9 @@
  * Exit codes: 0 ok, 1 failure or usage error (one message on stderr).
  */
 import { parseArgs } from 'node:util';
-import {
-  CASSANDRA_VERSION,
-  cassandraStatus,
-  resolveJars,
-  startCassandra,
-  stopCassandra,
-} from './node.ts';
+import { CASSANDRA_VERSION, cassandraStatus, resolveJars, startCassandra, stopCassandra } from './node.ts';
 
-const USAGE =
-  'usage: tsx cluster/cassandra/cli.ts start|stop|status|resolve ' +
-  '[--run-dir DIR] [--port N] [--storage-port N] [--heap-mb N] [--timeout-ms N] [--jmx-port N]';
+const USAGE = 'usage: tsx cluster/cassandra/cli.ts start|stop|status|resolve ' + '[--run-dir DIR] [--port N] [--storage-port N] [--heap-mb N] [--timeout-ms N] [--jmx-port N]';
 
 function int(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
@@ -64,27 +56,17 @@ async function main(argv: string[]): Promise<number> {
         jmxPort: int('jmx-port', values['jmx-port']),
         timeoutMs,
       });
-      console.log(
-        `Cassandra ${CASSANDRA_VERSION} answers CQL on ${r.contactPoint} (pid ${r.pid}, ` +
-          `started in ${(r.startupMs / 1000).toFixed(1)} s, run dir ${r.runDir}).`,
-      );
+      console.log(`Cassandra ${CASSANDRA_VERSION} answers CQL on ${r.contactPoint} (pid ${r.pid}, ` + `started in ${(r.startupMs / 1000).toFixed(1)} s, run dir ${r.runDir}).`);
       return 0;
     }
     case 'stop': {
       const r = await stopCassandra({ runDir, timeoutMs });
-      console.log(
-        r.wasRunning
-          ? `Cassandra (pid ${r.pid}) stopped${r.killed ? ' with SIGKILL after the SIGTERM grace period' : ''}.`
-          : 'Cassandra was not running.',
-      );
+      console.log(r.wasRunning ? `Cassandra (pid ${r.pid}) stopped${r.killed ? ' with SIGKILL after the SIGTERM grace period' : ''}.` : 'Cassandra was not running.');
       return 0;
     }
     case 'status': {
       const s = await cassandraStatus({ runDir, port, timeoutMs });
-      console.log(
-        `running: ${s.running}${s.pid !== undefined ? ` (pid ${s.pid})` : ''}, ` +
-          `answering CQL on 127.0.0.1:${s.port}: ${s.answering}`,
-      );
+      console.log(`running: ${s.running}${s.pid !== undefined ? ` (pid ${s.pid})` : ''}, ` + `answering CQL on 127.0.0.1:${s.port}: ${s.answering}`);
       return s.answering ? 0 : 1;
     }
     case 'resolve': {

@@ -27,9 +27,7 @@ export const REPO_ROOT: string = path.resolve(CASSANDRA_DIR, '..', '..');
 /** Default run folder; everything under it is disposable (git-ignored). */
 export const DEFAULT_RUN_DIR: string = path.join(CASSANDRA_DIR, '.run');
 /** Default folder of the runtime jars (shared by every run folder). */
-export const DEFAULT_LIB_DIR: string = process.env.CASSANDRA_LIB_DIR
-  ? path.resolve(process.env.CASSANDRA_LIB_DIR)
-  : path.join(DEFAULT_RUN_DIR, 'lib');
+export const DEFAULT_LIB_DIR: string = process.env.CASSANDRA_LIB_DIR ? path.resolve(process.env.CASSANDRA_LIB_DIR) : path.join(DEFAULT_RUN_DIR, 'lib');
 
 const POM = path.join(CASSANDRA_DIR, 'pom.xml');
 const YAML_TEMPLATE = path.join(CASSANDRA_DIR, 'cassandra.yaml');
@@ -146,7 +144,11 @@ function libIsComplete(libDir: string, pomHash: string): boolean {
 }
 
 function tail(text: string, lines: number): string {
-  return text.split('\n').filter((l) => l.trim() !== '').slice(-lines).join('\n');
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .slice(-lines)
+    .join('\n');
 }
 
 /**
@@ -170,17 +172,12 @@ export async function resolveJars(opts: { libDir?: string | undefined } = {}): P
     const child = spawn(mvn, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout.on('data', (b: Buffer) => (out += b.toString()));
     child.stderr.on('data', (b: Buffer) => (out += b.toString()));
-    child.on('error', (err) =>
-      reject(new Error(`Cannot run Maven ("${mvn}"): ${err.message}. Install Maven 3.8+ (apt-get install maven) or set MVN.`)),
-    );
+    child.on('error', (err) => reject(new Error(`Cannot run Maven ("${mvn}"): ${err.message}. Install Maven 3.8+ (apt-get install maven) or set MVN.`)));
     child.on('close', (c) => resolve({ code: c, output: out }));
   });
   if (code !== 0) {
     await fsp.rm(staging, { recursive: true, force: true });
-    throw new Error(
-      `Maven could not resolve org.apache.cassandra:cassandra-all:${CASSANDRA_VERSION} ` +
-        `(mvn ${args.join(' ')} exited ${code}):\n${tail(output, 30)}`,
-    );
+    throw new Error(`Maven could not resolve org.apache.cassandra:cassandra-all:${CASSANDRA_VERSION} ` + `(mvn ${args.join(' ')} exited ${code}):\n${tail(output, 30)}`);
   }
   const jars = (await fsp.readdir(staging)).filter((f) => f.endsWith('.jar')).sort();
   if (!jars.includes(`cassandra-all-${CASSANDRA_VERSION}.jar`)) {
@@ -227,12 +224,7 @@ function javaMajorVersion(java: string): number {
 }
 
 /** JVM flags for Cassandra 5.0 on JDK 17 (conf/jvm17-server.options + jvm-server.options subset). */
-function jvmArgs(o: {
-  runDir: string;
-  jammJar: string | undefined;
-  heapMb: number;
-  jmxPort: number | undefined;
-}): string[] {
+function jvmArgs(o: { runDir: string; jammJar: string | undefined; heapMb: number; jmxPort: number | undefined }): string[] {
   const { runDir, heapMb } = o;
   const tmp = path.join(runDir, 'tmp');
   const args = [
@@ -246,30 +238,54 @@ function jvmArgs(o: {
     '-Djava.net.preferIPv4Stack=true',
     // module access, verbatim from conf/jvm17-server.options (missing java.io kills startup)
     '-Djdk.attach.allowAttachSelf=true',
-    '--add-exports', 'java.base/jdk.internal.misc=ALL-UNNAMED',
-    '--add-exports', 'java.management.rmi/com.sun.jmx.remote.internal.rmi=ALL-UNNAMED',
-    '--add-exports', 'java.rmi/sun.rmi.registry=ALL-UNNAMED',
-    '--add-exports', 'java.rmi/sun.rmi.server=ALL-UNNAMED',
-    '--add-exports', 'java.sql/java.sql=ALL-UNNAMED',
-    '--add-exports', 'java.base/java.lang.ref=ALL-UNNAMED',
-    '--add-exports', 'jdk.unsupported/sun.misc=ALL-UNNAMED',
-    '--add-exports', 'jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED',
-    '--add-exports', 'jdk.attach/sun.tools.attach=ALL-UNNAMED',
-    '--add-opens', 'java.base/java.lang.module=ALL-UNNAMED',
-    '--add-opens', 'java.base/jdk.internal.loader=ALL-UNNAMED',
-    '--add-opens', 'java.base/jdk.internal.ref=ALL-UNNAMED',
-    '--add-opens', 'java.base/jdk.internal.reflect=ALL-UNNAMED',
-    '--add-opens', 'java.base/jdk.internal.math=ALL-UNNAMED',
-    '--add-opens', 'java.base/jdk.internal.module=ALL-UNNAMED',
-    '--add-opens', 'java.base/jdk.internal.util.jar=ALL-UNNAMED',
-    '--add-opens', 'jdk.management/com.sun.management.internal=ALL-UNNAMED',
-    '--add-opens', 'java.base/sun.nio.ch=ALL-UNNAMED',
-    '--add-opens', 'java.base/java.io=ALL-UNNAMED',
-    '--add-opens', 'java.base/java.lang.reflect=ALL-UNNAMED',
-    '--add-opens', 'jdk.compiler/com.sun.tools.javac=ALL-UNNAMED',
-    '--add-opens', 'java.base/java.lang=ALL-UNNAMED',
-    '--add-opens', 'java.base/java.util=ALL-UNNAMED',
-    '--add-opens', 'java.base/java.nio=ALL-UNNAMED',
+    '--add-exports',
+    'java.base/jdk.internal.misc=ALL-UNNAMED',
+    '--add-exports',
+    'java.management.rmi/com.sun.jmx.remote.internal.rmi=ALL-UNNAMED',
+    '--add-exports',
+    'java.rmi/sun.rmi.registry=ALL-UNNAMED',
+    '--add-exports',
+    'java.rmi/sun.rmi.server=ALL-UNNAMED',
+    '--add-exports',
+    'java.sql/java.sql=ALL-UNNAMED',
+    '--add-exports',
+    'java.base/java.lang.ref=ALL-UNNAMED',
+    '--add-exports',
+    'jdk.unsupported/sun.misc=ALL-UNNAMED',
+    '--add-exports',
+    'jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED',
+    '--add-exports',
+    'jdk.attach/sun.tools.attach=ALL-UNNAMED',
+    '--add-opens',
+    'java.base/java.lang.module=ALL-UNNAMED',
+    '--add-opens',
+    'java.base/jdk.internal.loader=ALL-UNNAMED',
+    '--add-opens',
+    'java.base/jdk.internal.ref=ALL-UNNAMED',
+    '--add-opens',
+    'java.base/jdk.internal.reflect=ALL-UNNAMED',
+    '--add-opens',
+    'java.base/jdk.internal.math=ALL-UNNAMED',
+    '--add-opens',
+    'java.base/jdk.internal.module=ALL-UNNAMED',
+    '--add-opens',
+    'java.base/jdk.internal.util.jar=ALL-UNNAMED',
+    '--add-opens',
+    'jdk.management/com.sun.management.internal=ALL-UNNAMED',
+    '--add-opens',
+    'java.base/sun.nio.ch=ALL-UNNAMED',
+    '--add-opens',
+    'java.base/java.io=ALL-UNNAMED',
+    '--add-opens',
+    'java.base/java.lang.reflect=ALL-UNNAMED',
+    '--add-opens',
+    'jdk.compiler/com.sun.tools.javac=ALL-UNNAMED',
+    '--add-opens',
+    'java.base/java.lang=ALL-UNNAMED',
+    '--add-opens',
+    'java.base/java.util=ALL-UNNAMED',
+    '--add-opens',
+    'java.base/java.nio=ALL-UNNAMED',
     '-Dio.netty.tryReflectionSetAccessible=true',
     '-Dio.netty.allocator.useCacheForAllThreads=true',
     '-Dio.netty.allocator.maxOrder=11',
@@ -411,12 +427,14 @@ function readText(file: string): string {
 function failureLines(runDir: string): string {
   const stdout = readText(path.join(runDir, STDOUT_LOG));
   const system = readText(path.join(runDir, SYSTEM_LOG));
-  const pick = (text: string): string[] =>
-    text.split('\n').filter((l) => /Exception|ERROR|Error:|Caused by|Could not|Unrecognized|Invalid/.test(l));
+  const pick = (text: string): string[] => text.split('\n').filter((l) => /Exception|ERROR|Error:|Caused by|Could not|Unrecognized|Invalid/.test(l));
   const lines = [...new Set([...pick(stdout), ...pick(system)])].slice(0, 30);
   if (lines.length > 0) return lines.join('\n');
   // JDK 17 always prints four "WARNING: ... setSecurityManager" lines: not news.
-  const stdoutRest = stdout.split('\n').filter((l) => !l.startsWith('WARNING: ')).join('\n');
+  const stdoutRest = stdout
+    .split('\n')
+    .filter((l) => !l.startsWith('WARNING: '))
+    .join('\n');
   return tail(system, 15) || tail(stdoutRest, 15) || '(the logs are empty)';
 }
 
@@ -430,9 +448,7 @@ function failureLines(runDir: string): string {
 export async function isAnswering(contactPoints: string[], port: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   // Cheap pre-check: the driver takes longer to give up on a closed port.
-  const open = await Promise.all(
-    contactPoints.map((h) => tcpConnects(h.replace(/:\d+$/, ''), port, Math.max(100, timeoutMs))),
-  );
+  const open = await Promise.all(contactPoints.map((h) => tcpConnects(h.replace(/:\d+$/, ''), port, Math.max(100, timeoutMs))));
   if (!open.some(Boolean)) return false;
   const remaining = Math.max(500, deadline - Date.now());
   const client = new Client({
@@ -486,11 +502,7 @@ export async function startCassandra(opts: StartOptions = {}): Promise<StartResu
   if (existing !== undefined && isOurCassandra(existing, runDir)) {
     throw new Error(`Cassandra is already running from ${runDir} (pid ${existing}); stop it first.`);
   }
-  for (const [name, p] of [
-    ['native_transport_port', port],
-    ['storage_port', storagePort],
-    ...(opts.jmxPort !== undefined ? [['jmx port', opts.jmxPort] as const] : []),
-  ] as const) {
+  for (const [name, p] of [['native_transport_port', port], ['storage_port', storagePort], ...(opts.jmxPort !== undefined ? [['jmx port', opts.jmxPort] as const] : [])] as const) {
     if (!(await portFree(p))) {
       throw new Error(`Port ${p} (${name}) on ${HOST} is already in use; stop whatever listens there or choose another port.`);
     }
@@ -521,13 +533,7 @@ export async function startCassandra(opts: StartOptions = {}): Promise<StartResu
   const jars = (await fsp.readdir(libDir)).filter((f) => f.endsWith('.jar')).sort();
   const jamm = jars.find((j) => /^jamm-[\d.]+\.jar$/.test(j));
   const classpath = [path.join(runDir, 'conf'), ...jars.map((j) => path.join(libDir, j))].join(path.delimiter);
-  const args = [
-    ...jvmArgs({ runDir, jammJar: jamm && path.join(libDir, jamm), heapMb, jmxPort: opts.jmxPort }),
-    ...(opts.extraJvmArgs ?? []),
-    '-cp',
-    classpath,
-    MAIN_CLASS,
-  ];
+  const args = [...jvmArgs({ runDir, jammJar: jamm && path.join(libDir, jamm), heapMb, jmxPort: opts.jmxPort }), ...(opts.extraJvmArgs ?? []), '-cp', classpath, MAIN_CLASS];
 
   const stdoutPath = path.join(runDir, STDOUT_LOG);
   const out = fs.openSync(stdoutPath, 'a');
@@ -561,10 +567,7 @@ export async function startCassandra(opts: StartOptions = {}): Promise<StartResu
   const fail = async (reason: string): Promise<never> => {
     if (pidAlive(pid)) await terminate(pid, 5000);
     await removePidFiles(runDir);
-    throw new Error(
-      `Cassandra ${CASSANDRA_VERSION} failed to start on ${HOST}:${port}: ${reason}. ` +
-        `Logs: ${path.join(runDir, 'logs')}.\n${failureLines(runDir)}`,
-    );
+    throw new Error(`Cassandra ${CASSANDRA_VERSION} failed to start on ${HOST}:${port}: ${reason}. ` + `Logs: ${path.join(runDir, 'logs')}.\n${failureLines(runDir)}`);
   };
 
   for (;;) {

@@ -10,15 +10,7 @@
  */
 import CircuitBreaker from 'opossum';
 import type { Pool } from 'undici';
-import {
-  acquireFallback,
-  checkFallback,
-  deactivateFallback,
-  listFallback,
-  playbackFallback,
-  releaseFallback,
-  renewFallback,
-} from './fallbacks.ts';
+import { acquireFallback, checkFallback, deactivateFallback, listFallback, playbackFallback, releaseFallback, renewFallback } from './fallbacks.ts';
 import { resolveOptions, type EdgeClientOptions, type ResolvedOptions } from './options.ts';
 import { retryDelay } from './retry.ts';
 import { Telemetry } from './telemetry.ts';
@@ -99,9 +91,7 @@ export class EdgeClient {
   /** Acquires a license (201). Retried only with a requestId. */
   acquire(memberId: string, input: AcquireInput): Promise<Result<AcquiredLicense, FallbackLicense>> {
     const body = definedOnly({ deviceId: input.deviceId, titleId: input.titleId, plan: input.plan, requestId: input.requestId });
-    return this.call('acquire', { method: 'POST', path: `${this.member(memberId)}/licenses`, body }, input.requestId !== undefined, () =>
-      acquireFallback(memberId, input),
-    );
+    return this.call('acquire', { method: 'POST', path: `${this.member(memberId)}/licenses`, body }, input.requestId !== undefined, () => acquireFallback(memberId, input));
   }
 
   renew(memberId: string, licenseId: string, input: LicenseCommandInput = {}): Promise<Result<Renewal, RenewalFallback>> {
@@ -123,9 +113,7 @@ export class EdgeClient {
 
   deactivateDevice(memberId: string, deviceId: string, input: DeactivateInput = {}): Promise<Result<Deactivation, DeactivationFallback>> {
     const path = `${this.member(memberId)}/devices/${encodeURIComponent(deviceId)}/deactivate`;
-    return this.call('deactivate', { method: 'POST', path, body: definedOnly({ requestId: input.requestId }) }, input.requestId !== undefined, () =>
-      deactivateFallback(deviceId),
-    );
+    return this.call('deactivate', { method: 'POST', path, body: definedOnly({ requestId: input.requestId }) }, input.requestId !== undefined, () => deactivateFallback(deviceId));
   }
 
   stats(): ClientStats {

@@ -7,16 +7,7 @@
  * one the business accepted in exchange for never blocking playback on an accounting outage.
  */
 import { randomUUID } from 'node:crypto';
-import type {
-  AcquireInput,
-  CheckFallback,
-  DeactivationFallback,
-  FallbackLicense,
-  LicenseListFallback,
-  PlaybackFallback,
-  ReleaseFallback,
-  RenewalFallback,
-} from './types.ts';
+import type { AcquireInput, CheckFallback, DeactivationFallback, FallbackLicense, LicenseListFallback, PlaybackFallback, ReleaseFallback, RenewalFallback } from './types.ts';
 
 export const checkFallback = (): CheckFallback => ({ allowed: true, rulesVersion: null });
 

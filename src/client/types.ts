@@ -44,9 +44,7 @@ export type Result<T, F = T> = Live<T> | Fallback<F> | Rejection;
 
 // ---- Answers, route by route (the JSON bodies of README's "HTTP API (edge)") ----
 
-export type CheckAnswer =
-  | { allowed: true; rulesVersion: string }
-  | { allowed: false; reason: string; message: string; details: Record<string, unknown>; rulesVersion: string };
+export type CheckAnswer = { allowed: true; rulesVersion: string } | { allowed: false; reason: string; message: string; details: Record<string, unknown>; rulesVersion: string };
 /** No rules were consulted, so there is no rules version. */
 export interface CheckFallback {
   allowed: true;

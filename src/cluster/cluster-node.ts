@@ -320,19 +320,21 @@ export class ClusterNode {
     let skipped = 0;
     let failed = 0;
     await Promise.all(
-      memberIds.map((memberId) => this.#warming(async () => {
-        if (this.ownerOf(memberId)?.id !== this.nodeId) {
-          skipped += 1;
-          return;
-        }
-        try {
-          await this.#actors.warm(memberId);
-          warmed += 1;
-        } catch (error) {
-          failed += 1;
-          this.#log.warn({ memberId, err: error }, 'warming a handed-off member failed; it loads on its next request');
-        }
-      })),
+      memberIds.map((memberId) =>
+        this.#warming(async () => {
+          if (this.ownerOf(memberId)?.id !== this.nodeId) {
+            skipped += 1;
+            return;
+          }
+          try {
+            await this.#actors.warm(memberId);
+            warmed += 1;
+          } catch (error) {
+            failed += 1;
+            this.#log.warn({ memberId, err: error }, 'warming a handed-off member failed; it loads on its next request');
+          }
+        }),
+      ),
     );
     return { warmed, skipped, failed };
   }
@@ -412,7 +414,10 @@ export class ClusterNode {
       progress.inFlight = 0;
     }
     progress.finishedAt = this.#now();
-    this.#log.info({ epoch: view.epoch, moved: progress.planned, warmed: progress.warmed, failed: progress.failed, ms: progress.finishedAt - progress.startedAt }, 'handoff finished');
+    this.#log.info(
+      { epoch: view.epoch, moved: progress.planned, warmed: progress.warmed, failed: progress.failed, ms: progress.finishedAt - progress.startedAt },
+      'handoff finished',
+    );
   }
 
   /** Takes silent nodes out of the ring (any node may; the epoch's CAS lets one change win). */
@@ -450,12 +455,16 @@ export class ClusterNode {
     try {
       const self = this.#view.nodes.find((node) => node.id === this.nodeId);
       if (self?.state === 'active' || self?.state === 'joining') {
-        await this.change((current, now) => (current.nodes.some((n) => n.id === this.nodeId && (n.state === 'active' || n.state === 'joining')) ? drainNode(current, this.nodeId, now) : null));
+        await this.change((current, now) =>
+          current.nodes.some((n) => n.id === this.nodeId && (n.state === 'active' || n.state === 'joining')) ? drainNode(current, this.nodeId, now) : null,
+        );
       }
       while (this.#now() < deadline && this.#moves !== null && this.#moves.finishedAt === null && !this.#moves.superseded) {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
-      await this.change((current, now) => (current.nodes.some((n) => n.id === this.nodeId && n.state !== 'removed') ? removeNode(current, this.nodeId, now, `node ${this.nodeId} left`) : null));
+      await this.change((current, now) =>
+        current.nodes.some((n) => n.id === this.nodeId && n.state !== 'removed') ? removeNode(current, this.nodeId, now, `node ${this.nodeId} left`) : null,
+      );
     } catch (error) {
       if ((error as { code?: unknown }).code === 'CLUSTER_CHANGE_REFUSED') this.#log.info({ node: this.nodeId }, 'the last node in the ring stops without a handoff');
       else this.#log.warn({ err: error }, 'could not leave the cluster cleanly; the others will notice the silence');

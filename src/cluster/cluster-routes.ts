@@ -89,19 +89,35 @@ export function clusterRoutes(app: FastifyInstance, deps: ClusterRouteDeps): voi
     },
   );
 
-  app.post('/v1/admin/cluster/rebalance', { schema: { tags: ['admin'], summary: 'Apply the ring the membership asks for; returns the plan', response: { 200: changeAnswer, ...errorAnswers(...CHANGE_ERRORS) } } }, async () =>
-    changeWithPlan(deps, (view, now) => rebalance(view, now)),
+  app.post(
+    '/v1/admin/cluster/rebalance',
+    { schema: { tags: ['admin'], summary: 'Apply the ring the membership asks for; returns the plan', response: { 200: changeAnswer, ...errorAnswers(...CHANGE_ERRORS) } } },
+    async () => changeWithPlan(deps, (view, now) => rebalance(view, now)),
   );
 
   app.post<{ Params: { id: string } }>(
     '/v1/admin/cluster/nodes/:id/drain',
-    { schema: { tags: ['admin'], summary: 'Take a node out of the ring (its members move); returns the plan', params: nodeParams, response: { 200: changeAnswer, ...errorAnswers(...CHANGE_ERRORS, 'NODE_NOT_FOUND') } } },
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Take a node out of the ring (its members move); returns the plan',
+        params: nodeParams,
+        response: { 200: changeAnswer, ...errorAnswers(...CHANGE_ERRORS, 'NODE_NOT_FOUND') },
+      },
+    },
     async (request) => changeWithPlan(deps, (view, now) => drainNode(view, request.params.id, now)),
   );
 
   app.delete<{ Params: { id: string } }>(
     '/v1/admin/cluster/nodes/:id',
-    { schema: { tags: ['admin'], summary: 'Remove a node; returns the plan', params: nodeParams, response: { 200: changeAnswer, ...errorAnswers(...CHANGE_ERRORS, 'NODE_NOT_FOUND') } } },
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Remove a node; returns the plan',
+        params: nodeParams,
+        response: { 200: changeAnswer, ...errorAnswers(...CHANGE_ERRORS, 'NODE_NOT_FOUND') },
+      },
+    },
     async (request) => changeWithPlan(deps, (view, now) => removeNode(view, request.params.id, now)),
   );
 

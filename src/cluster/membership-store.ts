@@ -97,7 +97,6 @@ export class CassandraMembershipStore implements MembershipStore {
   async close(): Promise<void> {
     await shutdownBounded(this.client);
   }
-
 }
 
 /**

@@ -81,7 +81,12 @@ export function addNode(view: ClusterView, node: { id: string; address: string }
   if (existing && existing.state !== 'removed' && existing.address === node.address) return null;
   if (existing && existing.state !== 'removed' && existing.state !== 'joining') {
     // Same id, new address (a node restarted on another port): keep its state, move the address.
-    return next(view, view.nodes.map((n) => (n.id === node.id ? { ...n, address: node.address } : n)), `node ${node.id} moved to ${node.address}`, now);
+    return next(
+      view,
+      view.nodes.map((n) => (n.id === node.id ? { ...n, address: node.address } : n)),
+      `node ${node.id} moved to ${node.address}`,
+      now,
+    );
   }
   const others = view.nodes.filter((candidate) => candidate.id !== node.id);
   return next(view, [...others, { ...node, state: 'joining' }], `node ${node.id} joins`, now);
@@ -89,19 +94,34 @@ export function addNode(view: ClusterView, node: { id: string; address: string }
 
 /** Applies the ring the membership asks for: joining nodes become active. */
 export function rebalance(view: ClusterView, now: number): ClusterView {
-  return next(view, view.nodes.map((node) => (node.state === 'joining' ? { ...node, state: 'active' as const } : node)), 'rebalance', now);
+  return next(
+    view,
+    view.nodes.map((node) => (node.state === 'joining' ? { ...node, state: 'active' as const } : node)),
+    'rebalance',
+    now,
+  );
 }
 
 /** Takes a node out of the ring; it keeps forwarding until it is removed. */
 export function drainNode(view: ClusterView, id: string, now: number): ClusterView {
   find(view, id);
-  return next(view, view.nodes.map((node) => (node.id === id ? { ...node, state: 'draining' as const } : node)), `drain ${id}`, now);
+  return next(
+    view,
+    view.nodes.map((node) => (node.id === id ? { ...node, state: 'draining' as const } : node)),
+    `drain ${id}`,
+    now,
+  );
 }
 
 /** Removes a node (operator, or the failure detector with `reason`). */
 export function removeNode(view: ClusterView, id: string, now: number, reason = `remove ${id}`): ClusterView {
   find(view, id);
-  return next(view, view.nodes.map((node) => (node.id === id ? { ...node, state: 'removed' as const } : node)), reason, now);
+  return next(
+    view,
+    view.nodes.map((node) => (node.id === id ? { ...node, state: 'removed' as const } : node)),
+    reason,
+    now,
+  );
 }
 
 /**

@@ -133,7 +133,10 @@ export function applyClusterFlags(config: Config, argv: readonly string[]): void
   const join = flag('join');
   const advertise = flag('advertise');
   if (nodeId !== undefined && !isNodeId(nodeId)) throw new ConfigError(`--node-id must be ${NODE_ID_GRAMMAR}, got "${nodeId}"`);
-  for (const [name, value] of [['join', join], ['advertise', advertise]] as const) {
+  for (const [name, value] of [
+    ['join', join],
+    ['advertise', advertise],
+  ] as const) {
     if (value !== undefined && !NODE_URL.test(value)) throw new ConfigError(`--${name} must be a URL like http://127.0.0.1:3001, got "${value}"`);
   }
   if (nodeId !== undefined && !config.service.cluster) {

@@ -8,10 +8,7 @@ import type { Rules } from '../domain/rules.ts';
 import { configFiles } from './config-file.ts';
 import { parseConfig, readConfigFile } from './load.ts';
 
-export type RulesChange =
-  | { outcome: 'applied'; version: string }
-  | { outcome: 'unchanged' }
-  | { outcome: 'refused'; message: string };
+export type RulesChange = { outcome: 'applied'; version: string } | { outcome: 'unchanged' } | { outcome: 'refused'; message: string };
 
 export class RulesSource {
   #current: Rules;

@@ -5,12 +5,20 @@
  */
 export const ERROR_CATALOG = {
   VALIDATION_FAILED: { status: 400, description: 'A path parameter, query string or body field is missing, of the wrong type or out of range; the message names the field.' },
-  TIME_OUT_OF_RANGE: { status: 400, description: 'A time given (a date-time field, the manual clock, `advanceMs`, a playback session) or one the command would store (an expiry) is outside 1970-01-01T00:00:00.000Z to 9999-12-31T23:59:59.999Z; `field` names it, nothing is written.' },
+  TIME_OUT_OF_RANGE: {
+    status: 400,
+    description:
+      'A time given (a date-time field, the manual clock, `advanceMs`, a playback session) or one the command would store (an expiry) is outside 1970-01-01T00:00:00.000Z to 9999-12-31T23:59:59.999Z; `field` names it, nothing is written.',
+  },
   INVALID_JSON: { status: 400, description: 'The body is not valid JSON.' },
   UNKNOWN_PLAN: { status: 400, description: 'The `plan` names no plan in the rules in force.' },
   BODY_TOO_LARGE: { status: 413, description: 'The body is over the configured size limit.' },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The body is not `application/json`.' },
-  MALFORMED_REQUEST: { status: 400, description: 'The request is not valid HTTP/1.1 (request line, method spelling, headers, Content-Length or chunked framing, a missing or repeated Host); answered before any route, and the connection is closed.' },
+  MALFORMED_REQUEST: {
+    status: 400,
+    description:
+      'The request is not valid HTTP/1.1 (request line, method spelling, headers, Content-Length or chunked framing, a missing or repeated Host); answered before any route, and the connection is closed.',
+  },
   METHOD_NOT_ALLOWED: { status: 405, description: 'The path exists but not with this method; `Allow` lists the methods it has.' },
   REQUEST_TIMEOUT: { status: 408, description: 'The request (headers and body) did not arrive within the configured time; the connection is closed.' },
   URI_TOO_LONG: { status: 414, description: 'The URL is longer than `service.http.maxUrlBytes`.' },
@@ -23,23 +31,40 @@ export const ERROR_CATALOG = {
   ROUTE_NOT_FOUND: { status: 404, description: 'No such route (also: a route that is disabled by config).' },
   UNAUTHORIZED: { status: 401, description: 'An admin or debug route without `Authorization: Bearer <token>` or with a wrong token; the answer says nothing more.' },
   NODE_NOT_FOUND: { status: 404, description: 'The cluster has no node with this id (or it was removed).' },
-  CLUSTER_CHANGE_REFUSED: { status: 409, description: 'A cluster change that cannot be made (it would leave no active node), or one that kept racing other changes; the message says which.' },
+  CLUSTER_CHANGE_REFUSED: {
+    status: 409,
+    description: 'A cluster change that cannot be made (it would leave no active node), or one that kept racing other changes; the message says which.',
+  },
   RATE_LIMITED: { status: 429, description: 'Too many requests for this member; retry after the Retry-After seconds.' },
-  RULES_RELOAD_REFUSED: { status: 409, description: 'An admin rules reload found a config file it cannot apply (invalid, or changed rules under an unchanged version); the last good rules stay in force and the message says why.' },
+  RULES_RELOAD_REFUSED: {
+    status: 409,
+    description:
+      'An admin rules reload found a config file it cannot apply (invalid, or changed rules under an unchanged version); the last good rules stay in force and the message says why.',
+  },
   LICENSE_REFUSED: { status: 409, description: 'An acquire was refused by the rules; `reason` says which limit, `details` what counts toward it.' },
   RENEWAL_REFUSED: { status: 409, description: 'A renewal was refused (`LICENSE_RELEASED`, `RENEWAL_LIMIT`, `YEARLY_TITLE_LIMIT`, `WRONG_DEVICE`).' },
   RELEASE_REFUSED: { status: 409, description: 'A release named a device that does not hold the license (`WRONG_DEVICE`).' },
   PLAYBACK_REFUSED: { status: 409, description: 'Playback was refused (`LICENSE_RELEASED`, `WRONG_DEVICE`).' },
   DEACTIVATION_REFUSED: { status: 409, description: 'A device deactivation was refused (`DEACTIVATION_LIMIT`).' },
   STORE_CONFLICT: { status: 503, description: 'Another writer kept changing the member; retry later.' },
-  OWNERSHIP_MOVED: { status: 503, description: 'A rebalance moved this member to another node while the request was in flight; nothing was written, retry (it reaches the new owner).' },
+  OWNERSHIP_MOVED: {
+    status: 503,
+    description: 'A rebalance moved this member to another node while the request was in flight; nothing was written, retry (it reaches the new owner).',
+  },
   MISROUTED: { status: 503, description: 'A forwarded request reached a node that does not own the member either (the nodes disagree on the ring during a change); retry.' },
-  OWNER_UNREACHABLE: { status: 503, description: 'The node that owns this member did not answer a forwarded request; retry after the Retry-After seconds (its members move once the failure is noticed).' },
+  OWNER_UNREACHABLE: {
+    status: 503,
+    description: 'The node that owns this member did not answer a forwarded request; retry after the Retry-After seconds (its members move once the failure is noticed).',
+  },
   STORE_UNAVAILABLE: { status: 503, description: 'The event store did not answer in time; retry later.' },
   NOT_READY: { status: 503, description: 'The service is starting or shutting down.' },
   OVERLOADED: { status: 503, description: 'Too many requests are queued for this member or this worker; retry after the Retry-After seconds.' },
   WORKER_FAILED: { status: 503, description: 'The worker thread holding this member failed while the request was in flight; it is being replaced, retry.' },
-  EVENT_DECODE_FAILED: { status: 503, description: 'A stored row of this member cannot be decoded or applied (unknown type, newer schema version, bad payload or time); the message and the log name the row. Its commands are refused (nothing written) until the row is voided (`license-accounting repair`) or a service that reads it is deployed; its checks answer allowed, marked `x-license-degraded`. `Retry-After` is 300.' },
+  EVENT_DECODE_FAILED: {
+    status: 503,
+    description:
+      'A stored row of this member cannot be decoded or applied (unknown type, newer schema version, bad payload or time); the message and the log name the row. Its commands are refused (nothing written) until the row is voided (`license-accounting repair`) or a service that reads it is deployed; its checks answer allowed, marked `x-license-degraded`. `Retry-After` is 300.',
+  },
   INTERNAL: { status: 500, description: 'An unexpected failure; the log has the details.' },
 } as const satisfies Record<string, { status: number; description: string }>;
 
@@ -54,10 +79,7 @@ export class StoreUnavailableError extends Error {
   override name = 'StoreUnavailableError';
   readonly code = 'STORE_UNAVAILABLE';
   readonly status = ERROR_CATALOG.STORE_UNAVAILABLE.status;
-  constructor(
-    message: string,
-    options: { cause?: unknown; outcome?: 'not-applied' | 'unknown' } = {},
-  ) {
+  constructor(message: string, options: { cause?: unknown; outcome?: 'not-applied' | 'unknown' } = {}) {
     super(message, { cause: options.cause });
     this.outcome = options.outcome ?? 'unknown';
   }

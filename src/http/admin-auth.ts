@@ -49,11 +49,7 @@ export function singleAuthorization(rawHeaders: readonly string[]): string | und
  * Registers `register`'s routes in a scope that requires the bearer token. With `token` null
  * nothing is registered. Debug and admin routes both go through here.
  */
-export function registerProtected(
-  app: FastifyInstance,
-  token: string | null,
-  register: (scope: FastifyInstance) => void | Promise<void>,
-): void {
+export function registerProtected(app: FastifyInstance, token: string | null, register: (scope: FastifyInstance) => void | Promise<void>): void {
   if (token === null) return;
   const authorized = bearerChecker(token);
   void app.register(async (scope) => {

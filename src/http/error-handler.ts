@@ -100,7 +100,8 @@ export function installErrorHandling(app: FastifyInstance, secrets: readonly str
       if (code === 'EVENT_DECODE_FAILED') {
         reply.header('retry-after', '300');
         request.log.error({ err: error }, 'member history cannot be read; its commands are refused until the row is voided (license-accounting repair)');
-      } else if (status === 503) reply.header('retry-after', '1'); // store trouble and overload pass: retry soon
+      } else if (status === 503)
+        reply.header('retry-after', '1'); // store trouble and overload pass: retry soon
       else if (status >= 500) request.log.error({ err: error }, 'request failed');
       const field = details?.['field'];
       return answer(request, reply, code, error.message, typeof field === 'string' ? { field } : {}, error);

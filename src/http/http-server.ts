@@ -79,7 +79,10 @@ function answerOnResponse(res: ServerResponse, refusal: Refusal): void {
 
 /** llhttp's reason, e.g. "Invalid method encountered": fixed texts, kept to plain characters anyway. */
 function parserReason(error: Error): string {
-  return error.message.replace(/^Parse Error: /, '').replace(/[^A-Za-z0-9 ,.'`-]/g, '').slice(0, 120);
+  return error.message
+    .replace(/^Parse Error: /, '')
+    .replace(/[^A-Za-z0-9 ,.'`-]/g, '')
+    .slice(0, 120);
 }
 
 /** What Node's parser (or its request timer) refused, in the catalog's terms. */
@@ -88,7 +91,10 @@ export function clientErrorRefusal(error: Error & { code?: string }, limits: Htt
     case 'HPE_HEADER_OVERFLOW':
       return { code: 'HEADERS_TOO_LARGE', message: `the request line and headers are over ${limits.maxHeaderBytes} bytes` };
     case 'ERR_HTTP_REQUEST_TIMEOUT':
-      return { code: 'REQUEST_TIMEOUT', message: `the request did not arrive in time (headers within ${limits.headersTimeoutMs} ms, all of it within ${limits.requestTimeoutMs} ms)` };
+      return {
+        code: 'REQUEST_TIMEOUT',
+        message: `the request did not arrive in time (headers within ${limits.headersTimeoutMs} ms, all of it within ${limits.requestTimeoutMs} ms)`,
+      };
     case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
       return { code: 'BODY_TOO_LARGE', message: 'the chunk extensions are too large' };
     case 'HPE_PAUSED_H2_UPGRADE':

@@ -38,13 +38,7 @@ export function presentAnswer(memberId: string, answer: CommandAnswer): Record<s
   }
 }
 
-export function sendCommandResult(
-  reply: FastifyReply,
-  memberId: string,
-  command: MemberCommand['type'],
-  result: CommandResult,
-  successStatus: number,
-): FastifyReply {
+export function sendCommandResult(reply: FastifyReply, memberId: string, command: MemberCommand['type'], result: CommandResult, successStatus: number): FastifyReply {
   if (result.outcome === 'refused') {
     const { reason, message, details } = result.refusal;
     if (reason === 'LICENSE_NOT_FOUND' || reason === 'DEVICE_NOT_FOUND') {

@@ -37,7 +37,10 @@ function numberFlag(name: string, value: string | undefined): number | undefined
 
 export function defaultOutPath(now = new Date()): string {
   // Colons are not portable in file names.
-  return `load-results/${now.toISOString().replaceAll(':', '-').replace(/\.\d+Z$/, 'Z')}.json`;
+  return `load-results/${now
+    .toISOString()
+    .replaceAll(':', '-')
+    .replace(/\.\d+Z$/, 'Z')}.json`;
 }
 
 export function parseCli(argv: readonly string[]): CliOptions {

@@ -16,7 +16,20 @@ function counts(record: Record<string, number>): string {
 
 function row(name: string, op: OperationReport): string[] {
   const l = op.latencyMs;
-  return [name, String(op.count), op.throughput.toFixed(1), l.p50.toFixed(2), l.p90.toFixed(2), l.p99.toFixed(2), l.p999.toFixed(2), l.max.toFixed(2), String(op.ok), String(op.refusals), String(op.rejected), String(op.errors)];
+  return [
+    name,
+    String(op.count),
+    op.throughput.toFixed(1),
+    l.p50.toFixed(2),
+    l.p90.toFixed(2),
+    l.p99.toFixed(2),
+    l.p999.toFixed(2),
+    l.max.toFixed(2),
+    String(op.ok),
+    String(op.refusals),
+    String(op.rejected),
+    String(op.errors),
+  ];
 }
 
 export function formatReport(report: LoadReport): string {

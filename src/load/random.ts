@@ -69,7 +69,10 @@ function searchCdf(cdf: Float64Array, u: number): number {
 export class ZipfSampler {
   private readonly cdf: Float64Array;
 
-  constructor(readonly n: number, readonly s: number) {
+  constructor(
+    readonly n: number,
+    readonly s: number,
+  ) {
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`zipf: n must be a positive integer, got ${n}`);
     if (!(s >= 0)) throw new RangeError(`zipf: s must be >= 0, got ${s}`);
     this.cdf = new Float64Array(n);

@@ -30,9 +30,7 @@ export function parseTarget(input: string): string {
     throw new TargetRefusedError(`target "${input}": only http and https are supported, not ${url.protocol}`);
   }
   if (!isLoopbackHost(url.hostname)) {
-    throw new TargetRefusedError(
-      `target "${input}" is not a loopback address: load tests may only hit 127.0.0.0/8, ::1 or localhost`,
-    );
+    throw new TargetRefusedError(`target "${input}" is not a loopback address: load tests may only hit 127.0.0.0/8, ::1 or localhost`);
   }
   if (url.username || url.password) throw new TargetRefusedError(`target "${input}": credentials in the URL are not supported`);
   if ((url.pathname !== '/' && url.pathname !== '') || url.search || url.hash) {

@@ -26,28 +26,53 @@ export class ServiceMetrics {
       registers,
     });
     this.snapshots = new Counter({ name: 'snapshots_taken_total', help: 'Snapshots written', labelNames: ['store'], registers });
-    new Gauge({ name: 'members_in_memory', help: 'Members whose aggregates are held in memory', registers, collect() {
-      this.set(stats().membersInMemory);
-    } });
-    new Gauge({ name: 'member_cache_bytes', help: 'Approximate bytes of the members in memory', registers, collect() {
-      this.set(stats().approximateBytes);
-    } });
-    new Gauge({ name: 'mailbox_depth', help: 'Commands queued or running over all member mailboxes', registers, collect() {
-      this.set(stats().mailboxDepth);
-    } });
+    new Gauge({
+      name: 'members_in_memory',
+      help: 'Members whose aggregates are held in memory',
+      registers,
+      collect() {
+        this.set(stats().membersInMemory);
+      },
+    });
+    new Gauge({
+      name: 'member_cache_bytes',
+      help: 'Approximate bytes of the members in memory',
+      registers,
+      collect() {
+        this.set(stats().approximateBytes);
+      },
+    });
+    new Gauge({
+      name: 'mailbox_depth',
+      help: 'Commands queued or running over all member mailboxes',
+      registers,
+      collect() {
+        this.set(stats().mailboxDepth);
+      },
+    });
     // Counters fed from the service's own tallies at scrape time.
     let seenLoads = 0;
     let seenHits = 0;
-    new Counter({ name: 'member_loads_total', help: 'Members loaded from the store (cache misses)', registers, collect() {
-      const { loads } = stats();
-      this.inc(loads - seenLoads);
-      seenLoads = loads;
-    } });
-    new Counter({ name: 'member_cache_hits_total', help: 'Reads answered from members already in memory', registers, collect() {
-      const { cacheHits } = stats();
-      this.inc(cacheHits - seenHits);
-      seenHits = cacheHits;
-    } });
+    new Counter({
+      name: 'member_loads_total',
+      help: 'Members loaded from the store (cache misses)',
+      registers,
+      collect() {
+        const { loads } = stats();
+        this.inc(loads - seenLoads);
+        seenLoads = loads;
+      },
+    });
+    new Counter({
+      name: 'member_cache_hits_total',
+      help: 'Reads answered from members already in memory',
+      registers,
+      collect() {
+        const { cacheHits } = stats();
+        this.inc(cacheHits - seenHits);
+        seenHits = cacheHits;
+      },
+    });
   }
 
   json(): Promise<MetricsJson> {
@@ -79,10 +104,16 @@ export class EdgeMetrics {
       labelNames: ['command', 'outcome', 'reason'],
       registers,
     });
-    new Gauge({ name: 'rules_info', help: 'The rules version in force (value 1)', labelNames: ['version'], registers, collect() {
-      this.reset();
-      this.set({ version: rulesVersion() }, 1);
-    } });
+    new Gauge({
+      name: 'rules_info',
+      help: 'The rules version in force (value 1)',
+      labelNames: ['version'],
+      registers,
+      collect() {
+        this.reset();
+        this.set({ version: rulesVersion() }, 1);
+      },
+    });
   }
 
   /** The exposition text of the main thread's metrics merged with the workers'. */

@@ -26,15 +26,9 @@ import type { MemberActors } from './license-port.ts';
 
 /** A command as the edge sends it: the service stamps the time and mints new license ids. */
 export type CommandInput =
-  | Omit<AcquireLicense, 'now' | 'licenseId'>
-  | Omit<RenewLicense, 'now'>
-  | Omit<ReleaseLicense, 'now'>
-  | Omit<RecordPlayback, 'now'>
-  | Omit<DeactivateDevice, 'now'>;
+  Omit<AcquireLicense, 'now' | 'licenseId'> | Omit<RenewLicense, 'now'> | Omit<ReleaseLicense, 'now'> | Omit<RecordPlayback, 'now'> | Omit<DeactivateDevice, 'now'>;
 
-export type CommandResult =
-  | { outcome: 'done'; answer: CommandAnswer; repeated: boolean; rulesVersion: string }
-  | { outcome: 'refused'; refusal: Refusal; rulesVersion: string };
+export type CommandResult = { outcome: 'done'; answer: CommandAnswer; repeated: boolean; rulesVersion: string } | { outcome: 'refused'; refusal: Refusal; rulesVersion: string };
 
 export type CheckResult =
   | { allowed: true; rulesVersion: string; degraded?: typeof UNDECODABLE_HISTORY }

@@ -108,11 +108,16 @@ export class MemberRepository {
   async snapshot(member: LoadedMember, options: { rethrow?: boolean } = {}): Promise<boolean> {
     if (member.head.position === 0) return false;
     try {
-      member.head = await this.store.writeSnapshot(member.memberId, member.head, {
-        takenAt: member.state.lastEventAt,
-        schemaVersion: SNAPSHOT_SCHEMA_VERSION,
-        payload: encodeMemberState(member.state),
-      }, member.fence);
+      member.head = await this.store.writeSnapshot(
+        member.memberId,
+        member.head,
+        {
+          takenAt: member.state.lastEventAt,
+          schemaVersion: SNAPSHOT_SCHEMA_VERSION,
+          payload: encodeMemberState(member.state),
+        },
+        member.fence,
+      );
       member.eventsSinceSnapshot = 0;
       return true;
     } catch (error) {

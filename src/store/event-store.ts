@@ -141,10 +141,7 @@ export class ConcurrencyConflictError extends Error {
     readonly expected: StreamHead,
     readonly actual: StreamHead | null,
   ) {
-    super(
-      `member ${memberId}: expected head ${expected.generation}/${expected.position}` +
-        (actual ? `, found ${actual.generation}/${actual.position}` : ', found another'),
-    );
+    super(`member ${memberId}: expected head ${expected.generation}/${expected.position}` + (actual ? `, found ${actual.generation}/${actual.position}` : ', found another'));
   }
 }
 

@@ -53,7 +53,10 @@ t.test('a bounded mailbox per member', { timeout: 60_000 }, async (t) => {
     Promise.all(Array.from({ length: 20 }, (_, i) => acquire(server, memberId, { deviceId: 'phone', titleId: `again-${i}` }))),
     acquire(server, other, { deviceId: 'phone', titleId: 'title-1' }),
   ]);
-  t.ok(busy.some((a) => a.status === 503), 'a second burst overloads the member again');
+  t.ok(
+    busy.some((a) => a.status === 503),
+    'a second burst overloads the member again',
+  );
   t.equal(bystander.status, 201, 'another member is served meanwhile');
 });
 

@@ -60,7 +60,11 @@ async function scenario(t: Test, kind: StoreKind): Promise<void> {
 
   const statuses = countBy(answers, (a) => String(a.status));
   t.comment(`${kind}: answers by status ${JSON.stringify(Object.fromEntries(statuses))}`);
-  t.same([...statuses.keys()].filter((s) => s !== '201' && s !== '409'), [], 'every answer is 201 or 409 (none overloaded, none failed)');
+  t.same(
+    [...statuses.keys()].filter((s) => s !== '201' && s !== '409'),
+    [],
+    'every answer is 201 or 409 (none overloaded, none failed)',
+  );
 
   const acknowledged: (Json & { request: (typeof requests)[number] | undefined })[] = answers.flatMap((a, i) => (a.status === 201 ? [{ ...a.body, request: requests[i] }] : []));
   const refused = answers.filter((a) => a.status === 409);
@@ -83,13 +87,22 @@ async function scenario(t: Test, kind: StoreKind): Promise<void> {
   const byDevice = countBy(acknowledged, (l) => String(l['deviceId']));
   t.ok(byDevice.size <= DEVICE_LIMIT, `at most ${DEVICE_LIMIT} devices hold downloads (${byDevice.size})`);
   t.equal(byDevice.size, DEVICE_LIMIT, 'the device limit was reached, not undershot');
-  t.ok([...byDevice.values()].every((n) => n <= PER_DEVICE_LIMIT), `no device holds more than ${PER_DEVICE_LIMIT} (${JSON.stringify(Object.fromEntries(byDevice))})`);
+  t.ok(
+    [...byDevice.values()].every((n) => n <= PER_DEVICE_LIMIT),
+    `no device holds more than ${PER_DEVICE_LIMIT} (${JSON.stringify(Object.fromEntries(byDevice))})`,
+  );
   const byStudio = countBy(
     acknowledged.filter((l) => l['studioId'] !== null),
     (l) => String(l['studioId']),
   );
-  t.ok([...byStudio.values()].every((n) => n <= STUDIO_LIMIT), `no studio has more than ${STUDIO_LIMIT} active (${JSON.stringify(Object.fromEntries(byStudio))})`);
-  t.ok([...byStudio.values()].some((n) => n === STUDIO_LIMIT), 'a studio limit was reached');
+  t.ok(
+    [...byStudio.values()].every((n) => n <= STUDIO_LIMIT),
+    `no studio has more than ${STUDIO_LIMIT} active (${JSON.stringify(Object.fromEntries(byStudio))})`,
+  );
+  t.ok(
+    [...byStudio.values()].some((n) => n === STUDIO_LIMIT),
+    'a studio limit was reached',
+  );
   t.ok(refusalReasons.has('DEVICE_LIMIT'), 'the device limit refused some');
   t.ok(refusalReasons.has('STUDIO_LIMIT'), 'the studio limit refused some');
   t.ok(refusalReasons.has('DEVICE_DOWNLOAD_LIMIT'), 'the per-device limit refused some');

@@ -6,19 +6,7 @@
  */
 import t, { type Test } from 'tap';
 import { testRules } from '../support/fixtures.ts';
-import {
-  acquire,
-  check,
-  listedLicenseIds,
-  memberIds,
-  send,
-  startActorServer,
-  statsOf,
-  STORE_KINDS,
-  storedEvents,
-  within,
-  type StoreKind,
-} from './support.ts';
+import { acquire, check, listedLicenseIds, memberIds, send, startActorServer, statsOf, STORE_KINDS, storedEvents, within, type StoreKind } from './support.ts';
 
 const N = 20;
 const EARLY = 6;
@@ -53,11 +41,7 @@ async function countBound(t: Test, kind: StoreKind): Promise<void> {
 
   // Touch all 10N members (the early ones first, so they are the least recently used).
   const rest = members.slice(EARLY);
-  const answers = await within(
-    Promise.all(rest.map((memberId) => acquire(server, memberId, { deviceId: 'tablet', titleId: 'title-1' }))),
-    30_000,
-    `${rest.length} acquires`,
-  );
+  const answers = await within(Promise.all(rest.map((memberId) => acquire(server, memberId, { deviceId: 'tablet', titleId: 'title-1' }))), 30_000, `${rest.length} acquires`);
   t.same(
     answers.filter((a) => a.status !== 201),
     [],
@@ -129,11 +113,7 @@ t.test('the byte bound keeps each worker under cache.maxBytes', { timeout: 60_00
   const { pool } = server;
   // About 1 kB per member with one license: 2000 members are well over 1 MB per worker.
   const members = memberIds('bytes', 2000);
-  const answers = await within(
-    Promise.all(members.map((memberId) => acquire(server, memberId, { deviceId: 'phone', titleId: 'title-1' }))),
-    40_000,
-    '2000 acquires',
-  );
+  const answers = await within(Promise.all(members.map((memberId) => acquire(server, memberId, { deviceId: 'phone', titleId: 'title-1' }))), 40_000, '2000 acquires');
   t.same(
     answers.filter((a) => a.status !== 201),
     [],

@@ -37,7 +37,7 @@ t.test('members spread over all workers, checks answered from memory', { timeout
     approximateBytes: statsOf(stats, id).approximateBytes,
   }));
   t.comment(`spread of ${MEMBERS} members: ${JSON.stringify(spread)}`);
-  t.same([...byWorker.keys()].sort(), [...pool.workerIds].sort(), 'the ring names only the pool\'s workers');
+  t.same([...byWorker.keys()].sort(), [...pool.workerIds].sort(), "the ring names only the pool's workers");
   for (const row of spread) {
     t.ok(row.routed > 0, `the ring gives ${row.workerId} members (${row.routed})`);
     t.ok(row.membersInMemory > 0, `${row.workerId} holds members in memory (${row.membersInMemory})`);

@@ -6,7 +6,10 @@ import { send } from './admin-support.ts';
 t.test('/docs serves HTML and /docs/json the spec', async (t) => {
   const s = await server(t);
   const page = await send(s.app, { method: 'GET', url: '/docs' });
-  const html = page.status === 302 ? await send(s.app, { method: 'GET', url: String(page.headers['location']).startsWith('/') ? String(page.headers['location']) : `/docs/${String(page.headers['location'])}` }) : page;
+  const html =
+    page.status === 302
+      ? await send(s.app, { method: 'GET', url: String(page.headers['location']).startsWith('/') ? String(page.headers['location']) : `/docs/${String(page.headers['location'])}` })
+      : page;
   t.equal(html.status, 200);
   t.match(String(html.headers['content-type']), /text\/html/);
   t.match(html.raw, /swagger/i);

@@ -21,7 +21,11 @@ t.test('past the burst a member gets 429 RATE_LIMITED with Retry-After; another 
 
   for (let i = 0; i < 3; i++) t.equal((await send(s.app, licenses('quiet'))).status, 200, `another member, request ${i + 1}`);
   t.equal((await send(s.app, { method: 'GET', url: '/healthz' })).status, 200, 'health is not rate limited');
-  t.equal((await send(s.app, { method: 'GET', url: '/v1/admin/rules', headers: { authorization: 'Bearer test-admin-token-0123456789abcdef' } })).status, 200, 'admin is not rate limited');
+  t.equal(
+    (await send(s.app, { method: 'GET', url: '/v1/admin/rules', headers: { authorization: 'Bearer test-admin-token-0123456789abcdef' } })).status,
+    200,
+    'admin is not rate limited',
+  );
 });
 
 t.test('rateLimit null: no limit', async (t) => {

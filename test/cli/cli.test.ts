@@ -20,7 +20,13 @@ const dir = mkdtempSync(join(tmpdir(), 'license-cli-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 const configPath = join(dir, 'config.json');
 const dbPath = join(dir, 'events.db');
-writeFileSync(configPath, JSON.stringify({ service: { store: 'sqlite', sqlite: { path: 'events.db' }, clock: 'manual', actors: { workers: 0 }, snapshot: { eventCount: 4, replayMs: 1_000_000 } }, rules: testRules() }));
+writeFileSync(
+  configPath,
+  JSON.stringify({
+    service: { store: 'sqlite', sqlite: { path: 'events.db' }, clock: 'manual', actors: { workers: 0 }, snapshot: { eventCount: 4, replayMs: 1_000_000 } },
+    rules: testRules(),
+  }),
+);
 
 interface Run {
   code: number;
@@ -30,8 +36,11 @@ interface Run {
 
 function cli(...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, ['bin/license-accounting.mjs', '--config', configPath, ...args], { cwd: REPO_ROOT, env: { ...process.env, LICENSE_CONFIG: '' } }, (error, stdout, stderr) =>
-      resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    execFile(
+      process.execPath,
+      ['bin/license-accounting.mjs', '--config', configPath, ...args],
+      { cwd: REPO_ROOT, env: { ...process.env, LICENSE_CONFIG: '' } },
+      (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
 }
@@ -41,7 +50,23 @@ let licenseA = '';
 
 t.before(async () => {
   // Write a history through the real service (then stop it): alice over 3 snapshots, bob with none.
-  const config = parseConfig(JSON.parse(JSON.stringify({ service: { store: 'sqlite', sqlite: { path: dbPath }, clock: 'manual', actors: { workers: 0 }, snapshot: { eventCount: 4, replayMs: 1_000_000 }, admin: { token: TEST_ADMIN_TOKEN }, rateLimit: null }, rules: testRules() })), null);
+  const config = parseConfig(
+    JSON.parse(
+      JSON.stringify({
+        service: {
+          store: 'sqlite',
+          sqlite: { path: dbPath },
+          clock: 'manual',
+          actors: { workers: 0 },
+          snapshot: { eventCount: 4, replayMs: 1_000_000 },
+          admin: { token: TEST_ADMIN_TOKEN },
+          rateLimit: null,
+        },
+        rules: testRules(),
+      }),
+    ),
+    null,
+  );
   const server = await createServer(config, { manualClockStart: T0, watchRules: false });
   const acquire = async (member: string, deviceId: string, titleId: string): Promise<string> => {
     const res = await server.app.inject({ method: 'POST', url: `/v1/members/${member}/licenses`, payload: { deviceId, titleId }, headers: HEADERS });
@@ -59,12 +84,24 @@ t.before(async () => {
 t.test('dump writes the member’s history as NDJSON', async (t) => {
   const run = await cli('dump', 'alice');
   t.equal(run.code, 0, run.stderr);
-  const events = run.stdout.trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
+  const events = run.stdout
+    .trim()
+    .split('\n')
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
   t.equal(events.length, 8);
-  t.same(events.map((e) => e['position']), [1, 2, 3, 4, 5, 6, 7, 8]);
+  t.same(
+    events.map((e) => e['position']),
+    [1, 2, 3, 4, 5, 6, 7, 8],
+  );
   t.match(events[0], { type: 'LicenseAcquired', rulesVersion: 'test-1', aggregate: { name: 'license', id: licenseA }, at: new Date(T0).toISOString() });
   const filtered = await cli('dump', 'alice', '--aggregate', 'device');
-  t.same(filtered.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { aggregate: { id: string } }).aggregate.id), ['phone', 'tablet']);
+  t.same(
+    filtered.stdout
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { aggregate: { id: string } }).aggregate.id),
+    ['phone', 'tablet'],
+  );
 });
 
 t.test('explain answers what an acquire would have decided at an instant', async (t) => {
@@ -101,7 +138,11 @@ t.test('replay --check passes on good snapshots and finds a corrupted one', asyn
 
   // Overwrite alice's latest snapshot with a different, valid state: one license dropped.
   const db = new Database(dbPath);
-  const row = db.prepare('SELECT generation, schema_version, payload FROM snapshots WHERE member_id = ? ORDER BY generation DESC LIMIT 1').get('alice') as { generation: number; schema_version: number; payload: string };
+  const row = db.prepare('SELECT generation, schema_version, payload FROM snapshots WHERE member_id = ? ORDER BY generation DESC LIMIT 1').get('alice') as {
+    generation: number;
+    schema_version: number;
+    payload: string;
+  };
   const state = decodeMemberState(row.schema_version, row.payload);
   t.ok(state.licenses.delete(licenseA), 'the snapshot held license A');
   db.prepare('UPDATE snapshots SET payload = ? WHERE member_id = ? AND generation = ?').run(encodeMemberState(state), 'alice', row.generation);

@@ -21,7 +21,10 @@ t.test('opens after failures, stays open without calling, probes after the cool-
   for (let i = 0; i < 3; i++) t.match(await check(), { fallback: true, cause: 'status5xx' }, `failure ${i + 1}: a 500 is a fallback`);
   t.equal(stub.hits(), 3, 'a 500 is not retried');
   t.equal(client.stats().breaker, 'open', 'three failures out of three: open');
-  t.ok(logger.lines.some((l) => l.level === 'warn' && l.obj['breaker'] === 'open'), 'the opening was logged');
+  t.ok(
+    logger.lines.some((l) => l.level === 'warn' && l.obj['breaker'] === 'open'),
+    'the opening was logged',
+  );
 
   // Open: the fallback at once, and the service sees nothing.
   for (let i = 0; i < 5; i++) {
@@ -49,7 +52,10 @@ t.test('opens after failures, stays open without calling, probes after the cool-
   t.equal(client.stats().breaker, 'closed', 'a successful probe closes the breaker');
   t.match(await check(), { fallback: false });
   t.equal(stub.hits(), 6, 'closed: calls reach the service again');
-  t.ok(logger.lines.some((l) => l.obj['breaker'] === 'closed'), 'the closing was logged');
+  t.ok(
+    logger.lines.some((l) => l.obj['breaker'] === 'closed'),
+    'the closing was logged',
+  );
 });
 
 t.test('while half-open only one call probes; the others answer the fallback', async (t) => {

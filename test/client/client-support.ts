@@ -114,7 +114,11 @@ export async function fallbackCount(registry: Registry, route: string, cause: st
 }
 
 /** A logger that keeps what it is told. */
-export function recordingLogger(): { warn: (obj: Record<string, unknown>, msg?: string) => void; info: (obj: Record<string, unknown>, msg?: string) => void; lines: { level: string; obj: Record<string, unknown>; msg: string }[] } {
+export function recordingLogger(): {
+  warn: (obj: Record<string, unknown>, msg?: string) => void;
+  info: (obj: Record<string, unknown>, msg?: string) => void;
+  lines: { level: string; obj: Record<string, unknown>; msg: string }[];
+} {
   const lines: { level: string; obj: Record<string, unknown>; msg: string }[] = [];
   return {
     lines,

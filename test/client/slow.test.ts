@@ -50,7 +50,11 @@ t.test('a command without requestId times out once and is not retried', async (t
   t.equal(stub.hits(), 5, 'with a requestId: three attempts');
   t.equal(client.stats().retries, 2);
   const bodies = stub.requests.slice(2).map((r) => JSON.parse(r.body) as { requestId?: string });
-  t.same(bodies.map((b) => b.requestId), ['req-1', 'req-1', 'req-1'], 'every attempt carried the same requestId');
+  t.same(
+    bodies.map((b) => b.requestId),
+    ['req-1', 'req-1', 'req-1'],
+    'every attempt carried the same requestId',
+  );
 });
 
 t.test('the budget bounds the whole call, retries included', async (t) => {

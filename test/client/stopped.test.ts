@@ -62,7 +62,14 @@ t.test('an unused port: every route answers its fallback; commands without reque
   t.same(await client.deactivateDevice('m1', 'phone'), { ok: true, fallback: true, cause: 'connection', deviceId: 'phone', releasedLicenseIds: [] });
 
   t.match(client.stats(), { calls: 7, retries: 4, fallbacks: { connection: 7, total: 7 } });
-  for (const [route, count] of [['acquire', 2], ['listLicenses', 1], ['renew', 1], ['release', 1], ['playback', 1], ['deactivate', 1]] as const) {
+  for (const [route, count] of [
+    ['acquire', 2],
+    ['listLicenses', 1],
+    ['renew', 1],
+    ['release', 1],
+    ['playback', 1],
+    ['deactivate', 1],
+  ] as const) {
     t.equal(await fallbackCount(registry, route, 'connection'), count, `counter for ${route}`);
   }
 });

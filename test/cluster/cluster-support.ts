@@ -134,7 +134,10 @@ export function startEdgeLoad(options: { targets: () => string[]; members: strin
         const answer = await attempt('release', memberId, `/v1/members/${memberId}/licenses/${licenseId}/release`, 'POST', { requestId: randomUUID() });
         if (answer?.status === 200) {
           record.released.push({ memberId, licenseId });
-          owned.set(memberId, licenses.filter((id) => id !== licenseId));
+          owned.set(
+            memberId,
+            licenses.filter((id) => id !== licenseId),
+          );
         }
       }
     }

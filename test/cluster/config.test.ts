@@ -14,8 +14,14 @@ t.test('--node-id turns cluster mode on with its defaults; --join and --advertis
 });
 
 t.test('bad cluster flags and missing prerequisites are refused, naming what is wrong', async (t) => {
-  const attempt = (argv: string[], env: Record<string, string> = { ADMIN_TOKEN: TOKEN }) => () => loadConfig({ argv, env });
-  t.throws(attempt(['--config', CASSANDRA_CONFIG, '--node-id', 'bad id!']), new ConfigError('--node-id must be 1 to 64 characters of A-Z, a-z, 0-9, \'.\', \'_\' or \'-\', got "bad id!"'));
+  const attempt =
+    (argv: string[], env: Record<string, string> = { ADMIN_TOKEN: TOKEN }) =>
+    () =>
+      loadConfig({ argv, env });
+  t.throws(
+    attempt(['--config', CASSANDRA_CONFIG, '--node-id', 'bad id!']),
+    new ConfigError("--node-id must be 1 to 64 characters of A-Z, a-z, 0-9, '.', '_' or '-', got \"bad id!\""),
+  );
   t.throws(attempt(['--config', CASSANDRA_CONFIG, '--node-id', 'n1', '--join', 'not-a-url']), { message: /--join must be a URL/ });
   t.throws(attempt(['--config', CASSANDRA_CONFIG, '--node-id']), { message: '--node-id needs a value' });
   t.throws(attempt(['--config', CASSANDRA_CONFIG, '--join', 'http://127.0.0.1:3001']), { message: /need cluster mode/ });

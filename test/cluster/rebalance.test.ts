@@ -42,7 +42,10 @@ t.test('join, drain and remove under load: nothing acknowledged lost, no limit e
   if (!drained) throw new Error('no node-2');
   const drain = await cluster.admin('POST', '/v1/admin/cluster/nodes/node-2/drain');
   t.equal(drain.status, 200, 'drain applied');
-  t.ok(drain.body.plan.moves.every((m: { from: string }) => m.from === 'node-2'), 'only node-2’s members move');
+  t.ok(
+    drain.body.plan.moves.every((m: { from: string }) => m.from === 'node-2'),
+    'only node-2’s members move',
+  );
   await waitFor('the drain handoff', () => movesSettled(cluster), 60_000);
   const view = await cluster.admin('GET', '/v1/admin/cluster');
   t.equal(view.body.nodes.find((n: { id: string }) => n.id === 'node-2').membersInMemory, 0, 'the drained node holds no member');

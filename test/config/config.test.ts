@@ -55,11 +55,7 @@ t.test('a bad config file is refused with a message naming the key', async (t) =
     ['syntax', '{"rules": {', /not valid JSON/],
     ['unknown key', { rules: { ...testRules(), maxActiveDownloadsPerDevise: 3 } }, /config\.rules\.maxActiveDownloadsPerDevise is not a known key/],
     ['negative limit', { rules: { ...testRules(), maxActiveDownloadsPerDevice: -1 } }, /config\.rules\.maxActiveDownloadsPerDevice must be >= 0/],
-    [
-      'negative studio limit',
-      { rules: { ...testRules(), studios: { strict: { maxRenewals: -1 } }, titles: {} } },
-      /config\.rules\.studios\.strict\.maxRenewals must be >= 0/,
-    ],
+    ['negative studio limit', { rules: { ...testRules(), studios: { strict: { maxRenewals: -1 } }, titles: {} } }, /config\.rules\.studios\.strict\.maxRenewals must be >= 0/],
     ['missing rules key', { rules: { ...testRules(), plans: undefined } }, /config\.rules\.plans is required/],
     ['wrong service type', { service: { port: '3000' }, rules: testRules() }, /config\.service\.port must be integer/],
     ['unknown store', { service: { store: 'postgres' }, rules: testRules() }, /config\.service\.store must be equal to one of the allowed values/],
@@ -106,7 +102,10 @@ t.test('editing the file changes the rules in force within seconds; a bad edit k
 
   writeConfig('watched.json', { rules: { ...testRules({ version: 'test-3' }), maxActiveDownloadsPerDevice: -4 } });
   t.ok(await waitFor(() => logged.some((l) => l.startsWith('error:'))), 'the bad edit is logged');
-  t.match(logged.find((l) => l.startsWith('error:')), /maxActiveDownloadsPerDevice must be >= 0/);
+  t.match(
+    logged.find((l) => l.startsWith('error:')),
+    /maxActiveDownloadsPerDevice must be >= 0/,
+  );
   t.equal(source.current().version, 'test-2', 'the last good rules stay in force');
 
   writeConfig('watched.json', '{ not json');

@@ -41,7 +41,9 @@ export async function schemathesisExecutable(): Promise<string> {
     return path;
   } catch (error) {
     const stderr = (error as { stderr?: string }).stderr ?? '';
-    throw new Error(`schemathesis is not available and could not be installed (run \`${INSTALL_SCRIPT}\`; it needs python3 with venv and PyPI): ${stderr || (error as Error).message}`);
+    throw new Error(
+      `schemathesis is not available and could not be installed (run \`${INSTALL_SCRIPT}\`; it needs python3 with venv and PyPI): ${stderr || (error as Error).message}`,
+    );
   }
 }
 

@@ -71,8 +71,14 @@ t.test('schemathesis finds the service doing what openapi.json says', async (t) 
     t.ok(statuses.has('401'), 'the fuzzer met 401 (token taken off or wrong) and found it documented');
     t.ok(statuses.has('429'), 'the fuzzer met 429 RATE_LIMITED and found it documented');
     t.ok(statuses.has('405'), 'the fuzzer met 405 METHOD_NOT_ALLOWED for methods the document does not list');
-    t.ok([...statuses.keys()].some((status) => status.startsWith('2')), 'and successes');
-    t.notOk([...statuses.keys()].some((status) => status.startsWith('5')), 'and never a 5xx');
+    t.ok(
+      [...statuses.keys()].some((status) => status.startsWith('2')),
+      'and successes',
+    );
+    t.notOk(
+      [...statuses.keys()].some((status) => status.startsWith('5')),
+      'and never a 5xx',
+    );
     t.equal(service.child.exitCode, null, 'the service is still running');
   });
 
@@ -101,7 +107,14 @@ t.test('schemathesis finds the service doing what openapi.json says', async (t) 
     report(t, 'cluster routes', routes);
     assertPassed(t, 'cluster routes', routes);
 
-    const register = await fuzz({ executable, baseUrl, token: TOKEN, cwd: dir, timeoutMs: RUN_BOUND_MS, args: ['--include-path', '/v1/admin/cluster/nodes', '--mode', 'negative'] });
+    const register = await fuzz({
+      executable,
+      baseUrl,
+      token: TOKEN,
+      cwd: dir,
+      timeoutMs: RUN_BOUND_MS,
+      args: ['--include-path', '/v1/admin/cluster/nodes', '--mode', 'negative'],
+    });
     report(t, 'node registration, invalid bodies', register);
     assertPassed(t, 'node registration, invalid bodies', register);
 

@@ -46,8 +46,15 @@ t.test('events: full history across generations, in order, with filters, JSON an
   t.equal(all.body['memberId'], 'ev');
   const events = all.body['events'] as Json[];
   t.equal(events.length, 7, 'acquire: 3 events, acquire on a new device: 3, release: 1');
-  t.same(events.map((e) => e['position']), [1, 2, 3, 4, 5, 6, 7], 'member-wide order');
-  t.same(events.map((e) => e['type']), ['LicenseAcquired', 'TitleDownloaded', 'DeviceRegistered', 'LicenseAcquired', 'TitleDownloaded', 'DeviceRegistered', 'LicenseReleased']);
+  t.same(
+    events.map((e) => e['position']),
+    [1, 2, 3, 4, 5, 6, 7],
+    'member-wide order',
+  );
+  t.same(
+    events.map((e) => e['type']),
+    ['LicenseAcquired', 'TitleDownloaded', 'DeviceRegistered', 'LicenseAcquired', 'TitleDownloaded', 'DeviceRegistered', 'LicenseReleased'],
+  );
   t.match(events[0], {
     position: 1,
     generation: 0,
@@ -63,18 +70,34 @@ t.test('events: full history across generations, in order, with filters, JSON an
   t.ok(new Set(events.map((e) => e['generation'])).size > 1, 'events come from several generations');
 
   const licensesOnly = await get(s, '/v1/debug/members/ev/events?aggregate=license');
-  t.same((licensesOnly.body['events'] as Json[]).map((e) => e['type']), ['LicenseAcquired', 'LicenseAcquired', 'LicenseReleased']);
+  t.same(
+    (licensesOnly.body['events'] as Json[]).map((e) => e['type']),
+    ['LicenseAcquired', 'LicenseAcquired', 'LicenseReleased'],
+  );
   const onePhone = await get(s, `/v1/debug/members/ev/events?aggregate=license&aggregateId=${phone}`);
-  t.same((onePhone.body['events'] as Json[]).map((e) => e['position']), [1, 7]);
+  t.same(
+    (onePhone.body['events'] as Json[]).map((e) => e['position']),
+    [1, 7],
+  );
   const window = await get(s, `/v1/debug/members/ev/events?from=${iso(T0 + HOUR)}&to=${iso(T0 + HOUR)}`);
-  t.same((window.body['events'] as Json[]).map((e) => e['position']), [4, 5, 6], 'from and to are inclusive');
+  t.same(
+    (window.body['events'] as Json[]).map((e) => e['position']),
+    [4, 5, 6],
+    'from and to are inclusive',
+  );
 
   const nd = await s.app.inject({ method: 'GET', url: '/v1/debug/members/ev/events?aggregate=device', headers: { ...AUTH, accept: 'application/x-ndjson' } });
   t.equal(nd.statusCode, 200);
   t.match(nd.headers['content-type'], /application\/x-ndjson/);
   const lines = nd.body.split('\n');
   t.equal(lines.pop(), '', 'every line ends with a newline');
-  t.same(lines.map((l) => (JSON.parse(l) as Json)['aggregate']), [{ name: 'device', id: 'phone' }, { name: 'device', id: 'tablet' }]);
+  t.same(
+    lines.map((l) => (JSON.parse(l) as Json)['aggregate']),
+    [
+      { name: 'device', id: 'phone' },
+      { name: 'device', id: 'tablet' },
+    ],
+  );
 
   const unauthorized = await s.app.inject({ method: 'GET', url: '/v1/debug/members/ev/events' });
   t.equal(unauthorized.statusCode, 401, 'the debug routes sit behind the admin token');
@@ -105,7 +128,10 @@ t.test('state: every aggregate as of an instant, rebuilt from events alone', asy
   t.equal(day1.body['eventsApplied'], 5, 'two acquires (the second on a known device adds no DeviceRegistered)');
   const l1 = day1.body['licenses'] as Json[];
   t.same(l1.map((l) => l['licenseId']).sort(), [a, b].sort());
-  t.ok(l1.every((l) => l['releasedAt'] === null), 'nothing released yet at that instant');
+  t.ok(
+    l1.every((l) => l['releasedAt'] === null),
+    'nothing released yet at that instant',
+  );
   t.match(day1.body['devices'], [{ deviceId: 'phone', status: 'active', registeredAt: iso(T0) }]);
   t.match(day1.body['lastEvent'], { at: iso(T0 + DAY), rulesVersion: 'test-1' });
 
@@ -154,7 +180,10 @@ t.test('explain: time travel across a rules change', async (t) => {
   const oldCounting = old.body['counting'] as Record<string, Json[]>;
   t.same(oldCounting['maxActiveDownloadsPerStudio']?.map((l) => l['licenseId']).sort(), [a, b].sort());
   t.match(oldCounting['maxActiveDownloadsPerStudio']?.[0], { event: { type: 'LicenseAcquired', generation: 0 } });
-  t.same(oldCounting['maxDownloadDevices']?.map((d) => d['deviceId']), ['phone']);
+  t.same(
+    oldCounting['maxDownloadDevices']?.map((d) => d['deviceId']),
+    ['phone'],
+  );
   t.same(oldCounting['yearlyTitleLimit'], [], 'strict-c was never downloaded by then');
 
   // A new instant explains with test-2 (the version of the member's newest decision).

@@ -44,7 +44,11 @@ t.test('a 10,000-event history streams with bounded memory', async (t) => {
   t.teardown(() => s.close());
   let head: StreamHead = EMPTY_HEAD;
   for (let i = 0; i < EVENTS; i += PER_APPEND) {
-    head = await store.append('heavy', head, Array.from({ length: PER_APPEND }, (_, n) => playback(i + n)));
+    head = await store.append(
+      'heavy',
+      head,
+      Array.from({ length: PER_APPEND }, (_, n) => playback(i + n)),
+    );
     if ((i + PER_APPEND) % PER_GENERATION === 0 && i + PER_APPEND < EVENTS) {
       head = await store.writeSnapshot('heavy', head, { takenAt: T0, schemaVersion: 1, payload: '{}' });
     }

@@ -75,7 +75,11 @@ t.test('emits the events of an acquisition', async (t) => {
 
   t.test('a deactivated device is registered again', async (t) => {
     const { given } = specification(t);
-    given([...acquisition({ at: T0, licenseId: 'L1', deviceId: 'd1', titleId: 'plain' }), deviceDeactivated(T0 + DAY, 'd1', ['L1']), licenseReleased(T0 + DAY, 'L1', 'device-deactivated')])
+    given([
+      ...acquisition({ at: T0, licenseId: 'L1', deviceId: 'd1', titleId: 'plain' }),
+      deviceDeactivated(T0 + DAY, 'd1', ['L1']),
+      licenseReleased(T0 + DAY, 'L1', 'device-deactivated'),
+    ])
       .when(acquire({ now: T0 + 2 * DAY, licenseId: 'L2', deviceId: 'd1', titleId: 'plain' }))
       .then(acquisition({ at: T0 + 2 * DAY, licenseId: 'L2', deviceId: 'd1', titleId: 'plain' }));
   });
@@ -96,7 +100,9 @@ t.test('title policy: catalog, studio overrides and defaults', async (t) => {
       ...acquisition({ at: T0 + i * DAY, licenseId: `L${i}`, deviceId: 'd1', titleId: 'not-in-catalog', registersDevice: i === 0 }),
       licenseReleased(T0 + i * DAY + 1, `L${i}`),
     ]);
-    const refusal = given(history).when(acquire({ now: T0 + 3 * DAY, licenseId: 'L3', deviceId: 'd1', titleId: 'not-in-catalog' })).then('YEARLY_TITLE_LIMIT');
+    const refusal = given(history)
+      .when(acquire({ now: T0 + 3 * DAY, licenseId: 'L3', deviceId: 'd1', titleId: 'not-in-catalog' }))
+      .then('YEARLY_TITLE_LIMIT');
     t.equal(refusal.details.limit, 3);
   });
 
@@ -148,7 +154,9 @@ t.test('title policy: catalog, studio overrides and defaults', async (t) => {
       ...acquisition({ at: T0 + i * DAY, licenseId: `L${i}`, deviceId: 'd1', titleId: 'strict-a', studioId: 'strict', windowDays: 7, registersDevice: i === 0 }),
       licenseReleased(T0 + i * DAY + 1, `L${i}`),
     ]);
-    const refusal = given(history).when(acquire({ now: T0 + 2 * DAY, licenseId: 'L2', deviceId: 'd1', titleId: 'strict-a' })).then('YEARLY_TITLE_LIMIT');
+    const refusal = given(history)
+      .when(acquire({ now: T0 + 2 * DAY, licenseId: 'L2', deviceId: 'd1', titleId: 'strict-a' }))
+      .then('YEARLY_TITLE_LIMIT');
     t.equal(refusal.details.limit, 2);
   });
 
@@ -169,7 +177,9 @@ t.test('title policy: catalog, studio overrides and defaults', async (t) => {
 
   t.test('an unknown plan is a caller error, not a refusal', async (t) => {
     const { given } = specification(t);
-    const answer = given([]).when(acquire({ now: T0, licenseId: 'L1', deviceId: 'd1', titleId: 'plain', plan: 'gold' })).then(unknownPlan);
+    const answer = given([])
+      .when(acquire({ now: T0, licenseId: 'L1', deviceId: 'd1', titleId: 'plain', plan: 'gold' }))
+      .then(unknownPlan);
     t.same(answer, { unknownPlan: true, plan: 'gold', message: 'plan "gold" is not a plan in rules version test-1 (known: basic, standard, premium)' });
   });
 
@@ -234,7 +244,9 @@ t.test('DEVICE_LIMIT by plan', async (t) => {
 
   t.test('the default plan (standard) applies when the edge sends none', async (t) => {
     const { given } = specification(t);
-    const refusal = given(activeOnDevices(2)).when(acquire({ now: T0 + DAY, licenseId: 'LX', deviceId: 'd3', titleId: 'plain' })).then('DEVICE_LIMIT');
+    const refusal = given(activeOnDevices(2))
+      .when(acquire({ now: T0 + DAY, licenseId: 'LX', deviceId: 'd3', titleId: 'plain' }))
+      .then('DEVICE_LIMIT');
     t.match(refusal.details, { plan: 'standard', limit: 2 });
   });
 
@@ -274,13 +286,13 @@ t.test('DEVICE_LIMIT by plan', async (t) => {
 
 t.test('DEVICE_DOWNLOAD_LIMIT', async (t) => {
   // testRules: 5 active downloads per device; titles from the open studio have no yearly limit.
-  const fiveOnD1: DomainEvent[] = [1, 2, 3, 4, 5].flatMap((i) =>
-    acquisition({ at: T0 + i, licenseId: `L${i}`, deviceId: 'd1', titleId: `t${i}`, registersDevice: i === 1 }),
-  );
+  const fiveOnD1: DomainEvent[] = [1, 2, 3, 4, 5].flatMap((i) => acquisition({ at: T0 + i, licenseId: `L${i}`, deviceId: 'd1', titleId: `t${i}`, registersDevice: i === 1 }));
 
   t.test('a device holding the maximum refuses another, naming its licenses', async (t) => {
     const { given } = specification(t);
-    const refusal = given(fiveOnD1).when(acquire({ now: T0 + DAY, licenseId: 'L6', deviceId: 'd1', titleId: 't6' })).then('DEVICE_DOWNLOAD_LIMIT');
+    const refusal = given(fiveOnD1)
+      .when(acquire({ now: T0 + DAY, licenseId: 'L6', deviceId: 'd1', titleId: 't6' }))
+      .then('DEVICE_DOWNLOAD_LIMIT');
     t.same(refusal.details, { deviceId: 'd1', limit: 5, activeLicenseIds: ['L1', 'L2', 'L3', 'L4', 'L5'] });
     t.match(refusal.message, /Device d1 holds 5 downloads \(limit 5\)/);
   });
@@ -309,7 +321,9 @@ t.test('STUDIO_LIMIT', async (t) => {
 
   t.test('a third active title of the studio is refused, naming the active ones', async (t) => {
     const { given } = specification(t);
-    const refusal = given(twoStrict).when(acquire({ now: T0 + DAY, licenseId: 'L3', deviceId: 'd1', titleId: 'strict-c' })).then('STUDIO_LIMIT');
+    const refusal = given(twoStrict)
+      .when(acquire({ now: T0 + DAY, licenseId: 'L3', deviceId: 'd1', titleId: 'strict-c' }))
+      .then('STUDIO_LIMIT');
     t.same(refusal.details, {
       studioId: 'strict',
       limit: 2,
@@ -346,7 +360,9 @@ t.test('YEARLY_TITLE_LIMIT', async (t) => {
 
   t.test('the fourth acquisition in 365 days is refused with the ones that count and the next slot', async (t) => {
     const { given } = specification(t);
-    const refusal = given(threeDownloads).when(acquire({ now: T0 + 300 * DAY, licenseId: 'L4', deviceId: 'd1', titleId: 'plain' })).then('YEARLY_TITLE_LIMIT');
+    const refusal = given(threeDownloads)
+      .when(acquire({ now: T0 + 300 * DAY, licenseId: 'L4', deviceId: 'd1', titleId: 'plain' }))
+      .then('YEARLY_TITLE_LIMIT');
     t.same(refusal.details, {
       titleId: 'plain',
       limit: 3,
@@ -362,7 +378,9 @@ t.test('YEARLY_TITLE_LIMIT', async (t) => {
 
   t.test('the rolling window: the oldest counts until 365 days have passed', async (t) => {
     const { given } = specification(t);
-    given(threeDownloads).when(acquire({ now: T0 + YEAR - 1, licenseId: 'L4', deviceId: 'd1', titleId: 'plain' })).then('YEARLY_TITLE_LIMIT');
+    given(threeDownloads)
+      .when(acquire({ now: T0 + YEAR - 1, licenseId: 'L4', deviceId: 'd1', titleId: 'plain' }))
+      .then('YEARLY_TITLE_LIMIT');
     // At nextSlotAt exactly the oldest no longer counts (nextSlotAt is the first allowed instant).
     given(threeDownloads)
       .when(acquire({ now: T0 + YEAR, licenseId: 'L4', deviceId: 'd1', titleId: 'plain' }))
@@ -375,11 +393,10 @@ t.test('YEARLY_TITLE_LIMIT', async (t) => {
 
   t.test('after the window moves, the refusal lists only the downloads still counting', async (t) => {
     const { given } = specification(t);
-    const history = [
-      ...threeDownloads,
-      ...acquisition({ at: T0 + YEAR + 1, licenseId: 'L4', deviceId: 'd1', titleId: 'plain', registersDevice: false }),
-    ];
-    const refusal = given(history).when(acquire({ now: T0 + YEAR + 2, licenseId: 'L5', deviceId: 'd1', titleId: 'plain' })).then('YEARLY_TITLE_LIMIT');
+    const history = [...threeDownloads, ...acquisition({ at: T0 + YEAR + 1, licenseId: 'L4', deviceId: 'd1', titleId: 'plain', registersDevice: false })];
+    const refusal = given(history)
+      .when(acquire({ now: T0 + YEAR + 2, licenseId: 'L5', deviceId: 'd1', titleId: 'plain' }))
+      .then('YEARLY_TITLE_LIMIT');
     t.same(
       (refusal.details.countingDownloads as { licenseId: string }[]).map((d) => d.licenseId),
       ['L2', 'L3', 'L4'],
@@ -402,7 +419,9 @@ t.test('YEARLY_TITLE_LIMIT', async (t) => {
       titleDownloaded({ at: T0 + 5 * DAY, titleId: 'strict-a', licenseId: 'L1', deviceId: 'd1', via: 'renew' }),
       licenseReleased(T0 + 6 * DAY, 'L1'),
     ];
-    const refusal = given(history).when(acquire({ now: T0 + 10 * DAY, licenseId: 'L2', deviceId: 'd1', titleId: 'strict-a' })).then('YEARLY_TITLE_LIMIT');
+    const refusal = given(history)
+      .when(acquire({ now: T0 + 10 * DAY, licenseId: 'L2', deviceId: 'd1', titleId: 'strict-a' }))
+      .then('YEARLY_TITLE_LIMIT');
     t.same(refusal.details, {
       titleId: 'strict-a',
       limit: 2,
@@ -417,7 +436,9 @@ t.test('YEARLY_TITLE_LIMIT', async (t) => {
   t.test('a yearly limit of 0 refuses with nothing counting and no next slot', async (t) => {
     const rules = testRules({ studios: { banned: { yearlyTitleLimit: 0 } }, titles: { 'banned-a': { studio: 'banned' } } });
     const { given } = specification(t, rules);
-    const refusal = given([]).when(acquire({ now: T0, licenseId: 'L1', deviceId: 'd1', titleId: 'banned-a' })).then('YEARLY_TITLE_LIMIT');
+    const refusal = given([])
+      .when(acquire({ now: T0, licenseId: 'L1', deviceId: 'd1', titleId: 'banned-a' }))
+      .then('YEARLY_TITLE_LIMIT');
     t.same(refusal.details, { titleId: 'banned-a', limit: 0, countingDownloads: [], nextSlotAt: null });
   });
 });
@@ -445,7 +466,10 @@ t.test('request ids', async (t) => {
   t.test('a repeat is answered even when the command would now be refused', async (t) => {
     // The first acquisition filled the basic plan's one device; its repeat is still the first answer.
     const { given } = specification(t);
-    const history = [...acquisition({ at: T0, licenseId: 'L0', deviceId: 'd0', titleId: 'plain' }), ...withRequestId('R1', acquisition({ at: T0 + 1, licenseId: 'L1', deviceId: 'd1', titleId: 'open-a', studioId: 'open' }))];
+    const history = [
+      ...acquisition({ at: T0, licenseId: 'L0', deviceId: 'd0', titleId: 'plain' }),
+      ...withRequestId('R1', acquisition({ at: T0 + 1, licenseId: 'L1', deviceId: 'd1', titleId: 'open-a', studioId: 'open' })),
+    ];
     const decision = given(history)
       .when(acquire({ now: T0 + 2, licenseId: 'L2', deviceId: 'd1', titleId: 'open-a', plan: 'basic', requestId: 'R1' }))
       .then(nothing);

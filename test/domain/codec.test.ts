@@ -117,7 +117,14 @@ t.test('rows this code cannot read are an EventDecodeError naming the row', asyn
     },
     {
       label: 'a schema version newer than the code knows (LicenseReleased v3)',
-      record: row({ aggregateName: 'license', aggregateId: 'L1', at: T0 + DAY, type: 'LicenseReleased', schemaVersion: 3, payload: '{"licenseId":"L1","cause":"member","by":"x"}' }),
+      record: row({
+        aggregateName: 'license',
+        aggregateId: 'L1',
+        at: T0 + DAY,
+        type: 'LicenseReleased',
+        schemaVersion: 3,
+        payload: '{"licenseId":"L1","cause":"member","by":"x"}',
+      }),
       reason: /newer schema \(this code knows up to version 2\)/,
     },
     {

@@ -23,7 +23,11 @@ const twoDevices: DomainEvent[] = [
 
 /** A device registered (its only download released), then deactivated at `at`. */
 function deactivatedDevice(deviceId: string, at: number): DomainEvent[] {
-  return [...acquisition({ at: at - 1, licenseId: `${deviceId}-L`, deviceId, titleId: `${deviceId}-t` }), deviceDeactivated(at, deviceId, [`${deviceId}-L`]), licenseReleased(at, `${deviceId}-L`, 'device-deactivated')];
+  return [
+    ...acquisition({ at: at - 1, licenseId: `${deviceId}-L`, deviceId, titleId: `${deviceId}-t` }),
+    deviceDeactivated(at, deviceId, [`${deviceId}-L`]),
+    licenseReleased(at, `${deviceId}-L`, 'device-deactivated'),
+  ];
 }
 
 t.test('emits DeviceDeactivated plus LicenseReleased (device-deactivated) per active license on the device', async (t) => {
@@ -69,19 +73,29 @@ t.test('deactivating an already deactivated device: nothing happens', async (t) 
 
 t.test('DEVICE_NOT_FOUND', async (t) => {
   const { given } = specification(t);
-  const refusal = given(twoDevices).when(deactivate({ now: T0 + DAY, deviceId: 'd7' })).then('DEVICE_NOT_FOUND');
+  const refusal = given(twoDevices)
+    .when(deactivate({ now: T0 + DAY, deviceId: 'd7' }))
+    .then('DEVICE_NOT_FOUND');
   t.same(refusal.details, { deviceId: 'd7' });
   t.match(refusal.message, /d7/);
-  given([]).when(deactivate({ now: T0, deviceId: 'd1' })).then('DEVICE_NOT_FOUND');
+  given([])
+    .when(deactivate({ now: T0, deviceId: 'd1' }))
+    .then('DEVICE_NOT_FOUND');
 });
 
 t.test('DEACTIVATION_LIMIT', async (t) => {
   // testRules: 2 deactivations per rolling year, counted across all of the member's devices.
-  const used: DomainEvent[] = [...deactivatedDevice('d1', T0), ...deactivatedDevice('d2', T0 + 100 * DAY), ...acquisition({ at: T0 + 150 * DAY, licenseId: 'L3', deviceId: 'd3', titleId: 'plain' })];
+  const used: DomainEvent[] = [
+    ...deactivatedDevice('d1', T0),
+    ...deactivatedDevice('d2', T0 + 100 * DAY),
+    ...acquisition({ at: T0 + 150 * DAY, licenseId: 'L3', deviceId: 'd3', titleId: 'plain' }),
+  ];
 
   t.test('the third deactivation in a year is refused, listing the ones that count and the next slot', async (t) => {
     const { given } = specification(t);
-    const refusal = given(used).when(deactivate({ now: T0 + 200 * DAY, deviceId: 'd3' })).then('DEACTIVATION_LIMIT');
+    const refusal = given(used)
+      .when(deactivate({ now: T0 + 200 * DAY, deviceId: 'd3' }))
+      .then('DEACTIVATION_LIMIT');
     t.same(refusal.details, {
       deviceId: 'd3',
       limit: 2,
@@ -101,7 +115,9 @@ t.test('DEACTIVATION_LIMIT', async (t) => {
       licenseReleased(T0 + 2 * DAY, 'L8', 'device-deactivated'),
       ...acquisition({ at: T0 + 3 * DAY, licenseId: 'L9', deviceId: 'd1', titleId: 'plain2' }),
     ];
-    const refusal = given(history).when(deactivate({ now: T0 + 4 * DAY, deviceId: 'd1' })).then('DEACTIVATION_LIMIT');
+    const refusal = given(history)
+      .when(deactivate({ now: T0 + 4 * DAY, deviceId: 'd1' }))
+      .then('DEACTIVATION_LIMIT');
     t.same(refusal.details.deactivations, [iso(T0), iso(T0 + 2 * DAY)]);
   });
 
@@ -117,14 +133,18 @@ t.test('DEACTIVATION_LIMIT', async (t) => {
       licenseReleased(T0 + 50 * DAY, 'LA', 'device-deactivated'),
       ...acquisition({ at: T0 + 60 * DAY, licenseId: 'L3', deviceId: 'd3', titleId: 'plain' }),
     ];
-    const refusal = given(history).when(deactivate({ now: T0 + 70 * DAY, deviceId: 'd3' })).then('DEACTIVATION_LIMIT');
+    const refusal = given(history)
+      .when(deactivate({ now: T0 + 70 * DAY, deviceId: 'd3' }))
+      .then('DEACTIVATION_LIMIT');
     t.same(refusal.details.deactivations, [iso(T0 + 5 * DAY), iso(T0 + 50 * DAY)]);
     t.equal(refusal.details.nextSlotAt, iso(T0 + 5 * DAY + YEAR));
   });
 
   t.test('the rolling window: the oldest counts until 365 days have passed', async (t) => {
     const { given } = specification(t);
-    given(used).when(deactivate({ now: T0 + YEAR - 1, deviceId: 'd3' })).then('DEACTIVATION_LIMIT');
+    given(used)
+      .when(deactivate({ now: T0 + YEAR - 1, deviceId: 'd3' }))
+      .then('DEACTIVATION_LIMIT');
     given(used)
       .when(deactivate({ now: T0 + YEAR + 1, deviceId: 'd3' }))
       .then([deviceDeactivated(T0 + YEAR + 1, 'd3', ['L3']), licenseReleased(T0 + YEAR + 1, 'L3', 'device-deactivated')]);
@@ -133,13 +153,19 @@ t.test('DEACTIVATION_LIMIT', async (t) => {
   t.test('a refused deactivation releases nothing', async (t) => {
     const { given } = specification(t);
     // The refusal carries no events; the license on d3 stays active (it can still be released by the member).
-    given(used).when(deactivate({ now: T0 + 200 * DAY, deviceId: 'd3' })).then('DEACTIVATION_LIMIT');
-    given(used).when({ type: 'ReleaseLicense', now: T0 + 200 * DAY, licenseId: 'L3' }).then([licenseReleased(T0 + 200 * DAY, 'L3')]);
+    given(used)
+      .when(deactivate({ now: T0 + 200 * DAY, deviceId: 'd3' }))
+      .then('DEACTIVATION_LIMIT');
+    given(used)
+      .when({ type: 'ReleaseLicense', now: T0 + 200 * DAY, licenseId: 'L3' })
+      .then([licenseReleased(T0 + 200 * DAY, 'L3')]);
   });
 
   t.test('a limit of 0 refuses with no next slot', async (t) => {
     const { given } = specification(t, testRules({ maxDeviceDeactivationsPerYear: 0 }));
-    const refusal = given(twoDevices).when(deactivate({ now: T0 + DAY, deviceId: 'd1' })).then('DEACTIVATION_LIMIT');
+    const refusal = given(twoDevices)
+      .when(deactivate({ now: T0 + DAY, deviceId: 'd1' }))
+      .then('DEACTIVATION_LIMIT');
     t.same(refusal.details, { deviceId: 'd1', limit: 0, deactivations: [], nextSlotAt: null });
   });
 
@@ -152,17 +178,28 @@ t.test('DEACTIVATION_LIMIT', async (t) => {
 });
 
 t.test('request ids', async (t) => {
-  const history = [...twoDevices, ...withRequestId('R1', [deviceDeactivated(T0 + DAY, 'd1', ['L1', 'L2']), licenseReleased(T0 + DAY, 'L1', 'device-deactivated'), licenseReleased(T0 + DAY, 'L2', 'device-deactivated')])];
+  const history = [
+    ...twoDevices,
+    ...withRequestId('R1', [
+      deviceDeactivated(T0 + DAY, 'd1', ['L1', 'L2']),
+      licenseReleased(T0 + DAY, 'L1', 'device-deactivated'),
+      licenseReleased(T0 + DAY, 'L2', 'device-deactivated'),
+    ]),
+  ];
 
   t.test('a repeat within 24h returns the first answer and writes nothing', async (t) => {
     const { given } = specification(t);
-    const decision = given(history).when(deactivate({ now: T0 + DAY + 1, deviceId: 'd1', requestId: 'R1' })).then(nothing);
+    const decision = given(history)
+      .when(deactivate({ now: T0 + DAY + 1, deviceId: 'd1', requestId: 'R1' }))
+      .then(nothing);
     t.equal(decision.repeated, true);
     t.same(decision.answer, { kind: 'deactivate', deviceId: 'd1', releasedLicenseIds: ['L1', 'L2'] });
   });
 
   t.test('the same request id for another device is reused', async (t) => {
     const { given } = specification(t);
-    given(history).when(deactivate({ now: T0 + DAY + 1, deviceId: 'd2', requestId: 'R1' })).then(requestIdReused);
+    given(history)
+      .when(deactivate({ now: T0 + DAY + 1, deviceId: 'd2', requestId: 'R1' }))
+      .then(requestIdReused);
   });
 });

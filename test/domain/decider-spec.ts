@@ -133,14 +133,7 @@ export function specification(t: Test, rules: Rules = testRules()): Specificatio
 
 // ---- event builders (literal events, as the store would hold them) ----
 
-export function licenseAcquired(o: {
-  at: number;
-  licenseId: string;
-  deviceId: string;
-  titleId: string;
-  studioId?: string | null;
-  windowDays?: number;
-}): DomainEvent {
+export function licenseAcquired(o: { at: number; licenseId: string; deviceId: string; titleId: string; studioId?: string | null; windowDays?: number }): DomainEvent {
   return {
     type: 'LicenseAcquired',
     at: o.at,
@@ -189,10 +182,7 @@ export function acquisition(o: {
   windowDays?: number;
   registersDevice?: boolean;
 }): DomainEvent[] {
-  const events: DomainEvent[] = [
-    licenseAcquired(o),
-    titleDownloaded({ at: o.at, titleId: o.titleId, licenseId: o.licenseId, deviceId: o.deviceId }),
-  ];
+  const events: DomainEvent[] = [licenseAcquired(o), titleDownloaded({ at: o.at, titleId: o.titleId, licenseId: o.licenseId, deviceId: o.deviceId })];
   if (o.registersDevice ?? true) events.push(deviceRegistered(o.at, o.deviceId));
   return events;
 }

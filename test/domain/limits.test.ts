@@ -64,7 +64,11 @@ t.test("the rules schema holds each rule's keys where the rule says, and no othe
     title: { properties: p.defaults.properties as Record<string, unknown>, required: p.defaults.required as readonly string[] },
   };
   const studio = p.studios.additionalProperties.properties as Record<string, unknown>;
-  const declared = new Map<string, Set<string>>([['member', new Set()], ['plan', new Set()], ['title', new Set()]]);
+  const declared = new Map<string, Set<string>>([
+    ['member', new Set()],
+    ['plan', new Set()],
+    ['title', new Set()],
+  ]);
   for (const rule of LIMIT_RULES) {
     for (const scope of ['member', 'plan', 'title'] as const) {
       for (const [key, schema] of Object.entries(rule.keys[scope] ?? {})) {
@@ -94,7 +98,19 @@ t.test('the OpenAPI document lists exactly the refusal reasons wherever it shows
 });
 
 t.test('each count names its event by the key the event itself gives', async (t) => {
-  const license = { licenseId: 'L1', deviceId: 'd1', titleId: 't1', studioId: null, acquiredAt: 5, expiresAt: 9, renewals: 2, releasedAt: null, releaseCause: null, playbackSessions: 0, playbackMs: 0 };
+  const license = {
+    licenseId: 'L1',
+    deviceId: 'd1',
+    titleId: 't1',
+    studioId: null,
+    acquiredAt: 5,
+    expiresAt: 9,
+    renewals: 2,
+    releasedAt: null,
+    releaseCause: null,
+    playbackSessions: 0,
+    playbackMs: 0,
+  };
   const pairs: [Counted, DomainEvent][] = [
     [countLicense(license), { type: 'LicenseAcquired', at: 5, licenseId: 'L1', deviceId: 'd1', titleId: 't1', studioId: null, expiresAt: 9 }],
     [countDownload('t1', { at: 5, licenseId: 'L1', via: 'acquire' }), { type: 'TitleDownloaded', at: 5, titleId: 't1', licenseId: 'L1', deviceId: 'd1', via: 'acquire' }],

@@ -3,16 +3,7 @@ import t from 'tap';
 import type { RecordPlayback } from '../../src/domain/member/commands.ts';
 import type { PlaybackSession } from '../../src/domain/aggregates/license.ts';
 import { DAY, T0 } from '../support/fixtures.ts';
-import {
-  acquisition,
-  deviceDeactivated,
-  licenseReleased,
-  nothing,
-  playbackRecorded,
-  requestIdReused,
-  specification,
-  withRequestId,
-} from './decider-spec.ts';
+import { acquisition, deviceDeactivated, licenseReleased, nothing, playbackRecorded, requestIdReused, specification, withRequestId } from './decider-spec.ts';
 
 const iso = (at: number): string => new Date(at).toISOString();
 
@@ -67,13 +58,17 @@ t.test('LICENSE_RELEASED: a released license cannot be played', async (t) => {
 
 t.test('LICENSE_NOT_FOUND', async (t) => {
   const { given } = specification(t);
-  const refusal = given(held).when(play({ now: T0 + DAY, licenseId: 'L2', sessions })).then('LICENSE_NOT_FOUND');
+  const refusal = given(held)
+    .when(play({ now: T0 + DAY, licenseId: 'L2', sessions }))
+    .then('LICENSE_NOT_FOUND');
   t.same(refusal.details, { licenseId: 'L2' });
 });
 
 t.test('WRONG_DEVICE', async (t) => {
   const { given } = specification(t);
-  const refusal = given(held).when(play({ now: T0 + DAY, licenseId: 'L1', deviceId: 'd9', sessions })).then('WRONG_DEVICE');
+  const refusal = given(held)
+    .when(play({ now: T0 + DAY, licenseId: 'L1', deviceId: 'd9', sessions }))
+    .then('WRONG_DEVICE');
   t.same(refusal.details, { licenseId: 'L1', deviceId: 'd9' });
 });
 
@@ -82,14 +77,18 @@ t.test('request ids', async (t) => {
 
   t.test('a repeated batch within 24h is not recorded twice', async (t) => {
     const { given } = specification(t);
-    const decision = given(history).when(play({ now: T0 + DAY + 10, licenseId: 'L1', sessions, requestId: 'R1' })).then(nothing);
+    const decision = given(history)
+      .when(play({ now: T0 + DAY + 10, licenseId: 'L1', sessions, requestId: 'R1' }))
+      .then(nothing);
     t.equal(decision.repeated, true);
     t.same(decision.answer, { kind: 'playback', licenseId: 'L1', recorded: 2 });
   });
 
   t.test('the same request id for a release of that license is reused', async (t) => {
     const { given } = specification(t);
-    given(history).when({ type: 'ReleaseLicense', now: T0 + DAY + 10, licenseId: 'L1', requestId: 'R1' }).then(requestIdReused);
+    given(history)
+      .when({ type: 'ReleaseLicense', now: T0 + DAY + 10, licenseId: 'L1', requestId: 'R1' })
+      .then(requestIdReused);
   });
 
   t.test('after 24h the request id is free again', async (t) => {

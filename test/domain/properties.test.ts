@@ -58,7 +58,15 @@ const licenseArb = fc.integer({ min: -1, max: 30 });
 const optionalDeviceArb = fc.option(deviceArb, { nil: null, freq: 2 });
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
-  { weight: 5, arbitrary: fc.record({ kind: fc.constant('acquire' as const), device: deviceArb, title: fc.integer({ min: 0, max: TITLES.length - 1 }), plan: fc.integer({ min: 0, max: PLANS.length - 1 }) }) },
+  {
+    weight: 5,
+    arbitrary: fc.record({
+      kind: fc.constant('acquire' as const),
+      device: deviceArb,
+      title: fc.integer({ min: 0, max: TITLES.length - 1 }),
+      plan: fc.integer({ min: 0, max: PLANS.length - 1 }),
+    }),
+  },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('renew' as const), license: licenseArb, device: optionalDeviceArb }) },
   { weight: 3, arbitrary: fc.record({ kind: fc.constant('release' as const), license: licenseArb, device: optionalDeviceArb }) },
   { weight: 2, arbitrary: fc.record({ kind: fc.constant('playback' as const), license: licenseArb, device: optionalDeviceArb, sessions: fc.integer({ min: 0, max: 3 }) }) },
@@ -347,42 +355,44 @@ for (const [label, thresholds] of [
 ] as const) {
   t.test(`random command sequences (${label})`, async (t) => {
     let failure: string | undefined;
-    await fc.assert(
-      fc.asyncProperty(stepsArb, async (steps) => {
-        const run = await runSequence(steps, thresholds);
-        try {
-          coverage.repeats += run.repeats;
-          for (const reason of run.refusals) coverage.refusals.set(reason, (coverage.refusals.get(reason) ?? 0) + 1);
-          const head = await run.store.readHead(MEMBER);
-          if (head.generation > 0) coverage.snapshotsTaken += 1;
-          const problems = [...run.problems];
-          if (run.snapshotErrors.length > 0) problems.push(`snapshot errors: ${run.snapshotErrors.map(String).join('; ')}`);
+    await fc
+      .assert(
+        fc.asyncProperty(stepsArb, async (steps) => {
+          const run = await runSequence(steps, thresholds);
+          try {
+            coverage.repeats += run.repeats;
+            for (const reason of run.refusals) coverage.refusals.set(reason, (coverage.refusals.get(reason) ?? 0) + 1);
+            const head = await run.store.readHead(MEMBER);
+            if (head.generation > 0) coverage.snapshotsTaken += 1;
+            const problems = [...run.problems];
+            if (run.snapshotErrors.length > 0) problems.push(`snapshot errors: ${run.snapshotErrors.map(String).join('; ')}`);
 
-          const inMemory = encodeMemberState(run.member.state);
-          // (a) a fresh load (from the latest snapshot and its tail) equals the in-memory state,
-          // with the same thresholds and with a repository that never snapshots.
-          const reloaded = await reloadedEncoding(run.store, thresholds);
-          if (reloaded !== inMemory) problems.push(`(a) fresh load differs from in-memory state:\n  memory: ${inMemory}\n  loaded: ${reloaded}`);
-          const reloadedPlain = await reloadedEncoding(run.store, NO_SNAPSHOTS);
-          if (reloadedPlain !== inMemory) problems.push(`(a) fresh load (no snapshot writes) differs from in-memory state`);
-          // (c) snapshot + tail equals a full replay of every generation from scratch.
-          const replayed = encodeMemberState(await fullReplay(run.store));
-          if (replayed !== reloaded) problems.push(`(c) snapshot + tail differs from full replay:\n  snapshot+tail: ${reloaded}\n  full replay:   ${replayed}`);
-          if (replayed !== inMemory) problems.push(`(c) full replay differs from in-memory state`);
+            const inMemory = encodeMemberState(run.member.state);
+            // (a) a fresh load (from the latest snapshot and its tail) equals the in-memory state,
+            // with the same thresholds and with a repository that never snapshots.
+            const reloaded = await reloadedEncoding(run.store, thresholds);
+            if (reloaded !== inMemory) problems.push(`(a) fresh load differs from in-memory state:\n  memory: ${inMemory}\n  loaded: ${reloaded}`);
+            const reloadedPlain = await reloadedEncoding(run.store, NO_SNAPSHOTS);
+            if (reloadedPlain !== inMemory) problems.push(`(a) fresh load (no snapshot writes) differs from in-memory state`);
+            // (c) snapshot + tail equals a full replay of every generation from scratch.
+            const replayed = encodeMemberState(await fullReplay(run.store));
+            if (replayed !== reloaded) problems.push(`(c) snapshot + tail differs from full replay:\n  snapshot+tail: ${reloaded}\n  full replay:   ${replayed}`);
+            if (replayed !== inMemory) problems.push(`(c) full replay differs from in-memory state`);
 
-          if (problems.length > 0) {
-            failure = `${problems.join('\n')}\nsteps:\n${describeSteps(steps)}`;
-            return false;
+            if (problems.length > 0) {
+              failure = `${problems.join('\n')}\nsteps:\n${describeSteps(steps)}`;
+              return false;
+            }
+            return true;
+          } finally {
+            await run.store.close();
           }
-          return true;
-        } finally {
-          await run.store.close();
-        }
-      }),
-      { numRuns: NUM_RUNS },
-    ).catch((error: unknown) => {
-      t.fail(`property failed: ${(error as Error).message.split('\n').slice(0, 3).join(' ')}\n${failure ?? ''}`);
-    });
+        }),
+        { numRuns: NUM_RUNS },
+      )
+      .catch((error: unknown) => {
+        t.fail(`property failed: ${(error as Error).message.split('\n').slice(0, 3).join(' ')}\n${failure ?? ''}`);
+      });
     t.pass(`${NUM_RUNS} sequences checked`);
   });
 }
@@ -430,7 +440,17 @@ t.test('the generators reach the interesting cases', async (t) => {
   t.comment(`coverage: ${JSON.stringify({ repeats: coverage.repeats, snapshotsTaken: coverage.snapshotsTaken, refusals: Object.fromEntries([...coverage.refusals].sort()) })}`);
   t.ok(coverage.repeats > 0, `repeated request ids were answered from memory (${coverage.repeats})`);
   t.ok(coverage.snapshotsTaken > 0, `snapshots were taken (${coverage.snapshotsTaken} runs)`);
-  for (const reason of ['DEVICE_LIMIT', 'STUDIO_LIMIT', 'YEARLY_TITLE_LIMIT', 'LICENSE_RELEASED', 'RENEWAL_LIMIT', 'LICENSE_NOT_FOUND', 'WRONG_DEVICE', 'DEACTIVATION_LIMIT', 'DEVICE_NOT_FOUND']) {
+  for (const reason of [
+    'DEVICE_LIMIT',
+    'STUDIO_LIMIT',
+    'YEARLY_TITLE_LIMIT',
+    'LICENSE_RELEASED',
+    'RENEWAL_LIMIT',
+    'LICENSE_NOT_FOUND',
+    'WRONG_DEVICE',
+    'DEACTIVATION_LIMIT',
+    'DEVICE_NOT_FOUND',
+  ]) {
     t.ok(coverage.refusals.has(reason), `some sequence was refused with ${reason}`);
   }
 });

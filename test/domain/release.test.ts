@@ -46,7 +46,12 @@ t.test('releasing twice: nothing happens, the first release stands', async (t) =
 
 t.test('releasing a license already released by a device deactivation: nothing happens', async (t) => {
   const { given } = specification(t);
-  const decision = given([...held, deviceDeactivated(T0 + DAY, 'd1', ['L1', 'L2']), licenseReleased(T0 + DAY, 'L1', 'device-deactivated'), licenseReleased(T0 + DAY, 'L2', 'device-deactivated')])
+  const decision = given([
+    ...held,
+    deviceDeactivated(T0 + DAY, 'd1', ['L1', 'L2']),
+    licenseReleased(T0 + DAY, 'L1', 'device-deactivated'),
+    licenseReleased(T0 + DAY, 'L2', 'device-deactivated'),
+  ])
     .when(release({ now: T0 + 2 * DAY, licenseId: 'L2', deviceId: 'd1' }))
     .then(nothing);
   t.same(decision.answer, { kind: 'release', licenseId: 'L2', releasedAt: T0 + DAY });
@@ -54,14 +59,18 @@ t.test('releasing a license already released by a device deactivation: nothing h
 
 t.test('LICENSE_NOT_FOUND', async (t) => {
   const { given } = specification(t);
-  const refusal = given(held).when(release({ now: T0 + DAY, licenseId: 'L9' })).then('LICENSE_NOT_FOUND');
+  const refusal = given(held)
+    .when(release({ now: T0 + DAY, licenseId: 'L9' }))
+    .then('LICENSE_NOT_FOUND');
   t.same(refusal.details, { licenseId: 'L9' });
   t.match(refusal.message, /L9/);
 });
 
 t.test('WRONG_DEVICE', async (t) => {
   const { given } = specification(t);
-  const refusal = given(held).when(release({ now: T0 + DAY, licenseId: 'L1', deviceId: 'd2' })).then('WRONG_DEVICE');
+  const refusal = given(held)
+    .when(release({ now: T0 + DAY, licenseId: 'L1', deviceId: 'd2' }))
+    .then('WRONG_DEVICE');
   t.same(refusal.details, { licenseId: 'L1', deviceId: 'd2' });
   // Also for a license already released: acting on another device's license is refused, not a no-op.
   given([...held, licenseReleased(T0 + 1, 'L1')])
@@ -74,20 +83,26 @@ t.test('request ids', async (t) => {
 
   t.test('a repeat within 24h returns the first answer, repeated, and writes nothing', async (t) => {
     const { given } = specification(t);
-    const decision = given(history).when(release({ now: T0 + DAY + 5, licenseId: 'L1', requestId: 'R1' })).then(nothing);
+    const decision = given(history)
+      .when(release({ now: T0 + DAY + 5, licenseId: 'L1', requestId: 'R1' }))
+      .then(nothing);
     t.equal(decision.repeated, true);
     t.same(decision.answer, { kind: 'release', licenseId: 'L1', releasedAt: T0 + DAY });
   });
 
   t.test('the same request id for releasing another license is reused', async (t) => {
     const { given } = specification(t);
-    const reused = given(history).when(release({ now: T0 + DAY + 5, licenseId: 'L2', requestId: 'R1' })).then(requestIdReused);
+    const reused = given(history)
+      .when(release({ now: T0 + DAY + 5, licenseId: 'L2', requestId: 'R1' }))
+      .then(requestIdReused);
     t.same(reused, { requestIdReused: true, requestId: 'R1' });
   });
 
   t.test('the same request id for another kind of command on the same license is reused', async (t) => {
     const { given } = specification(t);
-    given(history).when({ type: 'RenewLicense', now: T0 + DAY + 5, licenseId: 'L1', requestId: 'R1' }).then(requestIdReused);
+    given(history)
+      .when({ type: 'RenewLicense', now: T0 + DAY + 5, licenseId: 'L1', requestId: 'R1' })
+      .then(requestIdReused);
   });
 
   t.test('after 24h the request id is free again', async (t) => {
@@ -102,10 +117,18 @@ t.test('request ids', async (t) => {
     const { given } = specification(t);
     const deactivated = [
       ...held,
-      ...withRequestId('R2', [deviceDeactivated(T0 + DAY, 'd1', ['L1', 'L2']), licenseReleased(T0 + DAY, 'L1', 'device-deactivated'), licenseReleased(T0 + DAY, 'L2', 'device-deactivated')]),
+      ...withRequestId('R2', [
+        deviceDeactivated(T0 + DAY, 'd1', ['L1', 'L2']),
+        licenseReleased(T0 + DAY, 'L1', 'device-deactivated'),
+        licenseReleased(T0 + DAY, 'L2', 'device-deactivated'),
+      ]),
     ];
-    given(deactivated).when(release({ now: T0 + DAY + 1, licenseId: 'L1', requestId: 'R2' })).then(requestIdReused);
-    const decision = given(deactivated).when({ type: 'DeactivateDevice', now: T0 + DAY + 1, deviceId: 'd1', requestId: 'R2' }).then(nothing);
+    given(deactivated)
+      .when(release({ now: T0 + DAY + 1, licenseId: 'L1', requestId: 'R2' }))
+      .then(requestIdReused);
+    const decision = given(deactivated)
+      .when({ type: 'DeactivateDevice', now: T0 + DAY + 1, deviceId: 'd1', requestId: 'R2' })
+      .then(nothing);
     t.same(decision.answer, { kind: 'deactivate', deviceId: 'd1', releasedLicenseIds: ['L1', 'L2'] });
     t.equal(decision.repeated, true);
   });

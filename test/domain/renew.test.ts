@@ -3,17 +3,7 @@ import t from 'tap';
 import type { RenewLicense } from '../../src/domain/member/commands.ts';
 import type { DomainEvent } from '../../src/domain/events.ts';
 import { DAY, T0, testRules } from '../support/fixtures.ts';
-import {
-  acquisition,
-  deviceDeactivated,
-  licenseReleased,
-  licenseRenewed,
-  nothing,
-  requestIdReused,
-  specification,
-  titleDownloaded,
-  withRequestId,
-} from './decider-spec.ts';
+import { acquisition, deviceDeactivated, licenseReleased, licenseRenewed, nothing, requestIdReused, specification, titleDownloaded, withRequestId } from './decider-spec.ts';
 
 const YEAR = 365 * DAY;
 const iso = (at: number): string => new Date(at).toISOString();
@@ -63,10 +53,7 @@ t.test('emits LicenseRenewed', async (t) => {
     const { given } = specification(t);
     given(strict)
       .when(renew({ now: T0 + 3 * DAY, licenseId: 'S1' }))
-      .then([
-        licenseRenewed(T0 + 3 * DAY, 'S1', T0 + 14 * DAY, 1),
-        titleDownloaded({ at: T0 + 3 * DAY, titleId: 'strict-a', licenseId: 'S1', deviceId: 'd1', via: 'renew' }),
-      ]);
+      .then([licenseRenewed(T0 + 3 * DAY, 'S1', T0 + 14 * DAY, 1), titleDownloaded({ at: T0 + 3 * DAY, titleId: 'strict-a', licenseId: 'S1', deviceId: 'd1', via: 'renew' })]);
   });
 
   t.test('a renewal of a default title is not counted even when the title is at its yearly limit', async (t) => {
@@ -88,10 +75,7 @@ t.test('emits LicenseRenewed', async (t) => {
     const { given } = specification(t, rules);
     given(strict)
       .when(renew({ now: T0 + DAY, licenseId: 'S1' }))
-      .then([
-        licenseRenewed(T0 + DAY, 'S1', T0 + 17 * DAY, 1),
-        titleDownloaded({ at: T0 + DAY, titleId: 'strict-a', licenseId: 'S1', deviceId: 'd1', via: 'renew' }),
-      ]);
+      .then([licenseRenewed(T0 + DAY, 'S1', T0 + 17 * DAY, 1), titleDownloaded({ at: T0 + DAY, titleId: 'strict-a', licenseId: 'S1', deviceId: 'd1', via: 'renew' })]);
   });
 });
 
@@ -129,7 +113,9 @@ t.test('RENEWAL_LIMIT', async (t) => {
       licenseRenewed(T0 + DAY, 'S1', T0 + 14 * DAY, 1),
       titleDownloaded({ at: T0 + DAY, titleId: 'strict-a', licenseId: 'S1', deviceId: 'd1', via: 'renew' }),
     ];
-    const refusal = given(history).when(renew({ now: T0 + 2 * DAY, licenseId: 'S1' })).then('RENEWAL_LIMIT');
+    const refusal = given(history)
+      .when(renew({ now: T0 + 2 * DAY, licenseId: 'S1' }))
+      .then('RENEWAL_LIMIT');
     t.same(refusal.details, { licenseId: 'S1', renewals: 1, limit: 1 });
     t.match(refusal.message, /renewed 1 times; the limit for this title is 1/);
   });
@@ -137,7 +123,9 @@ t.test('RENEWAL_LIMIT', async (t) => {
   t.test('a limit of 0 refuses the first renewal', async (t) => {
     const rules = testRules({ defaults: { ...testRules().defaults, maxRenewals: 0 } });
     const { given } = specification(t, rules);
-    const refusal = given(plain).when(renew({ now: T0 + DAY, licenseId: 'L1' })).then('RENEWAL_LIMIT');
+    const refusal = given(plain)
+      .when(renew({ now: T0 + DAY, licenseId: 'L1' }))
+      .then('RENEWAL_LIMIT');
     t.same(refusal.details, { licenseId: 'L1', renewals: 0, limit: 0 });
   });
 });
@@ -145,11 +133,10 @@ t.test('RENEWAL_LIMIT', async (t) => {
 t.test('YEARLY_TITLE_LIMIT on renewal, when the studio counts renewals', async (t) => {
   t.test('two downloads of the title this year: a renewal would be the third', async (t) => {
     const { given } = specification(t);
-    const history = [
-      ...strict,
-      ...acquisition({ at: T0 + DAY, licenseId: 'S2', deviceId: 'd2', titleId: 'strict-a', studioId: 'strict', windowDays: 7 }),
-    ];
-    const refusal = given(history).when(renew({ now: T0 + 2 * DAY, licenseId: 'S1' })).then('YEARLY_TITLE_LIMIT');
+    const history = [...strict, ...acquisition({ at: T0 + DAY, licenseId: 'S2', deviceId: 'd2', titleId: 'strict-a', studioId: 'strict', windowDays: 7 })];
+    const refusal = given(history)
+      .when(renew({ now: T0 + 2 * DAY, licenseId: 'S1' }))
+      .then('YEARLY_TITLE_LIMIT');
     t.same(refusal.details, {
       titleId: 'strict-a',
       limit: 2,
@@ -171,7 +158,9 @@ t.test('YEARLY_TITLE_LIMIT on renewal, when the studio counts renewals', async (
       licenseRenewed(T0 + DAY, 'S1', T0 + 14 * DAY, 1),
       titleDownloaded({ at: T0 + DAY, titleId: 'strict-a', licenseId: 'S1', deviceId: 'd1', via: 'renew' }),
     ];
-    const refusal = given(history).when(renew({ now: T0 + YEAR - 1, licenseId: 'S1' })).then('YEARLY_TITLE_LIMIT');
+    const refusal = given(history)
+      .when(renew({ now: T0 + YEAR - 1, licenseId: 'S1' }))
+      .then('YEARLY_TITLE_LIMIT');
     t.same(
       refusal.details.countingDownloads,
       [
@@ -193,14 +182,20 @@ t.test('YEARLY_TITLE_LIMIT on renewal, when the studio counts renewals', async (
 
 t.test('LICENSE_NOT_FOUND', async (t) => {
   const { given } = specification(t);
-  const refusal = given(plain).when(renew({ now: T0 + DAY, licenseId: 'nope' })).then('LICENSE_NOT_FOUND');
+  const refusal = given(plain)
+    .when(renew({ now: T0 + DAY, licenseId: 'nope' }))
+    .then('LICENSE_NOT_FOUND');
   t.same(refusal.details, { licenseId: 'nope' });
-  given([]).when(renew({ now: T0, licenseId: 'L1' })).then('LICENSE_NOT_FOUND');
+  given([])
+    .when(renew({ now: T0, licenseId: 'L1' }))
+    .then('LICENSE_NOT_FOUND');
 });
 
 t.test('WRONG_DEVICE', async (t) => {
   const { given } = specification(t);
-  const refusal = given(plain).when(renew({ now: T0 + DAY, licenseId: 'L1', deviceId: 'd2' })).then('WRONG_DEVICE');
+  const refusal = given(plain)
+    .when(renew({ now: T0 + DAY, licenseId: 'L1', deviceId: 'd2' }))
+    .then('WRONG_DEVICE');
   t.same(refusal.details, { licenseId: 'L1', deviceId: 'd2' });
 });
 
@@ -209,7 +204,9 @@ t.test('request ids', async (t) => {
 
   t.test('a repeat within 24h returns the first answer and writes nothing', async (t) => {
     const { given } = specification(t);
-    const decision = given(history).when(renew({ now: T0 + 2 * DAY - 1, licenseId: 'L1', requestId: 'R1' })).then(nothing);
+    const decision = given(history)
+      .when(renew({ now: T0 + 2 * DAY - 1, licenseId: 'L1', requestId: 'R1' }))
+      .then(nothing);
     t.equal(decision.repeated, true);
     t.same(decision.answer, { kind: 'renew', licenseId: 'L1', expiresAt: T0 + 60 * DAY, renewals: 1 });
   });
@@ -245,7 +242,9 @@ t.test('request ids', async (t) => {
       ...withRequestId('R1', [licenseRenewed(T0 + DAY, 'L1', T0 + 60 * DAY, 1)]),
       ...withRequestId('R1', [acquisition({ at: T0, licenseId: 'L2', deviceId: 'd1', titleId: 'other', registersDevice: false })[0]!]),
     ];
-    const decision = given(replayOrder).when(renew({ now: T0 + DAY + 1, licenseId: 'L1', requestId: 'R1' })).then(nothing);
+    const decision = given(replayOrder)
+      .when(renew({ now: T0 + DAY + 1, licenseId: 'L1', requestId: 'R1' }))
+      .then(nothing);
     t.equal(decision.repeated, true, 'the retry is answered, not renewed a second time');
     t.same(decision.answer, { kind: 'renew', licenseId: 'L1', expiresAt: T0 + 60 * DAY, renewals: 1 });
   });

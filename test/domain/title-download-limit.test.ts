@@ -25,9 +25,7 @@ function rulesWith(limit: number | null | undefined, studios: Record<string, num
 
 /** Title `titleId` active on devices d1..dN (uncatalogued titles: no studio, yearly limit 3). */
 function activeOn(titleId: string, devices: number, studioId: string | null = null) {
-  return Array.from({ length: devices }, (_, i) =>
-    acquisition({ at: T0 + i, licenseId: `L${i + 1}`, deviceId: `d${i + 1}`, titleId, studioId }),
-  ).flat();
+  return Array.from({ length: devices }, (_, i) => acquisition({ at: T0 + i, licenseId: `L${i + 1}`, deviceId: `d${i + 1}`, titleId, studioId })).flat();
 }
 
 t.test('absent from the rules: no limit', async (t) => {
@@ -53,7 +51,14 @@ t.test('at the limit, another download of the title is refused on any device', a
       .when(acquire_({ now: T0 + DAY, licenseId: 'L9', deviceId, titleId: 'plain', plan: 'premium' }))
       .then('TITLE_DOWNLOAD_LIMIT');
     t.equal(refusal.message, '2 downloads of title plain are active (limit 2). Release one of them first.');
-    t.same(refusal.details, { titleId: 'plain', limit: 2, activeLicenses: [{ licenseId: 'L1', deviceId: 'd1' }, { licenseId: 'L2', deviceId: 'd2' }] });
+    t.same(refusal.details, {
+      titleId: 'plain',
+      limit: 2,
+      activeLicenses: [
+        { licenseId: 'L1', deviceId: 'd1' },
+        { licenseId: 'L2', deviceId: 'd2' },
+      ],
+    });
   }
 });
 

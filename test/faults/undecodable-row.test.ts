@@ -16,7 +16,17 @@ t.test('an undecodable row fails only its member', async (t) => {
     { aggregateName: 'license', aggregateId: 'L1', at: 1000, type: 'LicenseTeleported', schemaVersion: 1, serializer: 'json', payload: '{}', rulesVersion: 'r', requestId: null },
   ]);
   await store.append('broken-version', EMPTY_HEAD, [
-    { aggregateName: 'license', aggregateId: 'L1', at: 1000, type: 'LicenseReleased', schemaVersion: 99, serializer: 'json', payload: '{"licenseId":"L1"}', rulesVersion: 'r', requestId: null },
+    {
+      aggregateName: 'license',
+      aggregateId: 'L1',
+      at: 1000,
+      type: 'LicenseReleased',
+      schemaVersion: 99,
+      serializer: 'json',
+      payload: '{"licenseId":"L1"}',
+      rulesVersion: 'r',
+      requestId: null,
+    },
   ]);
   const server = await startTestServer({ store });
   t.teardown(() => server.close());
@@ -40,7 +50,10 @@ t.test('an undecodable row fails only its member', async (t) => {
     t.match(command.json().message, new RegExp(`member=${memberId} generation=0 aggregate=license/L1 position=1`), 'the message names the row');
     t.match(command.json().message, why);
   }
-  t.ok(logged.some((line) => line.includes('LicenseTeleported')), 'the row is logged');
+  t.ok(
+    logged.some((line) => line.includes('LicenseTeleported')),
+    'the row is logged',
+  );
   t.same(await store.readHead('broken-type'), { generation: 0, position: 1 });
 
   const healthy = await server.app.inject({ method: 'POST', url: '/v1/members/healthy/licenses', payload: { deviceId: 'd', titleId: 'x' } });

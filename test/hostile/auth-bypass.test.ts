@@ -108,7 +108,14 @@ t.test('the token anywhere but the Authorization header does nothing', async (t)
     ['X-Api-Key', '/v1/admin/rules', [['X-Api-Key', TOKEN]]],
     ['a cookie', '/v1/admin/rules', [['Cookie', `token=${TOKEN}; authorization=Bearer%20${TOKEN}`]]],
     ['Proxy-Authorization', '/v1/admin/rules', [['Proxy-Authorization', `Bearer ${TOKEN}`]]],
-    ['a loopback X-Forwarded-For', '/v1/admin/rules', [['X-Forwarded-For', '127.0.0.1'], ['X-Real-IP', '127.0.0.1']]],
+    [
+      'a loopback X-Forwarded-For',
+      '/v1/admin/rules',
+      [
+        ['X-Forwarded-For', '127.0.0.1'],
+        ['X-Real-IP', '127.0.0.1'],
+      ],
+    ],
   ];
   for (const [label, target, headers] of attempts) expectKeptOut(t, await send(port, 'GET', target, headers), label);
 });

@@ -61,7 +61,17 @@ t.test('playback sessions: startedAt and its end (startedAt + durationMs) in ran
     expectOutOfRange(t, await playback(s, 'player', licenseId, session(startedAt)), 'body.events.0.startedAt', startedAt);
   }
   expectOutOfRange(t, await playback(s, 'player', licenseId, session('9999-12-31T23:59:59.000Z', 1000)), 'body.events.0.durationMs', 'a session ending after the range');
-  expectOutOfRange(t, await playback(s, 'player', licenseId, { events: [{ sessionId: 'ok', startedAt: '2026-01-01T00:00:00Z', durationMs: 5 }, { sessionId: 'bad', startedAt: '1969-01-01T00:00:00Z', durationMs: 5 }] }), 'body.events.1.startedAt', 'the second of two');
+  expectOutOfRange(
+    t,
+    await playback(s, 'player', licenseId, {
+      events: [
+        { sessionId: 'ok', startedAt: '2026-01-01T00:00:00Z', durationMs: 5 },
+        { sessionId: 'bad', startedAt: '1969-01-01T00:00:00Z', durationMs: 5 },
+      ],
+    }),
+    'body.events.1.startedAt',
+    'the second of two',
+  );
   t.same(await s.store.readHead('player'), head, 'nothing was written');
   const edge = await playback(s, 'player', licenseId, session('9999-12-31T23:59:58.999Z', 1000));
   t.equal(edge.status, 202, `a session ending on the last instant is recorded: ${edge.raw}`);
@@ -142,7 +152,10 @@ t.test('the edges of the range are written and read back after a restart', async
   t.teardown(() => second.close());
   const after = await licenses(second, 'edges');
   t.same(after.map((l) => l['licenseId']).sort(), [early, late].sort(), 'both licenses read back');
-  t.same(after.map((l) => [l['acquiredAt'], l['expiresAt']]), before.map((l) => [l['acquiredAt'], l['expiresAt']]));
+  t.same(
+    after.map((l) => [l['acquiredAt'], l['expiresAt']]),
+    before.map((l) => [l['acquiredAt'], l['expiresAt']]),
+  );
   t.same(after.map((l) => l['expiresAt']).sort(), [new Date(30 * DAY).toISOString(), MAX_ISO].sort(), 'an expiry on the last instant');
   const events = await call(second, { method: 'GET', url: '/v1/debug/members/edges/events' });
   t.equal(events.status, 200);
@@ -151,7 +164,17 @@ t.test('the edges of the range are written and read back after a restart', async
 
 t.test('stored times outside the range are undecodable rows, never a 500', async (t) => {
   const s = await server(t);
-  const row = (at: number, payload: string) => ({ aggregateName: 'license', aggregateId: 'L1', at, type: 'LicenseAcquired', schemaVersion: 1, serializer: 'json', payload, rulesVersion: 'r', requestId: null });
+  const row = (at: number, payload: string) => ({
+    aggregateName: 'license',
+    aggregateId: 'L1',
+    at,
+    type: 'LicenseAcquired',
+    schemaVersion: 1,
+    serializer: 'json',
+    payload,
+    rulesVersion: 'r',
+    requestId: null,
+  });
   const good = '{"licenseId":"L1","deviceId":"d","titleId":"t","studioId":null,"expiresAt":100000}';
   await s.store.append('far-row', EMPTY_HEAD, [row(9e15, good)]); // past what toISOString() can even show
   await s.store.append('neg-row', EMPTY_HEAD, [row(-1, good)]);
@@ -190,7 +213,11 @@ t.test('worker threads follow the manual clock backwards as well as forwards', a
   await setTo(T0 + 100 * DAY);
   t.equal(expiryOf(await actorAcquire(s, 'ahead', { deviceId: 'p', titleId: 'open-a' })), new Date(T0 + 130 * DAY).toISOString(), 'forwards');
   await setTo(T0);
-  t.equal(expiryOf(await actorAcquire(s, 'behind', { deviceId: 'p', titleId: 'open-a' })), new Date(T0 + 30 * DAY).toISOString(), 'backwards: the worker decides at the earlier time');
+  t.equal(
+    expiryOf(await actorAcquire(s, 'behind', { deviceId: 'p', titleId: 'open-a' })),
+    new Date(T0 + 30 * DAY).toISOString(),
+    'backwards: the worker decides at the earlier time',
+  );
   // A member whose newest event is later than the clock is never stamped before it.
   t.equal(expiryOf(await actorAcquire(s, 'ahead', { deviceId: 'p', titleId: 'open-b' })), new Date(T0 + 130 * DAY).toISOString(), 'a member keeps its order in time');
   await setTo(T0 + DAY);
@@ -204,8 +231,11 @@ t.test('CLI time flags outside the range are usage errors naming the flag', asyn
   await writeFile(configPath, JSON.stringify({ service: { store: 'sqlite', sqlite: { path: 'events.db' } }, rules: testRules() }));
   const cli = (...args: string[]) =>
     new Promise<{ code: number; stderr: string }>((resolve) => {
-      execFile(process.execPath, ['bin/license-accounting.mjs', '--config', configPath, ...args], { cwd: REPO_ROOT, timeout: 60_000, env: { ...process.env, LICENSE_CONFIG: '' } }, (error, _stdout, stderr) =>
-        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stderr }),
+      execFile(
+        process.execPath,
+        ['bin/license-accounting.mjs', '--config', configPath, ...args],
+        { cwd: REPO_ROOT, timeout: 60_000, env: { ...process.env, LICENSE_CONFIG: '' } },
+        (error, _stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stderr }),
       );
     });
   const explain = await cli('explain', 'm1', '--title', 't', '--device', 'd', '--at', '1969-12-31T23:59:59Z');

@@ -52,7 +52,12 @@ t.test('deep nesting within the limit is a quick 400, never a stack overflow', a
     ['100k nested objects, valid JSON', `${'{"a":'.repeat(depth)}1${'}'.repeat(depth)}`, 'VALIDATION_FAILED', 400],
     ['deep nesting inside an accepted field', `{"deviceId":"d1","titleId":"t","requestId":${'['.repeat(depth)}${']'.repeat(depth)}}`, 'VALIDATION_FAILED', 400],
     // __proto__ makes the parser walk the whole tree looking for prototype keys.
-    ['a __proto__ key under 50k levels', `{"deviceId":"d1","titleId":"t","x":${'{"a":'.repeat(depth / 2)}{"__proto__":{"polluted":1}}${'}'.repeat(depth / 2)}}`, 'INVALID_JSON', 400],
+    [
+      'a __proto__ key under 50k levels',
+      `{"deviceId":"d1","titleId":"t","x":${'{"a":'.repeat(depth / 2)}{"__proto__":{"polluted":1}}${'}'.repeat(depth / 2)}}`,
+      'INVALID_JSON',
+      400,
+    ],
   ];
   for (const [label, body, code, status] of cases) {
     expectQuick(t, await post(port, '/v1/members/m1/licenses', body), status, code, label);

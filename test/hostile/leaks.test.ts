@@ -16,7 +16,8 @@ import { T0, TEST_ADMIN_TOKEN, testRules } from '../support/fixtures.ts';
 import { listening, rawExchange, rawRequest, type RawAnswer } from './raw-http.ts';
 
 const CQL = 'SELECT position FROM license_accounting.events WHERE member_id = ?; INSERT INTO events (member_id) VALUES (?); UPDATE heads SET position = ? WHERE member_id = ?';
-const STACK = '\n    at CassandraEventStore.readHead (/work/main/src/store/cassandra/cassandra-event-store.ts:120:11)\n    at /home/svc/node_modules/cassandra-driver/lib/client.js:1:1';
+const STACK =
+  '\n    at CassandraEventStore.readHead (/work/main/src/store/cassandra/cassandra-event-store.ts:120:11)\n    at /home/svc/node_modules/cassandra-driver/lib/client.js:1:1';
 const WRONG_TOKEN = 'wrong-token-9f8e7d6c5b4a39281706';
 
 /**
@@ -118,7 +119,10 @@ async function provokeEverything(t: Test, s: Setup): Promise<void> {
   expectStatus(await rawRequest(s.admin, 'POST', '/v1/admin/rules/reload', { headers: AUTH }), 409, 'reload of a missing file');
 
   // Framework errors, on both ports.
-  for (const [port, where] of [[s.edge, 'edge'], [s.admin, 'admin']] as const) {
+  for (const [port, where] of [
+    [s.edge, 'edge'],
+    [s.admin, 'admin'],
+  ] as const) {
     const badUrl = await rawRequest(port, 'GET', '/v1/members/%E0%A4%A/licenses');
     t.ok(badUrl.status === 400 || badUrl.status === 404, `${where}: bad percent-encoding is a 4xx`);
     clean(badUrl, `${where}: bad percent-encoding`);
@@ -168,7 +172,8 @@ t.test('/docs and /metrics: public by default, behind the admin token or off by 
   t.same(await statuses(moved.adminPort ?? 0, true), [200, 200], 'and answers with it');
 
   const off = await listening(t, { separateAdmin: true, service: { http: { docs: 'off', metrics: 'off' } } });
-  for (const port of [off.edgePort, off.adminPort ?? 0]) t.same(await statuses(port, true), [404, 404], `"off": neither exists on port ${port === off.edgePort ? 'edge' : 'admin'}`);
+  for (const port of [off.edgePort, off.adminPort ?? 0])
+    t.same(await statuses(port, true), [404, 404], `"off": neither exists on port ${port === off.edgePort ? 'edge' : 'admin'}`);
 
   const noToken = await listening(t, { adminToken: null, service: { http: { docs: 'admin', metrics: 'admin' } } });
   t.same(await statuses(noToken.edgePort, false), [404, 404], '"admin" with no admin token: they do not exist (never open)');

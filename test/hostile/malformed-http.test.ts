@@ -42,15 +42,30 @@ const REFUSED: Case[] = [
     status: 400,
     code: 'MALFORMED_REQUEST',
   },
-  { name: 'a negative Content-Length', bytes: (h) => `POST /v1/members/m1/licenses HTTP/1.1\r\nHost: ${h}\r\n${JSON_TYPE}Content-Length: -1\r\n\r\n{}`, status: 400, code: 'MALFORMED_REQUEST' },
-  { name: 'a Content-Length that is not a number', bytes: (h) => `POST /v1/members/m1/licenses HTTP/1.1\r\nHost: ${h}\r\n${JSON_TYPE}Content-Length: 2x\r\n\r\n{}`, status: 400, code: 'MALFORMED_REQUEST' },
+  {
+    name: 'a negative Content-Length',
+    bytes: (h) => `POST /v1/members/m1/licenses HTTP/1.1\r\nHost: ${h}\r\n${JSON_TYPE}Content-Length: -1\r\n\r\n{}`,
+    status: 400,
+    code: 'MALFORMED_REQUEST',
+  },
+  {
+    name: 'a Content-Length that is not a number',
+    bytes: (h) => `POST /v1/members/m1/licenses HTTP/1.1\r\nHost: ${h}\r\n${JSON_TYPE}Content-Length: 2x\r\n\r\n{}`,
+    status: 400,
+    code: 'MALFORMED_REQUEST',
+  },
   {
     name: 'Content-Length with chunked',
     bytes: (h) => `POST /v1/members/m1/licenses HTTP/1.1\r\nHost: ${h}\r\n${JSON_TYPE}Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n`,
     status: 400,
     code: 'MALFORMED_REQUEST',
   },
-  { name: 'a transfer coding other than chunked', bytes: (h) => `POST /v1/members/m1/licenses HTTP/1.1\r\nHost: ${h}\r\n${JSON_TYPE}Transfer-Encoding: gzip\r\n\r\n{}`, status: 400, code: 'MALFORMED_REQUEST' },
+  {
+    name: 'a transfer coding other than chunked',
+    bytes: (h) => `POST /v1/members/m1/licenses HTTP/1.1\r\nHost: ${h}\r\n${JSON_TYPE}Transfer-Encoding: gzip\r\n\r\n{}`,
+    status: 400,
+    code: 'MALFORMED_REQUEST',
+  },
   {
     name: 'a chunk size that is not hex',
     bytes: (h) => `POST /v1/members/m1/licenses HTTP/1.1\r\nHost: ${h}\r\n${JSON_TYPE}Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n`,
@@ -118,7 +133,10 @@ t.test('well-formed edge cases are served normally', async (t) => {
   t.equal(http10.status, 200, 'HTTP/1.0 needs no Host');
   const expectContinue = await rawExchange(
     edgePort,
-    [`POST /v1/members/m2/licenses HTTP/1.1\r\nHost: ${host}\r\n${JSON_TYPE}Content-Length: ${Buffer.byteLength(ACQUIRE)}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`, ACQUIRE],
+    [
+      `POST /v1/members/m2/licenses HTTP/1.1\r\nHost: ${host}\r\n${JSON_TYPE}Content-Length: ${Buffer.byteLength(ACQUIRE)}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`,
+      ACQUIRE,
+    ],
     { gapMs: 100 },
   );
   t.match(expectContinue.raw, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 201 /, 'Expect: 100-continue is honoured');

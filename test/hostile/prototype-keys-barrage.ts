@@ -148,7 +148,11 @@ async function oneName(client: Client, n: string, f: Findings, members: Set<stri
   f.expect(`${n}: check with the default plan (named __proto__)`, await send('GET', `${m}/check?deviceId=${q(n)}&titleId=${q(n)}`), 200);
   const listed = await send('GET', `${m}/licenses`);
   if (f.expect(`${n}: list`, listed, 200)) {
-    f.check(`${n}: the list holds the license`, (listed.body.licenses as { licenseId: string; studioId: string }[]).some((l) => l.licenseId === license && l.studioId === n), listed.text);
+    f.check(
+      `${n}: the list holds the license`,
+      (listed.body.licenses as { licenseId: string; studioId: string }[]).some((l) => l.licenseId === license && l.studioId === n),
+      listed.text,
+    );
   }
   const L = `${m}/licenses/${q(license)}`;
   f.expect(`${n}: renew`, await send('POST', `${L}/renew`, { deviceId: n }), 200);
@@ -219,7 +223,12 @@ async function oneName(client: Client, n: string, f: Findings, members: Set<stri
     [`/v1/debug/members/${q(n)}/events?${q(n)}=1`, 400],
     [`/v1/debug/members/${q(n)}/explain?deviceId=d&titleId=t&${q(n)}=1`, 400],
   ] as const) {
-    f.expect(`${n}: query key in GET ${path}`, await send('GET', path, undefined, path.startsWith('/v1/debug') ? ADMIN : {}), status, status === 400 ? 'VALIDATION_FAILED' : undefined);
+    f.expect(
+      `${n}: query key in GET ${path}`,
+      await send('GET', path, undefined, path.startsWith('/v1/debug') ? ADMIN : {}),
+      status,
+      status === 400 ? 'VALIDATION_FAILED' : undefined,
+    );
   }
 
   // The name as a body key, at the top and nested, and hiding required fields under it. The JSON
@@ -261,8 +270,16 @@ async function oneName(client: Client, n: string, f: Findings, members: Set<stri
   const events = await send('GET', `${dm}/events?aggregate=license&aggregateId=${q(license)}`, undefined, ADMIN);
   if (f.expect(`${n}: debug events of the license`, events, 200)) {
     const rows = (events.body?.events ?? []) as { correlationId: string | null; requestId: string | null; type: string }[];
-    f.check(`${n}: the history shows the license`, rows.some((row) => row.type === 'LicenseAcquired'), events.text.slice(0, 300));
-    f.check(`${n}: the acquire's events carry X-Request-Id ${n} and requestId ${n}`, rows.some((row) => row.correlationId === n && row.requestId === n), events.text.slice(0, 300));
+    f.check(
+      `${n}: the history shows the license`,
+      rows.some((row) => row.type === 'LicenseAcquired'),
+      events.text.slice(0, 300),
+    );
+    f.check(
+      `${n}: the acquire's events carry X-Request-Id ${n} and requestId ${n}`,
+      rows.some((row) => row.correlationId === n && row.requestId === n),
+      events.text.slice(0, 300),
+    );
   }
   f.expect(`${n}: debug events of device ${n}`, await send('GET', `${dm}/events?aggregate=device&aggregateId=${q(n)}`, undefined, ADMIN), 200);
   f.expect(`${n}: debug state`, await send('GET', `${dm}/state`, undefined, ADMIN), 200);
@@ -276,8 +293,14 @@ async function oneName(client: Client, n: string, f: Findings, members: Set<stri
     );
   }
   const byDefault = await send('GET', `${dm}/explain?deviceId=${q(n)}&titleId=${q(n)}`, undefined, ADMIN);
-  if (f.expect(`${n}: debug explain with the default plan`, byDefault, 200)) f.check(`${n}: the default plan is __proto__`, byDefault.body.limits?.plan === '__proto__', JSON.stringify(byDefault.body.limits));
-  f.expect(`${n}: explain under rules version ${n}`, await send('GET', `${dm}/explain?deviceId=d&titleId=t&rulesVersion=${q(n)}`, undefined, ADMIN), 404, 'RULES_VERSION_NOT_FOUND');
+  if (f.expect(`${n}: debug explain with the default plan`, byDefault, 200))
+    f.check(`${n}: the default plan is __proto__`, byDefault.body.limits?.plan === '__proto__', JSON.stringify(byDefault.body.limits));
+  f.expect(
+    `${n}: explain under rules version ${n}`,
+    await send('GET', `${dm}/explain?deviceId=d&titleId=t&rulesVersion=${q(n)}`, undefined, ADMIN),
+    404,
+    'RULES_VERSION_NOT_FOUND',
+  );
   f.expect(`${n}: debug without the token`, await send('GET', `${dm}/state`, undefined, { authorization: `Bearer ${n}` }), 401, 'UNAUTHORIZED');
   f.expect(`${n}: snapshot now`, await send('POST', `/v1/admin/members/${q(n)}/snapshot`, undefined, ADMIN), 200);
   if (options.nodeIds && !options.nodeIds.includes(n)) {

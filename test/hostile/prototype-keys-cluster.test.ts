@@ -128,7 +128,11 @@ t.test('every prototype property name in every id position: a cluster of nodes n
 
   t.same(prototypeChanges(before), [], 'this process: Object.prototype and Function.prototype unchanged');
   const workersAfter = actorWorkers(await workerPrototypes());
-  t.same(workersAfter.map((w) => w.workerId), workersBefore.map((w) => w.workerId), 'the same worker threads are alive');
+  t.same(
+    workersAfter.map((w) => w.workerId),
+    workersBefore.map((w) => w.workerId),
+    'the same worker threads are alive',
+  );
   t.same(workersAfter, workersBefore, 'every worker thread: prototype property names unchanged');
   for (const node of nodes.values()) {
     t.equal((await node.server.pool?.stats())?.length, 1, `node ${node.id}'s worker answers`);
@@ -149,7 +153,11 @@ t.test('every prototype property name in every id position: a cluster of nodes n
 
   const everyone = [...members, ...absent.members, 'alice'];
   const listed = await licensesOf(client, everyone);
-  t.same([...listed].filter(([, answer]) => !answer.startsWith('200 ')), [], 'every member is listed');
+  t.same(
+    [...listed].filter(([, answer]) => !answer.startsWith('200 ')),
+    [],
+    'every member is listed',
+  );
 
   // The operator drains node constructor: its members move to node __proto__. The plan and the
   // handoff's progress count the moves by target node id, in objects where `__proto__` is a key.

@@ -8,9 +8,7 @@
 import { Session } from 'node:inspector';
 
 /** Taken at import, before any request could have changed a prototype. */
-export const PROTOTYPE_NAMES: readonly string[] = [
-  ...new Set([...Object.getOwnPropertyNames(Object.prototype), ...Object.getOwnPropertyNames(Function.prototype)]),
-].sort();
+export const PROTOTYPE_NAMES: readonly string[] = [...new Set([...Object.getOwnPropertyNames(Object.prototype), ...Object.getOwnPropertyNames(Function.prototype)])].sort();
 
 /** The id grammar of every id position (src/http/schemas.ts). */
 export const ID_GRAMMAR = /^[A-Za-z0-9._:-]{1,128}$/;

@@ -52,7 +52,11 @@ t.test('the mailbox runs one name at a time and counts each name apart', async (
     }),
   ]);
   t.equal(mailbox.activeKeys, PROTOTYPE_NAMES.length, 'one queue per name');
-  await t.rejects(mailbox.run('__proto__', async () => {}), { code: 'OVERLOADED' }, 'each name has its own bound');
+  await t.rejects(
+    mailbox.run('__proto__', async () => {}),
+    { code: 'OVERLOADED' },
+    'each name has its own bound',
+  );
   release();
   await Promise.all(runs);
   for (const name of PROTOTYPE_NAMES) t.ok(order.indexOf(`${name}:1`) < order.indexOf(`${name}:2`), `${name}: in order`);

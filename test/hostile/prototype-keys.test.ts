@@ -86,7 +86,11 @@ t.test('every prototype property name in every id position: worker threads, SQLi
   t.equal(health.status, 200, 'the process answers');
   const normal = await client.send('POST', '/v1/members/alice/licenses', { body: { deviceId: 'phone-1', titleId: 'open-a', plan: 'standard' } });
   t.equal(normal.status, 201, `a normal acquire works: ${normal.text}`);
-  t.same(Object.keys(normal.body ?? {}).sort(), ['expiresAt', 'licenseId', 'memberId', 'deviceId', 'rulesVersion', 'studioId', 'titleId'].sort(), 'and its body has exactly the documented fields');
+  t.same(
+    Object.keys(normal.body ?? {}).sort(),
+    ['expiresAt', 'licenseId', 'memberId', 'deviceId', 'rulesVersion', 'studioId', 'titleId'].sort(),
+    'and its body has exactly the documented fields',
+  );
   const metrics = await client.send('GET', '/metrics');
   t.equal(metrics.status, 200, '/metrics answers');
   t.match(metrics.text, /http_requests_total\{/, '/metrics has the request counts');
@@ -94,7 +98,9 @@ t.test('every prototype property name in every id position: worker threads, SQLi
   const shown = await client.send('GET', '/v1/admin/rules', { headers: ADMIN });
   t.equal(shown.status, 200, 'the admin API shows the rules');
   t.same(
-    PROTOTYPE_NAMES.filter((name) => !Object.hasOwn(shown.body.rules.plans, name) || !Object.hasOwn(shown.body.rules.studios, name) || !Object.hasOwn(shown.body.rules.titles, name)),
+    PROTOTYPE_NAMES.filter(
+      (name) => !Object.hasOwn(shown.body.rules.plans, name) || !Object.hasOwn(shown.body.rules.studios, name) || !Object.hasOwn(shown.body.rules.titles, name),
+    ),
     [],
     'with every plan, studio and title named after a prototype property',
   );
@@ -109,7 +115,11 @@ t.test('every prototype property name in every id position: worker threads, SQLi
 
   const everyone = [...members, ...absent.members, 'alice'];
   const listed = await licensesOf(client, everyone);
-  t.same([...listed].filter(([, answer]) => !answer.startsWith('200 ')), [], 'every member is listed');
+  t.same(
+    [...listed].filter(([, answer]) => !answer.startsWith('200 ')),
+    [],
+    'every member is listed',
+  );
   await server.close();
   server = null;
   server = await start();

@@ -115,7 +115,10 @@ t.test('slow headers (slowloris) and a connection that never speaks are cut afte
   const slowloris = await slowClient(port, `GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n`, 'X-a: b\r\n', 100);
   const silent = await slowClient(port, '', '', 60_000);
   t.teardown(() => [slowloris, silent].forEach((each) => each.socket.destroy()));
-  for (const [label, client] of [['slow headers', slowloris], ['silent connection', silent]] as const) {
+  for (const [label, client] of [
+    ['slow headers', slowloris],
+    ['silent connection', silent],
+  ] as const) {
     const { answer, afterMs } = await client.ended;
     expectCatalogAnswer(t, answer, 408, 'REQUEST_TIMEOUT', label);
     t.ok(afterMs >= HEADERS_TIMEOUT - 100 && afterMs <= HEADERS_TIMEOUT + LATE_BY, `${label}: cut after the headers timeout (${afterMs} ms)`);

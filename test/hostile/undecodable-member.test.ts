@@ -36,8 +36,19 @@ function row(o: Partial<NewEventRecord> & Pick<NewEventRecord, 'aggregateName' |
 /** A member's first acquisition, as the service writes it (positions 1 to 3). */
 function acquisition(licenseId: string, overrides: Partial<NewEventRecord> = {}): NewEventRecord[] {
   return [
-    row({ aggregateName: 'license', aggregateId: licenseId, type: 'LicenseAcquired', payload: JSON.stringify({ licenseId, deviceId: 'phone', titleId: 'open-a', studioId: 'open', expiresAt: T0 + 30 * DAY }), ...overrides }),
-    row({ aggregateName: 'downloaded', aggregateId: 'open-a', type: 'TitleDownloaded', payload: JSON.stringify({ titleId: 'open-a', licenseId, deviceId: 'phone', via: 'acquire' }) }),
+    row({
+      aggregateName: 'license',
+      aggregateId: licenseId,
+      type: 'LicenseAcquired',
+      payload: JSON.stringify({ licenseId, deviceId: 'phone', titleId: 'open-a', studioId: 'open', expiresAt: T0 + 30 * DAY }),
+      ...overrides,
+    }),
+    row({
+      aggregateName: 'downloaded',
+      aggregateId: 'open-a',
+      type: 'TitleDownloaded',
+      payload: JSON.stringify({ titleId: 'open-a', licenseId, deviceId: 'phone', via: 'acquire' }),
+    }),
     row({ aggregateName: 'device', aggregateId: 'phone', type: 'DeviceRegistered', payload: '{"deviceId":"phone"}' }),
   ];
 }
@@ -45,12 +56,32 @@ function acquisition(licenseId: string, overrides: Partial<NewEventRecord> = {})
 /** Rows a member's history may hold that this code cannot use, each after a good acquisition of L1. */
 const BAD_ROWS: { label: string; row: NewEventRecord; shown: RegExp | null }[] = [
   { label: 'an unknown type', row: row({ aggregateName: 'license', aggregateId: 'L1', type: 'LicenseTeleported', payload: '{"licenseId":"L1"}' }), shown: /unknown event type/ },
-  { label: 'a newer schema version', row: row({ aggregateName: 'license', aggregateId: 'L1', type: 'LicenseReleased', schemaVersion: 9, payload: '{"licenseId":"L1"}' }), shown: /newer schema/ },
-  { label: 'a payload that is not JSON', row: row({ aggregateName: 'license', aggregateId: 'L1', type: 'LicenseReleased', schemaVersion: 2, payload: '{"licen' }), shown: /not JSON/ },
-  { label: 'a payload without a field', row: row({ aggregateName: 'license', aggregateId: 'L1', type: 'LicenseRenewed', payload: '{"licenseId":"L1","renewals":1}' }), shown: /"expiresAt" is missing or invalid/ },
-  { label: 'a row under another aggregate', row: row({ aggregateName: 'license', aggregateId: 'L9', type: 'LicenseReleased', schemaVersion: 2, payload: '{"licenseId":"L1","cause":"member"}' }), shown: /names aggregate license\/L1/ },
+  {
+    label: 'a newer schema version',
+    row: row({ aggregateName: 'license', aggregateId: 'L1', type: 'LicenseReleased', schemaVersion: 9, payload: '{"licenseId":"L1"}' }),
+    shown: /newer schema/,
+  },
+  {
+    label: 'a payload that is not JSON',
+    row: row({ aggregateName: 'license', aggregateId: 'L1', type: 'LicenseReleased', schemaVersion: 2, payload: '{"licen' }),
+    shown: /not JSON/,
+  },
+  {
+    label: 'a payload without a field',
+    row: row({ aggregateName: 'license', aggregateId: 'L1', type: 'LicenseRenewed', payload: '{"licenseId":"L1","renewals":1}' }),
+    shown: /"expiresAt" is missing or invalid/,
+  },
+  {
+    label: 'a row under another aggregate',
+    row: row({ aggregateName: 'license', aggregateId: 'L9', type: 'LicenseReleased', schemaVersion: 2, payload: '{"licenseId":"L1","cause":"member"}' }),
+    shown: /names aggregate license\/L1/,
+  },
   // Decodes, but renews a license the member never acquired: shown as data, refused by the fold.
-  { label: 'an event that does not apply', row: row({ aggregateName: 'license', aggregateId: 'L7', type: 'LicenseRenewed', payload: `{"licenseId":"L7","expiresAt":${T0 + 60 * DAY},"renewals":1}` }), shown: null },
+  {
+    label: 'an event that does not apply',
+    row: row({ aggregateName: 'license', aggregateId: 'L7', type: 'LicenseRenewed', payload: `{"licenseId":"L7","expiresAt":${T0 + 60 * DAY},"renewals":1}` }),
+    shown: null,
+  },
 ];
 
 function expectUnreadable(t: Asserts, res: Answer, label: string): void {
@@ -116,15 +147,43 @@ t.test('an undecodable snapshot is skipped: the member is rebuilt from its event
   const s = await server(t, { service: { snapshot: { eventCount: 200, replayMs: 60_000 } } });
   const head = await s.store.append('snap', EMPTY_HEAD, acquisition('L1'));
   // Version 1 in name, but an expiry no date-time can show: decoding it refuses it.
-  const state = { licenses: [{ licenseId: 'L1', deviceId: 'phone', titleId: 'open-a', studioId: 'open', acquiredAt: T0, expiresAt: 9e15, renewals: 0, releasedAt: null, releaseCause: null, playbackSessions: 0, playbackMs: 0 }], downloaded: [], devices: [], requests: [], lastEventAt: T0 };
+  const state = {
+    licenses: [
+      {
+        licenseId: 'L1',
+        deviceId: 'phone',
+        titleId: 'open-a',
+        studioId: 'open',
+        acquiredAt: T0,
+        expiresAt: 9e15,
+        renewals: 0,
+        releasedAt: null,
+        releaseCause: null,
+        playbackSessions: 0,
+        playbackMs: 0,
+      },
+    ],
+    downloaded: [],
+    devices: [],
+    requests: [],
+    lastEventAt: T0,
+  };
   await s.store.writeSnapshot('snap', head, { takenAt: T0, schemaVersion: 1, payload: JSON.stringify(state) });
   const listed = await get(s, '/v1/members/snap/licenses');
   t.equal(listed.status, 200, listed.raw);
   t.equal((listed.body['licenses'] as Json[])[0]?.['expiresAt'], new Date(T0 + 30 * DAY).toISOString(), 'from the events');
   const shown = await get(s, '/v1/debug/members/snap/state');
   t.equal(shown.status, 200);
-  t.match(shown.body['latestSnapshot'], { generation: 1, position: 3, schemaVersion: 1, usable: false, payload: JSON.stringify(state), decodeError: /bad time/ }, 'the debug API shows the raw snapshot row with its decode error');
-  await s.store.writeSnapshot('snap', { generation: 1, position: 3 }, { takenAt: T0, schemaVersion: 1, payload: JSON.stringify({ ...state, licenses: [{ ...state.licenses[0], expiresAt: T0 + 30 * DAY }] }) });
+  t.match(
+    shown.body['latestSnapshot'],
+    { generation: 1, position: 3, schemaVersion: 1, usable: false, payload: JSON.stringify(state), decodeError: /bad time/ },
+    'the debug API shows the raw snapshot row with its decode error',
+  );
+  await s.store.writeSnapshot(
+    'snap',
+    { generation: 1, position: 3 },
+    { takenAt: T0, schemaVersion: 1, payload: JSON.stringify({ ...state, licenses: [{ ...state.licenses[0], expiresAt: T0 + 30 * DAY }] }) },
+  );
   const fixed = await get(s, '/v1/debug/members/snap/state');
   t.match(fixed.body['latestSnapshot'], { generation: 2, usable: true });
   t.notOk('payload' in (fixed.body['latestSnapshot'] as Json), 'a usable snapshot is not dumped');
@@ -139,11 +198,18 @@ t.test('license-accounting repair: list, void (compensating row), served again (
   await writeFile(configPath, JSON.stringify({ service, rules: testRules() }));
   const cli = (...args: string[]) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, ['bin/license-accounting.mjs', '--config', configPath, ...args], { cwd: REPO_ROOT, timeout: 60_000, env: { ...process.env, LICENSE_CONFIG: '' } }, (error, stdout, stderr) =>
-        resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      execFile(
+        process.execPath,
+        ['bin/license-accounting.mjs', '--config', configPath, ...args],
+        { cwd: REPO_ROOT, timeout: 60_000, env: { ...process.env, LICENSE_CONFIG: '' } },
+        (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
       );
     });
-  const lines = (text: string): Json[] => text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Json);
+  const lines = (text: string): Json[] =>
+    text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Json);
 
   {
     const store = new SqliteEventStore(dbPath);
@@ -151,13 +217,18 @@ t.test('license-accounting repair: list, void (compensating row), served again (
     await store.append('mend', await store.append('mend', EMPTY_HEAD, acquisition('L1')), [BAD_ROWS[1]!.row]);
     // orphan: the acquisition itself is unreadable, and a later renewal of it only applies on top of it.
     const orphanHead = await store.append('orphan', EMPTY_HEAD, acquisition('L2', { schemaVersion: 9 }));
-    await store.append('orphan', orphanHead, [row({ aggregateName: 'license', aggregateId: 'L2', at: T0 + DAY, type: 'LicenseRenewed', payload: `{"licenseId":"L2","expiresAt":${T0 + 60 * DAY},"renewals":1}` })]);
+    await store.append('orphan', orphanHead, [
+      row({ aggregateName: 'license', aggregateId: 'L2', at: T0 + DAY, type: 'LicenseRenewed', payload: `{"licenseId":"L2","expiresAt":${T0 + 60 * DAY},"renewals":1}` }),
+    ]);
     await store.close();
   }
 
   const listed = await cli('repair', 'mend');
   t.equal(listed.code, 1, 'exit 1 while a row is not voided');
-  t.match(lines(listed.stdout), [{ generation: 0, position: 4, type: 'LicenseReleased', schemaVersion: 9, voided: false, error: /newer schema/ }, { memberId: 'mend', notVoided: 1, serviceable: false, latestSnapshot: null }]);
+  t.match(lines(listed.stdout), [
+    { generation: 0, position: 4, type: 'LicenseReleased', schemaVersion: 9, voided: false, error: /newer schema/ },
+    { memberId: 'mend', notVoided: 1, serviceable: false, latestSnapshot: null },
+  ]);
 
   t.equal((await cli('repair', 'mend', '--void', '0:4')).code, 2, 'a void needs a reason');
   t.equal((await cli('repair', 'mend', '--void', 'four', '--reason', 'x')).code, 2, 'and a generation:position');
@@ -168,7 +239,9 @@ t.test('license-accounting repair: list, void (compensating row), served again (
 
   const voided = await cli('repair', 'mend', '--void', '0:4', '--reason', 'written by v9 before the rollback');
   t.equal(voided.code, 0, voided.stderr);
-  t.match(lines(voided.stdout), [{ memberId: 'mend', outcome: 'voided', voided: { generation: 0, position: 4 }, void: { generation: 0, position: 5 }, notVoided: [], serviceable: true }]);
+  t.match(lines(voided.stdout), [
+    { memberId: 'mend', outcome: 'voided', voided: { generation: 0, position: 4 }, void: { generation: 0, position: 5 }, notVoided: [], serviceable: true },
+  ]);
   const again = await cli('repair', 'mend', '--void', '0:4', '--reason', 'again');
   t.equal(again.code, 0, 'voiding twice changes nothing');
   t.match(lines(again.stdout), [{ outcome: 'already voided' }]);
@@ -182,20 +255,41 @@ t.test('license-accounting repair: list, void (compensating row), served again (
   const checked = await check(s, 'mend', { deviceId: 'phone', titleId: 'open-a' });
   t.equal(checked.status, 200);
   t.notOk(checked.headers['x-license-degraded'], 'no longer degraded');
-  t.same((await get(s, '/v1/members/mend/licenses')).body['licenses'], [
-    { licenseId: 'L1', deviceId: 'phone', titleId: 'open-a', studioId: 'open', acquiredAt: new Date(T0).toISOString(), expiresAt: new Date(T0 + 30 * DAY).toISOString(), renewals: 0, expired: false },
-  ], 'rebuilt as if the voided release had never been written');
+  t.same(
+    (await get(s, '/v1/members/mend/licenses')).body['licenses'],
+    [
+      {
+        licenseId: 'L1',
+        deviceId: 'phone',
+        titleId: 'open-a',
+        studioId: 'open',
+        acquiredAt: new Date(T0).toISOString(),
+        expiresAt: new Date(T0 + 30 * DAY).toISOString(),
+        renewals: 0,
+        expired: false,
+      },
+    ],
+    'rebuilt as if the voided release had never been written',
+  );
   t.equal((await acquire(s, 'mend', 'phone', 'open-a')).status, 201, 'commands work again');
 
   const events = (await get(s, '/v1/debug/members/mend/events')).body['events'] as Json[];
   t.match(events[3], { position: 4, type: 'LicenseReleased', decodeError: /newer schema/ }, 'the bad row is still there: history is never edited');
-  t.match(events[4], { position: 5, type: 'EventVoided', aggregate: { name: 'license', id: 'L1' }, data: { generation: 0, position: 4, type: 'LicenseReleased', schemaVersion: 9, reason: 'written by v9 before the rollback' } });
+  t.match(events[4], {
+    position: 5,
+    type: 'EventVoided',
+    aggregate: { name: 'license', id: 'L1' },
+    data: { generation: 0, position: 4, type: 'LicenseReleased', schemaVersion: 9, reason: 'written by v9 before the rollback' },
+  });
   const state = await get(s, '/v1/debug/members/mend/state');
   t.match(state.body['skippedRows'], [{ generation: 0, position: 4, voidedBy: { generation: 0, position: 5 } }]);
 
   t.same((await get(s, '/v1/members/orphan/licenses')).body['licenses'], [], 'orphan: neither the voided acquisition nor its renewal count');
   const orphanState = await get(s, '/v1/debug/members/orphan/state');
-  t.same((orphanState.body['skippedRows'] as Json[]).map((r) => r['position']), [1, 4]);
+  t.same(
+    (orphanState.body['skippedRows'] as Json[]).map((r) => r['position']),
+    [1, 4],
+  );
   t.equal((await acquire(s, 'orphan', 'phone', 'open-a')).status, 201);
 });
 

@@ -256,7 +256,10 @@ t.test('an expired but unreleased license still holds its slots', async (t) => {
     const ids: string[] = [];
     for (let i = 1; i <= 5; i++) ids.push(await acquireOk(t, s, 'm1', 'phone', `film-${i}`));
     await advance(t, s, 40 * DAY);
-    t.ok((await licenses(s, 'm1')).every((l) => l['expired'] === true), 'all five expired');
+    t.ok(
+      (await licenses(s, 'm1')).every((l) => l['expired'] === true),
+      'all five expired',
+    );
     const refused = await acquire(s, 'm1', 'phone', 'film-6');
     const details = expectRefusal(t, refused, 'LICENSE_REFUSED', 'DEVICE_DOWNLOAD_LIMIT');
     t.same([...(details['activeLicenseIds'] as string[])].sort(), [...ids].sort());

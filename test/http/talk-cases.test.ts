@@ -6,23 +6,7 @@
  */
 import t from 'tap';
 import { DAY, T0 } from '../support/fixtures.ts';
-import {
-  acquire,
-  acquireOk,
-  advance,
-  check,
-  deactivate,
-  expectError,
-  expectRefusal,
-  head,
-  iso,
-  licenses,
-  playback,
-  releaseOk,
-  renew,
-  server,
-  setClock,
-} from './http-support.ts';
+import { acquire, acquireOk, advance, check, deactivate, expectError, expectRefusal, head, iso, licenses, playback, releaseOk, renew, server, setClock } from './http-support.ts';
 
 const YEAR = 365 * DAY;
 
@@ -98,12 +82,7 @@ t.test('renewing a released license is refused and writes no event', async (t) =
   // A retry with the same request id is still refused: a refusal is not remembered as an answer.
   expectRefusal(t, await renew(s, 'm1', licenseId, { requestId: 'renew-after-release' }), 'RENEWAL_REFUSED', 'LICENSE_RELEASED', 'retried');
   // Nor may it be played.
-  expectRefusal(
-    t,
-    await playback(s, 'm1', licenseId, { events: [{ sessionId: 's1', startedAt: iso(T0 + DAY), durationMs: 10 }] }),
-    'PLAYBACK_REFUSED',
-    'LICENSE_RELEASED',
-  );
+  expectRefusal(t, await playback(s, 'm1', licenseId, { events: [{ sessionId: 's1', startedAt: iso(T0 + DAY), durationMs: 10 }] }), 'PLAYBACK_REFUSED', 'LICENSE_RELEASED');
   t.same(await head(s, 'm1'), before, 'still no event');
   t.same(await licenses(s, 'm1'), [], 'the license stays released');
 });
@@ -129,10 +108,7 @@ t.test('deactivating a device releases all its licenses, and only its licenses',
     'the phone holds nothing',
   );
   t.same(after, tabletBefore, "the tablet's licenses are untouched");
-  t.same(
-    after.map((l) => l['licenseId']).sort(),
-    [...onTablet].sort(),
-  );
+  t.same(after.map((l) => l['licenseId']).sort(), [...onTablet].sort());
 
   // The released licenses behave as released: no renewal, and the release says why.
   const renewed = await renew(s, 'm1', onPhone[0] ?? '');

@@ -90,7 +90,11 @@ t.test('the time bound stops the run by itself', async (t) => {
 
 t.test('non-loopback targets are refused before any request', async (t) => {
   await t.rejects(runLoad({ scenario: scenario as Scenario, targets: ['http://10.1.2.3:3000'] }), { name: 'TargetRefusedError', message: /not a loopback address/ });
-  await t.rejects(runLoad({ scenario: scenario as Scenario, targets: ['http://127.0.0.1:1', 'http://example.com:80'] }), { name: 'TargetRefusedError' }, 'one bad target refuses the run');
+  await t.rejects(
+    runLoad({ scenario: scenario as Scenario, targets: ['http://127.0.0.1:1', 'http://example.com:80'] }),
+    { name: 'TargetRefusedError' },
+    'one bad target refuses the run',
+  );
   const stderr: string[] = [];
   const sink = (into: string[]): NodeJS.WritableStream => ({ write: (chunk: string) => into.push(chunk) }) as unknown as NodeJS.WritableStream;
   const code = await runCli(['--scenario', 'config/load/smoke.json', '--target', 'http://192.168.1.1:3000'], { stdout: sink([]), stderr: sink(stderr) });

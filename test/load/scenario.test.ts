@@ -52,7 +52,15 @@ t.test('only loopback targets are accepted', async (t) => {
     t.doesNotThrow(() => parseTarget(ok), ok);
   }
   t.equal(parseTarget('http://127.1:3000'), 'http://127.0.0.1:3000', 'short IPv4 forms are normalised, then checked');
-  for (const refused of ['http://10.0.0.1:3000', 'http://example.com', 'http://128.0.0.1', 'http://[::2]:1', 'http://localhost.example.com', 'http://0.0.0.0:3000', 'http://[::ffff:10.0.0.1]']) {
+  for (const refused of [
+    'http://10.0.0.1:3000',
+    'http://example.com',
+    'http://128.0.0.1',
+    'http://[::2]:1',
+    'http://localhost.example.com',
+    'http://0.0.0.0:3000',
+    'http://[::ffff:10.0.0.1]',
+  ]) {
     t.throws(() => parseTarget(refused), { name: 'TargetRefusedError', message: /not a loopback address/ }, refused);
   }
   t.throws(() => parseTargets([]), TargetRefusedError);

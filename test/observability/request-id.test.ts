@@ -41,7 +41,13 @@ for (const workers of [0, 2]) {
     const rows = [];
     for await (const row of memberEvents(server.store, 'traced')) rows.push(row);
     t.equal(rows.length, 5, 'two acquires: 3 events, then 2');
-    t.same(rows.slice(0, 3).map((r) => r.correlationId), ['edge-req-42', 'edge-req-42', 'edge-req-42']);
-    t.same(rows.slice(3).map((r) => r.correlationId), [mintedId, mintedId]);
+    t.same(
+      rows.slice(0, 3).map((r) => r.correlationId),
+      ['edge-req-42', 'edge-req-42', 'edge-req-42'],
+    );
+    t.same(
+      rows.slice(3).map((r) => r.correlationId),
+      [mintedId, mintedId],
+    );
   });
 }

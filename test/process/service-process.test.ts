@@ -76,7 +76,11 @@ t.test('rules edited while running apply without a restart; SIGTERM drains; data
   const restarted = await startService(['--config', configPath]);
   t.teardown(() => restarted.child.kill('SIGKILL'));
   const list = (await (await fetch(`${restarted.baseUrl}/v1/members/m-proc/licenses`)).json()) as { licenses: { licenseId: string }[] };
-  t.same(list.licenses.map((l) => l.licenseId), [acquired.body['licenseId']], 'the acknowledged license is still there');
+  t.same(
+    list.licenses.map((l) => l.licenseId),
+    [acquired.body['licenseId']],
+    'the acknowledged license is still there',
+  );
   restarted.child.kill('SIGTERM');
   t.equal(await restarted.exited, 0);
 });

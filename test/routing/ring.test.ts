@@ -13,7 +13,10 @@ import { PROTOTYPE_NAMES, prototypeChanges, prototypeSnapshot } from '../hostile
 t.test('every prototype property name, as a key, routes to a real owner and leaves the prototypes alone', async (t) => {
   const before = prototypeSnapshot();
   t.ok(PROTOTYPE_NAMES.includes('__proto__') && PROTOTYPE_NAMES.includes('constructor') && PROTOTYPE_NAMES.includes('call'), 'the names come from both prototypes');
-  for (const owners of [['worker-0', 'worker-1'], ['n1', 'n2', 'n3']]) {
+  for (const owners of [
+    ['worker-0', 'worker-1'],
+    ['n1', 'n2', 'n3'],
+  ]) {
     const ring = createRing(owners);
     for (const name of PROTOTYPE_NAMES) {
       // Twice: the first lookup fills a cache, the second reads it.
@@ -38,7 +41,11 @@ t.test('owners named after prototype properties each own a fair share of the key
     const owner = ring.ownerOf(`member-${i}`);
     counts.set(owner, (counts.get(owner) ?? 0) + 1);
   }
-  t.same([...counts.keys()].filter((owner) => !owners.includes(owner)), [], 'every key goes to one of the owners, by its own name');
+  t.same(
+    [...counts.keys()].filter((owner) => !owners.includes(owner)),
+    [],
+    'every key goes to one of the owners, by its own name',
+  );
   const fair = sample / owners.length;
   for (const owner of owners) {
     const share = counts.get(owner) ?? 0;

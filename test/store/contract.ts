@@ -99,13 +99,14 @@ export function eventStoreContract(t: Test, harness: StoreHarness): void {
 
   t.test('of concurrent appends at the same head exactly one wins', async (t) => {
     const id = member();
-    const attempts = await Promise.allSettled(
-      Array.from({ length: 8 }, (_, i) => store.append(id, EMPTY_HEAD, [event('license', `L${i}`, 1000), event('device', 'D', 1000)])),
-    );
+    const attempts = await Promise.allSettled(Array.from({ length: 8 }, (_, i) => store.append(id, EMPTY_HEAD, [event('license', `L${i}`, 1000), event('device', 'D', 1000)])));
     const won = attempts.filter((a) => a.status === 'fulfilled');
     const lost = attempts.filter((a): a is PromiseRejectedResult => a.status === 'rejected');
     t.equal(won.length, 1);
-    t.ok(lost.every((a) => errorCode(a.reason) === 'STORE_CONFLICT'), 'the losers get the conflict error');
+    t.ok(
+      lost.every((a) => errorCode(a.reason) === 'STORE_CONFLICT'),
+      'the losers get the conflict error',
+    );
     t.same(await store.readHead(id), { generation: 0, position: 2 });
     t.equal((await collect(store.readGeneration(id, 0))).length, 2, 'only the winner’s events are stored');
   });
@@ -152,7 +153,10 @@ export function eventStoreContract(t: Test, harness: StoreHarness): void {
     await t.rejects(store.append(id, head, [event('license', 'L1', 3000)]), { code: 'STORE_CONFLICT' });
     const after = await store.append(id, next, [event('license', 'L1', 3000)]);
     t.same(after, { generation: 1, position: 3 });
-    t.same((await collect(store.readGeneration(id, 1))).map((r) => r.position), [3]);
+    t.same(
+      (await collect(store.readGeneration(id, 1))).map((r) => r.position),
+      [3],
+    );
     t.equal((await collect(store.readGeneration(id, 0))).length, 2, 'older generations stay for audit and replay');
     const newer = await store.writeSnapshot(id, after, { takenAt: 3000, schemaVersion: 1, payload: '{"state":2}' });
     t.same(newer, { generation: 2, position: 3 });
@@ -229,7 +233,11 @@ export function eventStoreContract(t: Test, harness: StoreHarness): void {
     await t.rejects(store.claim(id, { epoch: 4, node: 'node-c' }), { code: 'OWNERSHIP_MOVED' });
     head = await store.append(id, head, [event('license', 'L1', 3000)], newOwner);
     t.same(head, { generation: 0, position: 2 });
-    t.same((await collect(store.readGeneration(id, 0))).map((r) => r.at), [1000, 3000], 'only the owners’ events are stored');
+    t.same(
+      (await collect(store.readGeneration(id, 0))).map((r) => r.at),
+      [1000, 3000],
+      'only the owners’ events are stored',
+    );
   });
 
   t.test('ownership fencing survives snapshots: the fence carries into the next generation', async (t) => {
@@ -253,7 +261,12 @@ export function eventStoreContract(t: Test, harness: StoreHarness): void {
 
   t.test('ownership fencing: of two nodes claiming the same member at once, the newer epoch ends up owner', async (t) => {
     const id = member();
-    const claims = [5, 6, 4].map((epoch) => store.claim(id, { epoch, node: `node-${epoch}` }).then(() => epoch, () => null));
+    const claims = [5, 6, 4].map((epoch) =>
+      store.claim(id, { epoch, node: `node-${epoch}` }).then(
+        () => epoch,
+        () => null,
+      ),
+    );
     await Promise.all(claims);
     // Whatever the interleaving, only epoch 6 may write now.
     await t.rejects(store.append(id, EMPTY_HEAD, [event('license', 'L1', 1000)], { epoch: 5, node: 'node-5' }), { code: 'OWNERSHIP_MOVED' });

@@ -58,9 +58,7 @@ export interface TestServer extends Server {
 
 /** A server on an in-memory SQLite store and a manual clock at T0; close it in teardown. */
 /** `adminToken`: the admin token (default TEST_ADMIN_TOKEN; null: admin and debug routes off). */
-export async function startTestServer(
-  options: { rules?: Rules; service?: Partial<ServiceConfig>; store?: EventStore; adminToken?: string | null } = {},
-): Promise<TestServer> {
+export async function startTestServer(options: { rules?: Rules; service?: Partial<ServiceConfig>; store?: EventStore; adminToken?: string | null } = {}): Promise<TestServer> {
   const store = options.store ?? new SqliteEventStore(':memory:');
   const config = testConfig(options.rules ?? testRules(), options.service ?? {});
   if (options.adminToken !== undefined) config.service.admin.token = options.adminToken;

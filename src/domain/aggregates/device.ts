@@ -70,9 +70,7 @@ export function decideDevice(command: DeviceCommand, state: DeviceState | null):
       }
       // Deactivating a device that is already deactivated changes nothing and costs nothing.
       if (state.status === 'deactivated') return [];
-      return [
-        { type: 'DeviceDeactivated', at: command.now, deviceId: command.deviceId, releasedLicenseIds: command.activeLicenseIds },
-      ];
+      return [{ type: 'DeviceDeactivated', at: command.now, deviceId: command.deviceId, releasedLicenseIds: command.activeLicenseIds }];
     }
   }
 }

@@ -20,7 +20,7 @@ export const titleDownloadLimit: LimitRule<'TITLE_DOWNLOAD_LIMIT'> = {
   commands: ['AcquireLicense'],
   keys,
   readme: {
-    counts: 'active downloads of this title, on any of the member\'s devices',
+    counts: "active downloads of this title, on any of the member's devices",
     setBy: '`maxActiveDownloadsPerTitle` in `defaults` or `studios.<studio>` (absent: no limit)',
   },
   evaluate(state, command, policy) {

@@ -39,7 +39,11 @@ export const yearlyTitleLimit: LimitRule<'YEARLY_TITLE_LIMIT'> = {
     const oldest = counted[0];
     if (oldest === undefined) {
       // A limit of 0 with nothing counted: the title may never be downloaded.
-      return { limit, counting, refusal: { message: `Title ${titleId} may not be downloaded (yearly limit 0).`, details: { titleId, limit, countingDownloads: [], nextSlotAt: null } } };
+      return {
+        limit,
+        counting,
+        refusal: { message: `Title ${titleId} may not be downloaded (yearly limit 0).`, details: { titleId, limit, countingDownloads: [], nextSlotAt: null } },
+      };
     }
     // A slot that frees after year 9999 is shown as null: it cannot be written as a date-time.
     const nextSlot = representableOrNull(oldest.at + YEAR_MS);

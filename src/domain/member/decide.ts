@@ -135,10 +135,7 @@ function decideRenew(command: RenewLicense, state: MemberState, rules: Rules): D
 
 function decideRelease(command: ReleaseLicense, state: MemberState): Decision | Refusal {
   const license = state.licenses.get(command.licenseId) ?? null;
-  const released = decideLicense(
-    { type: 'ReleaseLicense', now: command.now, licenseId: command.licenseId, deviceId: command.deviceId, cause: 'member' },
-    license,
-  );
+  const released = decideLicense({ type: 'ReleaseLicense', now: command.now, licenseId: command.licenseId, deviceId: command.deviceId, cause: 'member' }, license);
   if (isRefusal(released)) return released;
   const releasedAt = released[0]?.at ?? license?.releasedAt ?? command.now;
   return { events: released, answer: { kind: 'release', licenseId: command.licenseId, releasedAt }, repeated: false };

@@ -32,7 +32,10 @@ export function adminClockRoutes(app: FastifyInstance, clock: ManualClock): void
         },
         summary: 'Move the manual test clock (only with "clock": "manual")',
         tags: ['admin'],
-        response: { 200: { type: 'object', required: ['now'], properties: { now: { type: 'string' } } }, ...errorAnswers('VALIDATION_FAILED', 'TIME_OUT_OF_RANGE', 'UNAUTHORIZED', ...BODY_CODES) },
+        response: {
+          200: { type: 'object', required: ['now'], properties: { now: { type: 'string' } } },
+          ...errorAnswers('VALIDATION_FAILED', 'TIME_OUT_OF_RANGE', 'UNAUTHORIZED', ...BODY_CODES),
+        },
       },
     },
     async (request) => {

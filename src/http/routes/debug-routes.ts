@@ -32,7 +32,8 @@ const anyObject = { type: 'object', additionalProperties: true } as const;
 const eventShown = {
   type: 'object',
   additionalProperties: true,
-  description: 'A stored event; a row that cannot be decoded has `payload` and `decodeError` instead of `data`. A store failure part-way ends the list with `{"error": {code, message}}`.',
+  description:
+    'A stored event; a row that cannot be decoded has `payload` and `decodeError` instead of `data`. A store failure part-way ends the list with `{"error": {code, message}}`.',
   properties: {
     position: { type: 'integer' },
     generation: { type: 'integer' },
@@ -175,7 +176,10 @@ export function debugRoutes(app: FastifyInstance, deps: DebugDependencies): void
           required: ['deviceId', 'titleId'],
           properties: { deviceId: id, titleId: id, at: isoTime, plan, rulesVersion },
         },
-        response: { 200: explainAnswer, ...errorAnswers('VALIDATION_FAILED', 'TIME_OUT_OF_RANGE', 'UNKNOWN_PLAN', 'UNAUTHORIZED', 'RULES_VERSION_NOT_FOUND', 'STORE_UNAVAILABLE', 'EVENT_DECODE_FAILED') },
+        response: {
+          200: explainAnswer,
+          ...errorAnswers('VALIDATION_FAILED', 'TIME_OUT_OF_RANGE', 'UNKNOWN_PLAN', 'UNAUTHORIZED', 'RULES_VERSION_NOT_FOUND', 'STORE_UNAVAILABLE', 'EVENT_DECODE_FAILED'),
+        },
       },
     },
     async (request) => {

@@ -115,7 +115,8 @@ export function licenseRoutes(app: FastifyInstance, service: LicensePort): void 
         requireRepresentable(startedAt + event.durationMs, `body.events.${index}.durationMs`);
         return { sessionId: event.sessionId, startedAt, durationMs: event.durationMs };
       });
-      const result = await service.execute(memberId, { correlationId: request.id,
+      const result = await service.execute(memberId, {
+        correlationId: request.id,
         type: 'RecordPlayback',
         licenseId,
         sessions,
@@ -141,7 +142,10 @@ function licenseLifecycleRoute(
       schema: {
         params: licenseParams,
         body: licenseCommandBody,
-        response: { 200: { type: 'object', ...answer }, ...commandErrorAnswers('TIME_OUT_OF_RANGE', 'LICENSE_NOT_FOUND', type === 'RenewLicense' ? 'RENEWAL_REFUSED' : 'RELEASE_REFUSED') },
+        response: {
+          200: { type: 'object', ...answer },
+          ...commandErrorAnswers('TIME_OUT_OF_RANGE', 'LICENSE_NOT_FOUND', type === 'RenewLicense' ? 'RENEWAL_REFUSED' : 'RELEASE_REFUSED'),
+        },
       },
     },
     async (request, reply) => {

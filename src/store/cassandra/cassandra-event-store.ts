@@ -301,13 +301,7 @@ export class CassandraEventStore implements EventStore {
    * read finishes any Paxos round still in flight, so what it returns is final: if the head
    * is ours and our first event is there, the append happened. Never blindly write again.
    */
-  async #resolveUnknownAppend(
-    memberId: string,
-    expected: StreamHead,
-    next: StreamHead,
-    events: readonly NewEventRecord[],
-    cause: unknown,
-  ): Promise<CasOutcome> {
+  async #resolveUnknownAppend(memberId: string, expected: StreamHead, next: StreamHead, events: readonly NewEventRecord[], cause: unknown): Promise<CasOutcome> {
     try {
       const head = await this.#headPosition(memberId, expected.generation, this.#serialRead);
       const first = events[0];
@@ -420,12 +414,7 @@ export class CassandraEventStore implements EventStore {
   async *listMembers(): AsyncIterable<string> {
     let pageState: string | undefined;
     do {
-      const page = await this.#execute(
-        CQL.partitions,
-        [],
-        { ...this.#read, fetchSize: DEFAULT_PAGE_SIZE, ...(pageState ? { pageState } : {}) },
-        'member list',
-      );
+      const page = await this.#execute(CQL.partitions, [], { ...this.#read, fetchSize: DEFAULT_PAGE_SIZE, ...(pageState ? { pageState } : {}) }, 'member list');
       for (const row of page.rows) if ((row['generation'] as number) === 0) yield row['member_id'] as string;
       pageState = page.pageState ?? undefined;
     } while (pageState);
@@ -434,7 +423,6 @@ export class CassandraEventStore implements EventStore {
   async close(): Promise<void> {
     await shutdownBounded(this.#client);
   }
-
 }
 
 function camel(level: string): keyof typeof types.consistencies {

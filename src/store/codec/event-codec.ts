@@ -43,7 +43,10 @@ const text: FieldCheck = (v) => typeof v === 'string';
 const textOrNull: FieldCheck = (v) => v === null || typeof v === 'string';
 const instant: FieldCheck = (v) => typeof v === 'number' && isRepresentable(v);
 const count: FieldCheck = (v) => Number.isSafeInteger(v) && (v as number) >= 0;
-const oneOf = (...values: string[]): FieldCheck => (v) => typeof v === 'string' && values.includes(v);
+const oneOf =
+  (...values: string[]): FieldCheck =>
+  (v) =>
+    typeof v === 'string' && values.includes(v);
 const texts: FieldCheck = (v) => Array.isArray(v) && v.every(text);
 const sessions: FieldCheck = (v) =>
   Array.isArray(v) &&

@@ -81,7 +81,8 @@ function bodyProblem(body: unknown): string | null {
   if (!isInstant(body['lastEventAt'])) return 'lastEventAt is not a representable time';
   for (const l of body['licenses'] as Item[]) {
     if (!isText(l['licenseId']) || !isText(l['deviceId']) || !isText(l['titleId'])) return 'a license lacks an id';
-    if (!isInstant(l['acquiredAt']) || !isInstant(l['expiresAt']) || !(l['releasedAt'] === null || isInstant(l['releasedAt']))) return `license ${String(l['licenseId'])} has a bad time`;
+    if (!isInstant(l['acquiredAt']) || !isInstant(l['expiresAt']) || !(l['releasedAt'] === null || isInstant(l['releasedAt'])))
+      return `license ${String(l['licenseId'])} has a bad time`;
   }
   for (const d of body['downloaded'] as Item[]) {
     if (!isText(d['titleId']) || !Array.isArray(d['downloads'])) return 'a downloaded record lacks its title or downloads';

@@ -125,7 +125,7 @@ export class SqliteEventStore implements EventStore, BatchAppender {
     this.#db.pragma('busy_timeout = 5000');
     this.#db.exec(SCHEMA);
     // Files written before events carried a correlation id get the column (NULL for old rows).
-    const columns = this.#db.prepare<[], { name: string }>('SELECT name FROM pragma_table_info(\'events\')').all();
+    const columns = this.#db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('events')").all();
     if (!columns.some((column) => column.name === 'correlation_id')) this.#db.exec('ALTER TABLE events ADD COLUMN correlation_id TEXT');
     const db = this.#db;
     this.#statements = {
@@ -134,7 +134,9 @@ export class SqliteEventStore implements EventStore, BatchAppender {
       upsertOwner: db.prepare(
         'INSERT INTO member_owners (member_id, epoch, node) VALUES (?, ?, ?) ON CONFLICT (member_id) DO UPDATE SET epoch = excluded.epoch, node = excluded.node',
       ),
-      upsertHead: db.prepare('INSERT INTO member_heads (member_id, generation, position) VALUES (?, ?, ?) ON CONFLICT (member_id) DO UPDATE SET generation = excluded.generation, position = excluded.position'),
+      upsertHead: db.prepare(
+        'INSERT INTO member_heads (member_id, generation, position) VALUES (?, ?, ?) ON CONFLICT (member_id) DO UPDATE SET generation = excluded.generation, position = excluded.position',
+      ),
       insertEvent: db.prepare(
         'INSERT INTO events (member_id, generation, aggregate_name, aggregate_id, at, position, type, schema_version, serializer, payload, rules_version, request_id, correlation_id) VALUES (@memberId, @generation, @aggregateName, @aggregateId, @at, @position, @type, @schemaVersion, @serializer, @payload, @rulesVersion, @requestId, @correlationId)',
       ),
@@ -153,12 +155,8 @@ export class SqliteEventStore implements EventStore, BatchAppender {
         'SELECT version, rules_json, first_seen_at FROM rules_versions WHERE version = ?',
       ),
       membersFirstPage: db.prepare<[number], { member_id: string }>('SELECT member_id FROM member_heads ORDER BY member_id LIMIT ?'),
-      membersNextPage: db.prepare<[string, number], { member_id: string }>(
-        'SELECT member_id FROM member_heads WHERE member_id > ? ORDER BY member_id LIMIT ?',
-      ),
-      insertSnapshot: db.prepare(
-        'INSERT INTO snapshots (member_id, generation, position, taken_at, schema_version, payload) VALUES (?, ?, ?, ?, ?, ?)',
-      ),
+      membersNextPage: db.prepare<[string, number], { member_id: string }>('SELECT member_id FROM member_heads WHERE member_id > ? ORDER BY member_id LIMIT ?'),
+      insertSnapshot: db.prepare('INSERT INTO snapshots (member_id, generation, position, taken_at, schema_version, payload) VALUES (?, ?, ?, ?, ?, ?)'),
     };
   }
 
