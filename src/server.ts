@@ -65,7 +65,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
 
   // Logging goes through the app's logger, which exists only once the app is built; the
   // callbacks run long after that.
-  let app: FastifyInstance | undefined;
+  let app: FastifyInstance | undefined = undefined;
   const log: Logger = {
     info: (fields, message) => app?.log.info(fields, message),
     warn: (fields, message) => app?.log.warn(fields, message),

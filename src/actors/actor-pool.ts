@@ -154,7 +154,9 @@ export class ActorPool implements MemberActors {
   async #askEveryWorker<T>(ask: (remote: Comlink.Remote<WorkerApi>) => Promise<T>): Promise<T[]> {
     const answers: (T | null)[] = await Promise.all(
       [...this.#slots.values()].map((slot) =>
-        slot.down ? null : Promise.race([slot.ready.then(() => ask(slot.remote)), new Promise<null>((resolve) => setTimeout(() => resolve(null), 1000).unref())]).catch(() => null),
+        slot.down
+          ? Promise.resolve(null)
+          : Promise.race([slot.ready.then(() => ask(slot.remote)), new Promise<null>((resolve) => setTimeout(() => resolve(null), 1000).unref())]).catch(() => null),
       ),
     );
     return answers.filter((answer): answer is T => answer !== null);

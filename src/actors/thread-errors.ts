@@ -48,7 +48,7 @@ export function installErrorTransfer(): void {
   const original = Comlink.transferHandlers.get('throw');
   if (!original) throw new Error('comlink has no throw handler to replace');
   Comlink.transferHandlers.set('throw', {
-    canHandle: original.canHandle,
+    canHandle: (value: unknown): value is unknown => original.canHandle(value), // a method: called on its handler
     serialize: (value: unknown) => {
       const thrown = (value as { value: unknown }).value;
       return [{ error: serializeError(thrown) }, []];

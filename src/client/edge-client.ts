@@ -195,7 +195,7 @@ export class EdgeClient {
 
 /** A 4xx as a typed result: the service's `{code, message, ...}` (or the bare status when a proxy answered). */
 function rejection({ status, body, headers }: HttpAnswer): Rejection {
-  const text = (key: string): string | undefined => (typeof body[key] === 'string' ? (body[key] as string) : undefined);
+  const text = (key: string): string | undefined => (typeof body[key] === 'string' ? body[key] : undefined);
   const result: Rejection = {
     ok: false,
     fallback: false,

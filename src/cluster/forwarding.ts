@@ -43,7 +43,7 @@ function headerValue(request: FastifyRequest, name: string): string | undefined 
 }
 
 export function installForwarding(app: FastifyInstance, deps: ForwardingDeps): void {
-  const { node, peers } = deps;
+  const { node } = deps;
   const fromPeer = peerForwardedChecker(deps.token);
   app.addHook('onSend', async (_request, reply) => {
     if (!reply.hasHeader(SERVED_BY_HEADER)) reply.header(SERVED_BY_HEADER, node.nodeId);

@@ -10,8 +10,8 @@ import { connectToKeyspace, shutdownBounded } from '../store/cassandra/connect.t
 import { isUnavailable, unavailable } from '../store/cassandra/driver-errors.ts';
 import type { ClusterNode, ClusterView } from './view.ts';
 
-const { Client, types } = cassandra;
-type Client = InstanceType<typeof Client>;
+const { types } = cassandra;
+type Client = cassandra.Client;
 
 const CQL = {
   latest: 'SELECT cluster_id, epoch, nodes, reason, changed_at FROM cluster_views WHERE cluster_id = ? LIMIT 1',

@@ -39,7 +39,7 @@ export class Peers {
   async request(address: string, request: PeerRequest): Promise<PeerResponse> {
     const signal = AbortSignal.timeout(request.timeoutMs);
     const response = await this.#pool(address).request({
-      method: request.method as 'GET',
+      method: request.method,
       path: request.path,
       headers: request.headers,
       ...(request.body !== undefined ? { body: request.body } : {}),

@@ -64,9 +64,9 @@ export class OperationStats {
   count = 0;
   readonly outcomes: OutcomeCounts = { ok: 0, refusals: 0, rejected: 0, errors: 0 };
   // Keyed by what the service answered (codes, reasons): no prototype to find a key on.
-  readonly statuses: Record<string, number> = Object.create(null);
-  readonly codes: Record<string, number> = Object.create(null);
-  readonly reasons: Record<string, number> = Object.create(null);
+  readonly statuses = Object.create(null) as Record<string, number>;
+  readonly codes = Object.create(null) as Record<string, number>;
+  readonly reasons = Object.create(null) as Record<string, number>;
   fellBackToAcquire = 0;
   // The histogram rounds to its precision; the exact max keeps "max" honest and caps percentiles.
   private maxMicros = 0;

@@ -49,7 +49,7 @@ export class Workload {
     private readonly runId: string,
   ) {
     this.members = new ZipfSampler(scenario.members.count, scenario.members.zipf);
-    this.mix = new WeightedPicker(Object.fromEntries(OPERATIONS.map((op) => [op, scenario.mix[op] ?? 0])) as Record<Operation, number>);
+    this.mix = new WeightedPicker<Operation>(Object.fromEntries(OPERATIONS.map((op) => [op, scenario.mix[op] ?? 0])));
   }
 
   /** Licenses currently believed active, over all members (reported at the end). */

@@ -29,7 +29,6 @@ import { StoreUnavailableError } from '../../errors/catalog.ts';
 import {
   ConcurrencyConflictError,
   DEFAULT_PAGE_SIZE,
-  EMPTY_HEAD,
   mayClaim,
   OwnershipFencedError,
   sameFence,
@@ -46,8 +45,8 @@ import {
 import { isUnavailable, isUnknownOutcome, unavailable } from './driver-errors.ts';
 import { connectToKeyspace, shutdownBounded } from './connect.ts';
 
-const { Client, types } = cassandra;
-type Client = InstanceType<typeof Client>;
+const { types } = cassandra;
+type Client = cassandra.Client;
 type Row = cassandra.types.Row;
 
 const SEALED = -1;

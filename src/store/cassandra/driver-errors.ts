@@ -16,6 +16,9 @@ const UNAVAILABLE_RESPONSES = new Set<number>([
   codes.readFailure,
   codes.writeFailure,
 ]);
+// The driver types a response's code as a number, not as its enum: compared through sets of numbers.
+const UNKNOWN_OUTCOME_RESPONSES = new Set<number>([codes.writeTimeout, codes.writeFailure]);
+const NOT_SENT_RESPONSES = new Set<number>([codes.unavailableException, codes.overloaded, codes.isBootstrapping]);
 
 export function isUnavailable(error: unknown): boolean {
   if (error instanceof errors.NoHostAvailableError || error instanceof errors.OperationTimedOutError) return true;
@@ -26,22 +29,20 @@ export function isUnavailable(error: unknown): boolean {
 /** A conditional write that timed out: it may or may not have been applied. */
 export function isUnknownOutcome(error: unknown): boolean {
   if (error instanceof errors.OperationTimedOutError) return true;
-  return error instanceof errors.ResponseError && (error.code === codes.writeTimeout || error.code === codes.writeFailure);
+  return error instanceof errors.ResponseError && UNKNOWN_OUTCOME_RESPONSES.has(error.code);
 }
 
 /** Failures that happen before a write reaches any replica: the write certainly did not apply. */
 export function isNotSent(error: unknown): boolean {
   return (
-    error instanceof errors.NoHostAvailableError ||
-    error instanceof errors.BusyConnectionError ||
-    (error instanceof errors.ResponseError && (error.code === codes.unavailableException || error.code === codes.overloaded || error.code === codes.isBootstrapping))
+    error instanceof errors.NoHostAvailableError || error instanceof errors.BusyConnectionError || (error instanceof errors.ResponseError && NOT_SENT_RESPONSES.has(error.code))
   );
 }
 
 /** One line, without the stack traces the driver folds into NoHostAvailableError's message. */
 export function describeDriverError(error: unknown): string {
   if (error instanceof errors.NoHostAvailableError) {
-    const hosts = Object.entries(error.innerErrors ?? {}).map(([host, inner]) => `${host}: ${(inner as Error).message ?? String(inner)}`);
+    const hosts = Object.entries((error.innerErrors as Record<string, unknown> | undefined) ?? {}).map(([host, inner]) => `${host}: ${(inner as Error).message ?? String(inner)}`);
     return `no host answered (${hosts.join('; ') || 'no hosts tried'})`;
   }
   return error instanceof Error ? error.message : String(error);
