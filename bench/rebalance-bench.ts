@@ -19,6 +19,7 @@ import { build, type Histogram } from 'hdr-histogram-js';
 import { Pool } from 'undici';
 import { isAnswering } from '../cluster/cassandra/node.ts';
 import { launchCluster, type LaunchedCluster, type LaunchedNode } from '../cluster/launcher.ts';
+import type { ClusterChange } from '../src/cluster/cluster-routes.ts';
 import { fmt, machine, numericArg, UNLIMITED_RULES, writeResultsSection } from './support.ts';
 
 const args = process.argv.slice(2);
@@ -359,17 +360,8 @@ async function main(): Promise<void> {
     const answer = await cluster.admin('POST', '/v1/admin/cluster/rebalance');
     const rebalanceCallMs = performance.now() - rebalanceStarted;
     if (answer.status !== 200) throw new Error(`rebalance answered ${answer.status}: ${JSON.stringify(answer.body)}`);
-    const plan = answer.body.plan as {
-      fromEpoch: number;
-      toEpoch: number;
-      moves: { from: string; to: string; members: number }[];
-      membersInMemory: number;
-      membersMoving: number;
-      unreachable: string[];
-      keyspaceShareMoving: number;
-      idealShare: number;
-    };
-    const epoch = answer.body.view.epoch as number;
+    const { plan, view } = answer.body as ClusterChange;
+    const epoch = view.epoch;
     log(
       `rebalance to epoch ${epoch} answered in ${fmt(rebalanceCallMs, 0)} ms: ${plan.membersMoving} of ${plan.membersInMemory} members moving, key space share ${fmt(plan.keyspaceShareMoving, 4)}`,
     );
@@ -442,7 +434,7 @@ async function main(): Promise<void> {
       if (m?.superseded) move.superseded = true;
     }
     const finishes = lastNodes.map((n) => n.moves?.finishedAt ?? null);
-    if (move.finished && finishes.every((f) => f !== null)) move.handoffMs = Math.max(...(finishes as number[])) - rebalanceWall;
+    if (move.finished && finishes.every((f) => f !== null)) move.handoffMs = Math.max(...finishes) - rebalanceWall;
     log(
       `handoff ${move.finished ? 'finished' : move.superseded ? 'superseded' : 'TIMED OUT'}: ${move.planned} planned, ${move.warmed} warmed, ${move.failed} failed, ${move.handoffMs ?? 'n/a'} ms`,
     );

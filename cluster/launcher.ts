@@ -12,6 +12,7 @@ import path from 'node:path';
 import { request } from 'undici';
 import { REPO_ROOT } from './cassandra/node.ts';
 import { readConfigFile } from '../src/config/load.ts';
+import type { ClusterDescription } from '../src/cluster/cluster-routes.ts';
 
 export interface LaunchOptions {
   nodes: number;
@@ -42,7 +43,8 @@ export interface LaunchedNode {
 
 export interface AdminAnswer {
   status: number;
-  body: any; // eslint-disable-line @typescript-eslint/no-explicit-any -- JSON of the admin API
+  /** The admin API's JSON: ClusterDescription, ClusterChange, or an error body. */
+  body: unknown;
 }
 
 export interface LaunchedCluster {
@@ -186,9 +188,9 @@ export async function launchCluster(options: LaunchOptions): Promise<LaunchedClu
       // by a node still on the old epoch).
       const deadline = Date.now() + 30_000;
       for (;;) {
-        const { body } = await admin('GET', '/v1/admin/cluster');
-        if ((body.nodes as { state: string; epoch: number | null }[]).every((n) => n.state === 'removed' || n.epoch === body.epoch)) break;
-        if (Date.now() > deadline) throw new Error(`the nodes did not all follow epoch ${body.epoch} within 30 s`);
+        const cluster = (await admin('GET', '/v1/admin/cluster')).body as ClusterDescription;
+        if (cluster.nodes.every((n) => n.state === 'removed' || n.epoch === cluster.epoch)) break;
+        if (Date.now() > deadline) throw new Error(`the nodes did not all follow epoch ${cluster.epoch} within 30 s`);
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     }

@@ -163,6 +163,11 @@ async function changeWithPlan(deps: ClusterRouteDeps, mutate: (view: ClusterView
   return { plan, view: after ?? before };
 }
 
+/** What a ring change answers (rebalance, drain, remove): the plan and the view it made. */
+export type ClusterChange = Awaited<ReturnType<typeof changeWithPlan>>;
+/** What GET /v1/admin/cluster answers. */
+export type ClusterDescription = Awaited<ReturnType<typeof describeCluster>>;
+
 async function describeCluster(deps: ClusterRouteDeps) {
   const { node, store, peers, vnodes } = deps;
   await node.refresh();

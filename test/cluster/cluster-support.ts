@@ -5,6 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'undici';
 import { launchCluster, type LaunchedCluster, type LaunchOptions } from '../../cluster/launcher.ts';
+import type { ClusterDescription } from '../../src/cluster/cluster-routes.ts';
 import { decodeEvent } from '../../src/store/codec/event-codec.ts';
 import { CassandraEventStore } from '../../src/store/cassandra/cassandra-event-store.ts';
 import type { EventRecord } from '../../src/store/event-store.ts';
@@ -66,7 +67,7 @@ export async function call(
   method: 'GET' | 'POST',
   body?: unknown,
   headers: Record<string, string> = {},
-): Promise<{ status: number; body: any; servedBy: string | null }> {
+): Promise<{ status: number; body: unknown; servedBy: string | null }> {
   const response = await request(url, {
     method,
     dispatcher: agent,
@@ -165,10 +166,9 @@ export async function waitFor(what: string, check: () => Promise<boolean>, timeo
 export async function movesSettled(cluster: LaunchedCluster): Promise<boolean> {
   const { status, body } = await cluster.admin('GET', '/v1/admin/cluster');
   if (status !== 200) return false;
-  const live = (body.nodes as { state: string; reachable: boolean; epoch: number | null; moves: { epoch: number; finishedAt: number | null } | null }[]).filter(
-    (node) => node.state !== 'removed' && node.reachable,
-  );
-  return live.every((node) => node.epoch === body.epoch && (node.moves === null || node.moves.epoch < body.epoch || node.moves.finishedAt !== null));
+  const view = body as ClusterDescription;
+  const live = view.nodes.filter((node) => node.state !== 'removed' && node.reachable);
+  return live.every((node) => node.epoch === view.epoch && (node.moves === null || node.moves.epoch < view.epoch || node.moves.finishedAt !== null));
 }
 
 /** A member's whole history from the store (every generation), in position order. */

@@ -4,6 +4,7 @@
  */
 import t from 'tap';
 import type { LaunchedCluster } from '../../cluster/launcher.ts';
+import type { ClusterDescription } from '../../src/cluster/cluster-routes.ts';
 import type { CassandraEventStore } from '../../src/store/cassandra/cassandra-event-store.ts';
 import { call, missingAcknowledged, MOVE_CODES, openStore, startEdgeLoad, startTestCluster, waitFor } from './cluster-support.ts';
 
@@ -38,7 +39,7 @@ t.test('SIGKILL under load: the others take its members over, nothing acknowledg
   targets = targets.filter((url) => url !== victim.url); // the edge's balancer drops it
   await waitFor(
     'node-3 to leave the ring',
-    async () => (await cluster.admin('GET', '/v1/admin/cluster')).body.nodes.find((n: { id: string }) => n.id === 'node-3').state === 'removed',
+    async () => ((await cluster.admin('GET', '/v1/admin/cluster')).body as ClusterDescription).nodes.find((n) => n.id === 'node-3')?.state === 'removed',
     30_000,
   );
   const noticedAfterMs = Date.now() - killedAt;

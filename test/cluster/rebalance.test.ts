@@ -5,8 +5,11 @@
  */
 import t from 'tap';
 import type { LaunchedCluster } from '../../cluster/launcher.ts';
+import type { ClusterChange, ClusterDescription } from '../../src/cluster/cluster-routes.ts';
 import type { CassandraEventStore } from '../../src/store/cassandra/cassandra-event-store.ts';
 import { call, missingAcknowledged, MOVE_CODES, movesSettled, openStore, startEdgeLoad, startTestCluster, waitFor } from './cluster-support.ts';
+
+type Licenses = { licenses: unknown[] };
 
 let cluster: LaunchedCluster;
 let store: CassandraEventStore;
@@ -31,8 +34,8 @@ t.test('join, drain and remove under load: nothing acknowledged lost, no limit e
   targets = [...targets, fourth.url];
   const rebalance = await cluster.admin('POST', '/v1/admin/cluster/rebalance');
   t.equal(rebalance.status, 200, 'rebalance applied');
-  const plan = rebalance.body.plan;
-  t.ok(plan.membersMoving > 0 && plan.moves.every((m: { to: string }) => m.to === 'node-4'), `members move, all to the new node (${JSON.stringify(plan.moves)})`);
+  const { plan } = rebalance.body as ClusterChange;
+  t.ok(plan.membersMoving > 0 && plan.moves.every((m) => m.to === 'node-4'), `members move, all to the new node (${JSON.stringify(plan.moves)})`);
   t.ok(plan.keyspaceShareMoving > 0.15 && plan.keyspaceShareMoving < 0.35, `about a quarter of the key space moves (${plan.keyspaceShareMoving})`);
   await waitFor('the join handoff', () => movesSettled(cluster), 60_000);
   await pause(2000);
@@ -43,12 +46,12 @@ t.test('join, drain and remove under load: nothing acknowledged lost, no limit e
   const drain = await cluster.admin('POST', '/v1/admin/cluster/nodes/node-2/drain');
   t.equal(drain.status, 200, 'drain applied');
   t.ok(
-    drain.body.plan.moves.every((m: { from: string }) => m.from === 'node-2'),
+    (drain.body as ClusterChange).plan.moves.every((m) => m.from === 'node-2'),
     'only node-2’s members move',
   );
   await waitFor('the drain handoff', () => movesSettled(cluster), 60_000);
-  const view = await cluster.admin('GET', '/v1/admin/cluster');
-  t.equal(view.body.nodes.find((n: { id: string }) => n.id === 'node-2').membersInMemory, 0, 'the drained node holds no member');
+  const view = (await cluster.admin('GET', '/v1/admin/cluster')).body as ClusterDescription;
+  t.equal(view.nodes.find((n) => n.id === 'node-2')?.membersInMemory, 0, 'the drained node holds no member');
   await pause(2000);
 
   // Then it is removed and stopped (the edge stops sending to it first).
@@ -74,9 +77,9 @@ t.test('join, drain and remove under load: nothing acknowledged lost, no limit e
   t.same(missing, [], 'every acknowledged acquire is in the store');
   t.same(problems, [], 'histories are gap-free and never over the device limit');
 
-  const final = await cluster.admin('GET', '/v1/admin/cluster');
-  t.same(final.body.ring.owners, ['node-1', 'node-3', 'node-4'], `the ring is the three remaining nodes (last change: ${final.body.reason})`);
-  t.equal(final.body.nodes.find((n: { id: string }) => n.id === 'node-2').state, 'removed');
+  const final = (await cluster.admin('GET', '/v1/admin/cluster')).body as ClusterDescription;
+  t.same(final.ring.owners, ['node-1', 'node-3', 'node-4'], `the ring is the three remaining nodes (last change: ${final.reason})`);
+  t.equal(final.nodes.find((n) => n.id === 'node-2')?.state, 'removed');
 });
 
 t.test('a forwarded request and a direct one give the same answer', async (t) => {
@@ -93,7 +96,7 @@ t.test('a forwarded request and a direct one give the same answer', async (t) =>
     for (const answer of [...answers, ...checks]) t.equal(answer.servedBy, owner, 'the owner answers, whichever node was asked');
     t.same(new Set(answers.map((a) => JSON.stringify(a.body))).size, 1, 'the same licenses from every node');
     t.same(new Set(checks.map((a) => JSON.stringify(a.body))).size, 1, 'the same check answer from every node');
-    t.equal(answers[0]?.body.licenses.length, 1, 'the one license acquired');
+    t.equal((answers[0]?.body as Licenses | undefined)?.licenses.length, 1, 'the one license acquired');
   }
 });
 
@@ -112,12 +115,12 @@ t.test('a node stopped with SIGTERM hands its members off and leaves the ring', 
   const startedAt = Date.now();
   leaving.child.kill('SIGTERM');
   t.equal(await leaving.exited, 0, 'it exits cleanly');
-  const view = await cluster.admin('GET', '/v1/admin/cluster', undefined, staying);
-  t.equal(view.body.nodes.find((n: { id: string }) => n.id === 'node-3').state, 'removed');
-  t.equal(view.body.reason, 'node node-3 left', 'it left by itself, not by the failure detector');
+  const view = (await cluster.admin('GET', '/v1/admin/cluster', undefined, staying)).body as ClusterDescription;
+  t.equal(view.nodes.find((n) => n.id === 'node-3')?.state, 'removed');
+  t.equal(view.reason, 'node node-3 left', 'it left by itself, not by the failure detector');
   t.ok(Date.now() - startedAt < 15_000, 'within the leave bound');
   const after = await call(`${staying.url}/v1/members/${memberId}/licenses`, 'GET');
   t.equal(after.status, 200);
   t.not(after.servedBy, leaving.id);
-  t.equal(after.body.licenses.length, 1, 'its license went with it');
+  t.equal((after.body as Licenses).licenses.length, 1, 'its license went with it');
 });

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import t from 'tap';
 import { request } from 'undici';
 import type { LaunchedCluster } from '../../cluster/launcher.ts';
+import type { ClusterChange } from '../../src/cluster/cluster-routes.ts';
 import { decodeEvent } from '../../src/store/codec/event-codec.ts';
 import type { CassandraEventStore } from '../../src/store/cassandra/cassandra-event-store.ts';
 import { call, historyOf, historyProblems, openStore, startTestCluster } from './cluster-support.ts';
@@ -56,7 +57,7 @@ t.test('a paused old owner wakes up after its member moved: the store refuses it
     // The member moves: node-1 drains (through node-2's admin API) while it sleeps.
     const drain = await cluster.admin('POST', '/v1/admin/cluster/nodes/node-1/drain', undefined, second);
     t.equal(drain.status, 200, 'the drain is applied without the paused node');
-    t.same(drain.body.plan.unreachable, ['node-1'], 'the plan says the paused node did not answer');
+    t.same((drain.body as ClusterChange).plan.unreachable, ['node-1'], 'the plan says the paused node did not answer');
     const moved = await call(`${second.url}/v1/members/${memberId}/licenses`, 'POST', { deviceId: 'd1', titleId: 't3', requestId: randomUUID() });
     t.equal(moved.status, 201, 'the new owner writes the member');
     t.equal(moved.servedBy, second.id);

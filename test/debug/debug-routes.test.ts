@@ -161,7 +161,7 @@ t.test('explain: time travel across a rules change', async (t) => {
   t.equal(s.rules.replace(rulesV2()).outcome, 'applied');
   const saved = await s.store.readRulesVersion('test-2');
   t.ok(saved, 'an applied reload saves the new rules version');
-  t.equal(JSON.parse(saved?.rulesJson ?? '{}').studios.strict.maxActiveDownloadsPerStudio, 3);
+  t.equal((JSON.parse(saved?.rulesJson ?? '{}') as { studios: { strict: { maxActiveDownloadsPerStudio: number } } }).studios.strict.maxActiveDownloadsPerStudio, 3);
   const c = await acquireOk(t, s, 'tt', 'phone', 'strict-c');
   const afterChange = T0 + HOUR + DAY;
 

@@ -18,7 +18,7 @@ t.test('every catalog code is documented with its status, and nothing else is', 
     .split('\n')
     .map((line) => /^\|\s*`([A-Z_]+)`\s*\|\s*(\d{3})\s*\|/.exec(line))
     .filter((m): m is RegExpExecArray => m !== null)
-    .map((m) => [m[1], Number(m[2])] as const);
+    .map((m) => [String(m[1]), Number(m[2])] as const);
   const documented = Object.fromEntries(rows);
   const catalog = Object.fromEntries(Object.entries(ERROR_CATALOG).map(([code, entry]) => [code, entry.status]));
   t.same(documented, catalog);

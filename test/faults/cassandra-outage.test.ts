@@ -13,6 +13,7 @@ import { CassandraEventStore } from '../../src/store/cassandra/cassandra-event-s
 import { CassandraMembershipStore } from '../../src/cluster/membership-store.ts';
 import { startTestServer } from '../support/fixtures.ts';
 import { cassandraTestSettings } from '../support/cassandra.ts';
+import type { Json } from '../http/http-support.ts';
 
 const runDir = join(CASSANDRA_DIR, '.run-outage-test');
 const PORT = 19142;
@@ -51,7 +52,7 @@ t.test('outage and recovery', { timeout: 300_000 }, async (t) => {
     for (const titleId of ['t1', 't2']) {
       const res = await inject({ method: 'POST', url: `/v1/members/${memberId}/licenses`, payload: { deviceId: 'phone', titleId } });
       t.equal(res.statusCode, 201);
-      acknowledged.push({ memberId, licenseId: res.json().licenseId });
+      acknowledged.push({ memberId, licenseId: res.json<{ licenseId: string }>().licenseId });
     }
   }
 
@@ -63,19 +64,19 @@ t.test('outage and recovery', { timeout: 300_000 }, async (t) => {
   const refused = await inject({ method: 'POST', url: '/v1/members/outage-a/licenses', payload: { deviceId: 'phone', titleId: 't3' } });
   const elapsed = Date.now() - started;
   t.equal(refused.statusCode, 503);
-  t.equal(refused.json().code, 'STORE_UNAVAILABLE');
+  t.equal(refused.json<Json>().code, 'STORE_UNAVAILABLE');
   t.equal(refused.headers['retry-after'], '1');
   t.ok(elapsed < REQUEST_TIMEOUT_MS + 3000, `answered within the request timeout (${elapsed} ms)`);
 
   const check = await inject({ method: 'GET', url: '/v1/members/outage-a/check?deviceId=phone&titleId=t3' });
   t.equal(check.statusCode, 200, 'a member in memory is still checked');
-  t.equal(check.json().allowed, true);
+  t.equal(check.json<Json>().allowed, true);
   const list = await inject({ method: 'GET', url: '/v1/members/outage-b/licenses' });
-  t.equal(list.json().licenses.length, 2, 'and its licenses listed');
+  t.equal(list.json<{ licenses: unknown[] }>().licenses.length, 2, 'and its licenses listed');
 
   const cold = await inject({ method: 'GET', url: '/v1/members/outage-cold/check?deviceId=phone&titleId=t1' });
   t.equal(cold.statusCode, 503, 'a member not in memory cannot be loaded');
-  t.equal(cold.json().code, 'STORE_UNAVAILABLE');
+  t.equal(cold.json<Json>().code, 'STORE_UNAVAILABLE');
 
   const viewRead = await membership.latest('outage').then(
     () => null,

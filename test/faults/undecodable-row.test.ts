@@ -9,6 +9,7 @@ import t from 'tap';
 import { EMPTY_HEAD } from '../../src/store/event-store.ts';
 import { SqliteEventStore } from '../../src/store/sqlite/sqlite-event-store.ts';
 import { startTestServer } from '../support/fixtures.ts';
+import type { Json } from '../http/http-support.ts';
 
 t.test('an undecodable row fails only its member', async (t) => {
   const store = new SqliteEventStore(':memory:');
@@ -45,10 +46,10 @@ t.test('an undecodable row fails only its member', async (t) => {
     t.equal(res.headers['x-license-degraded'], 'undecodable-history');
     const command = await server.app.inject({ method: 'POST', url: `/v1/members/${memberId}/licenses`, payload: { deviceId: 'd', titleId: 'x' } });
     t.equal(command.statusCode, 503, `${memberId}: commands are refused, not a 500`);
-    t.equal(command.json().code, 'EVENT_DECODE_FAILED', 'nothing written');
+    t.equal(command.json<Json>().code, 'EVENT_DECODE_FAILED', 'nothing written');
     t.equal(command.headers['retry-after'], '300', 'no quick retry');
-    t.match(command.json().message, new RegExp(`member=${memberId} generation=0 aggregate=license/L1 position=1`), 'the message names the row');
-    t.match(command.json().message, why);
+    t.match(command.json<Json>().message, new RegExp(`member=${memberId} generation=0 aggregate=license/L1 position=1`), 'the message names the row');
+    t.match(command.json<Json>().message, why);
   }
   t.ok(
     logged.some((line) => line.includes('LicenseTeleported')),

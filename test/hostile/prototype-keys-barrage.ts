@@ -33,10 +33,12 @@ export function hostileRules(version: string): Rules {
   });
 }
 
+export type Json = Record<string, unknown>;
+
 export interface Answer {
   status: number;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- JSON answers, checked field by field
-  body: any;
+  /** The JSON object answered, checked field by field; `{}` when the answer is not one. */
+  body: Json;
   text: string;
   headers: Record<string, string | string[] | undefined>;
 }
@@ -65,12 +67,13 @@ export function httpClient(bases: () => string[]): Client {
         bodyTimeout: 20_000,
       });
       const text = await response.body.text();
-      let body: unknown = null;
+      let parsed: unknown;
       try {
-        body = text ? JSON.parse(text) : null;
+        parsed = text ? JSON.parse(text) : null;
       } catch {
-        body = null;
+        parsed = null;
       }
+      const body = typeof parsed === 'object' && parsed !== null ? (parsed as Json) : {};
       return { status: response.statusCode, body, text, headers: response.headers };
     },
     close: () => agent.close(),
@@ -89,8 +92,8 @@ export class Findings {
   expect(what: string, answer: Answer, status: number, code?: string | string[]): boolean {
     this.checked += 1;
     const codes = code === undefined ? null : Array.isArray(code) ? code : [code];
-    const gotCode = answer.body && typeof answer.body === 'object' ? answer.body.code : undefined;
-    if (answer.status === status && (codes === null || codes.includes(gotCode))) return true;
+    const gotCode = answer.body.code;
+    if (answer.status === status && (codes === null || (typeof gotCode === 'string' && codes.includes(gotCode)))) return true;
     this.problems.push(`${what}: wanted ${status}${codes ? ` ${codes.join('|')}` : ''}, got ${answer.status} ${answer.text.slice(0, 240)}`);
     return false;
   }
@@ -173,7 +176,11 @@ async function oneName(client: Client, n: string, f: Findings, members: Set<stri
   f.expect(`${n}: release`, await send('POST', `${L}/release`, { deviceId: n }), 200);
   const deactivated = await send('POST', `${m}/devices/${q(n)}/deactivate`, {});
   if (f.expect(`${n}: deactivate device ${n}`, deactivated, 200)) {
-    f.check(`${n}: the deactivation released the second license`, deactivated.body.deviceId === n && deactivated.body.releasedLicenseIds.length === 1, deactivated.text);
+    f.check(
+      `${n}: the deactivation released the second license`,
+      deactivated.body.deviceId === n && (deactivated.body.releasedLicenseIds as unknown[]).length === 1,
+      deactivated.text,
+    );
   }
   f.expect(`${n}: deactivate device ${n} again`, await send('POST', `${m}/devices/${q(n)}/deactivate`), 200);
   // Leaves the member with an active license, for the restart check.
@@ -250,7 +257,7 @@ async function oneName(client: Client, n: string, f: Findings, members: Set<stri
     const extra = path.startsWith('/v1/admin') ? ADMIN : {};
     const answer = await client.send('POST', path, { raw, headers: { ...headers, ...extra } });
     if (f.expect(`${n}: body key in POST ${path} ${raw}`, answer, 400, code) && code === 'INVALID_JSON') {
-      f.check(`${n}: the refusal of ${raw} says why`, /__proto__/.test(answer.body.message), answer.text);
+      f.check(`${n}: the refusal of ${raw} says why`, /__proto__/.test(String(answer.body.message)), answer.text);
     }
   }
 
@@ -269,7 +276,7 @@ async function oneName(client: Client, n: string, f: Findings, members: Set<stri
   const dm = `/v1/debug/members/${q(n)}`;
   const events = await send('GET', `${dm}/events?aggregate=license&aggregateId=${q(license)}`, undefined, ADMIN);
   if (f.expect(`${n}: debug events of the license`, events, 200)) {
-    const rows = (events.body?.events ?? []) as { correlationId: string | null; requestId: string | null; type: string }[];
+    const rows = (events.body.events ?? []) as { correlationId: string | null; requestId: string | null; type: string }[];
     f.check(
       `${n}: the history shows the license`,
       rows.some((row) => row.type === 'LicenseAcquired'),
@@ -285,7 +292,7 @@ async function oneName(client: Client, n: string, f: Findings, members: Set<stri
   f.expect(`${n}: debug state`, await send('GET', `${dm}/state`, undefined, ADMIN), 200);
   const explained = await send('GET', `${dm}/explain?deviceId=${q(n)}&titleId=${q(n)}&plan=${q(n)}`, undefined, ADMIN);
   if (f.expect(`${n}: debug explain`, explained, 200)) {
-    const limits = explained.body.limits ?? {};
+    const limits = (explained.body.limits ?? {}) as Json;
     f.check(
       `${n}: explain uses plan ${n} and studio ${n}`,
       limits.plan === n && limits.studioId === n && limits.maxDownloadDevices === PLAN_DEVICES && limits.yearlyTitleLimit === STUDIO_YEARLY_LIMIT,
@@ -294,7 +301,7 @@ async function oneName(client: Client, n: string, f: Findings, members: Set<stri
   }
   const byDefault = await send('GET', `${dm}/explain?deviceId=${q(n)}&titleId=${q(n)}`, undefined, ADMIN);
   if (f.expect(`${n}: debug explain with the default plan`, byDefault, 200))
-    f.check(`${n}: the default plan is __proto__`, byDefault.body.limits?.plan === '__proto__', JSON.stringify(byDefault.body.limits));
+    f.check(`${n}: the default plan is __proto__`, (byDefault.body.limits as Json | undefined)?.plan === '__proto__', JSON.stringify(byDefault.body.limits));
   f.expect(
     `${n}: explain under rules version ${n}`,
     await send('GET', `${dm}/explain?deviceId=d&titleId=t&rulesVersion=${q(n)}`, undefined, ADMIN),

@@ -11,6 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import cassandra from 'cassandra-driver';
 import t from 'tap';
+import type { ClusterChange, ClusterDescription } from '../../src/cluster/cluster-routes.ts';
 import type { ServiceConfig } from '../../src/config/types.ts';
 import { createServer, type Server } from '../../src/server.ts';
 import { cassandraTestSettings } from '../support/cassandra.ts';
@@ -100,12 +101,12 @@ t.test('every prototype property name in every id position: a cluster of nodes n
   await start(second, a.edge);
   const rebalance = await client.send('POST', '/v1/admin/cluster/rebalance', { headers: ADMIN });
   t.equal(rebalance.status, 200, `the joining node gets members: ${rebalance.text.slice(0, 200)}`);
-  const epoch = rebalance.body.view.epoch as number;
+  const epoch = (rebalance.body as ClusterChange).view.epoch;
   await waitFor('both nodes to follow the rebalance', () => [...nodes.values()].every((node) => node.server.cluster?.started && node.server.cluster.view.epoch >= epoch), 20_000);
-  const described = await client.send('GET', '/v1/admin/cluster', { headers: ADMIN });
-  t.same(described.body.ring.owners, [...NODE_IDS].sort(), 'both nodes are in the ring, by their own names');
+  const { ring } = (await client.send('GET', '/v1/admin/cluster', { headers: ADMIN })).body as ClusterDescription;
+  t.same(ring.owners, [...NODE_IDS].sort(), 'both nodes are in the ring, by their own names');
   for (const id of NODE_IDS) {
-    t.ok(Object.hasOwn(described.body.ring.shares, id) && described.body.ring.shares[id] > 0.3, `node ${id} owns its share of the members (${described.body.ring.shares[id]})`);
+    t.ok(Object.hasOwn(ring.shares, id) && (ring.shares[id] ?? 0) > 0.3, `node ${id} owns its share of the members (${ring.shares[id]})`);
   }
   const workersBefore = actorWorkers(await workerPrototypes());
   t.equal(workersBefore.length, NODE_IDS.length, `the inspector sees the actor worker threads: ${workersBefore.map((w) => w.title).join(', ')}`);
@@ -166,13 +167,17 @@ t.test('every prototype property name in every id position: a cluster of nodes n
   t.ok(held > 0, `node ${second} holds ${held} members`);
   const drained = await client.send('POST', `/v1/admin/cluster/nodes/${second}/drain`, { headers: ADMIN });
   t.equal(drained.status, 200, `the drain is made: ${drained.text.slice(0, 200)}`);
-  t.same(drained.body.plan?.moves, [{ from: second, to: first, members: held }], `the plan moves all ${held} of node ${second}'s members to node ${first}`);
+  t.same(
+    (drained.body as Partial<ClusterChange>).plan?.moves,
+    [{ from: second, to: first, members: held }],
+    `the plan moves all ${held} of node ${second}'s members to node ${first}`,
+  );
   let progress: { planned: number; byTarget: Record<string, number>; finishedAt: number | null } | null = null;
   await waitFor(
     `node ${second}'s handoff to finish`,
     async () => {
       const cluster = await client.send('GET', '/v1/admin/cluster', { headers: ADMIN });
-      progress = (cluster.body?.nodes as { id: string; moves: typeof progress }[] | undefined)?.find((node) => node.id === second)?.moves ?? null;
+      progress = (cluster.body as Partial<ClusterDescription>).nodes?.find((node) => node.id === second)?.moves ?? null;
       return progress?.finishedAt != null && progress.planned === held;
     },
     30_000,

@@ -87,7 +87,7 @@ t.test('every prototype property name in every id position: worker threads, SQLi
   const normal = await client.send('POST', '/v1/members/alice/licenses', { body: { deviceId: 'phone-1', titleId: 'open-a', plan: 'standard' } });
   t.equal(normal.status, 201, `a normal acquire works: ${normal.text}`);
   t.same(
-    Object.keys(normal.body ?? {}).sort(),
+    Object.keys(normal.body).sort(),
     ['expiresAt', 'licenseId', 'memberId', 'deviceId', 'rulesVersion', 'studioId', 'titleId'].sort(),
     'and its body has exactly the documented fields',
   );
@@ -97,10 +97,9 @@ t.test('every prototype property name in every id position: worker threads, SQLi
 
   const shown = await client.send('GET', '/v1/admin/rules', { headers: ADMIN });
   t.equal(shown.status, 200, 'the admin API shows the rules');
+  const shownRules = shown.body.rules as { plans: object; studios: object; titles: object };
   t.same(
-    PROTOTYPE_NAMES.filter(
-      (name) => !Object.hasOwn(shown.body.rules.plans, name) || !Object.hasOwn(shown.body.rules.studios, name) || !Object.hasOwn(shown.body.rules.titles, name),
-    ),
+    PROTOTYPE_NAMES.filter((name) => !Object.hasOwn(shownRules.plans, name) || !Object.hasOwn(shownRules.studios, name) || !Object.hasOwn(shownRules.titles, name)),
     [],
     'with every plan, studio and title named after a prototype property',
   );

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startTestServer, type TestServer } from '../support/fixtures.ts';
+import type { Json } from '../http/http-support.ts';
 
 function value(text: string, pattern: RegExp): number {
   const line = text.split('\n').find((l) => pattern.test(l));
@@ -16,7 +17,7 @@ async function exercise(t: Test, server: TestServer): Promise<string> {
   // The strict studio allows 2 active downloads: the third is refused with STUDIO_LIMIT.
   await server.app.inject({ method: 'POST', url: '/v1/members/metrics-m1/licenses', payload: { deviceId: 'd1', titleId: 'strict-b' } });
   const refused = await server.app.inject({ method: 'POST', url: '/v1/members/metrics-m1/licenses', payload: { deviceId: 'd1', titleId: 'strict-c' } });
-  t.equal(refused.json().reason, 'STUDIO_LIMIT');
+  t.equal(refused.json<Json>().reason, 'STUDIO_LIMIT');
   for (let i = 0; i < 3; i++) await server.app.inject({ method: 'GET', url: '/v1/members/metrics-m1/check?deviceId=d1&titleId=open-a' });
   const res = await server.app.inject({ method: 'GET', url: '/metrics' });
   t.equal(res.statusCode, 200);

@@ -117,7 +117,7 @@ export function eventStoreContract(t: Test, harness: StoreHarness): void {
     head = await store.append(id, head, [event('license', 'L2', 5000), event('downloaded', 'T1', 5000)]);
     head = await store.append(id, head, [event('license', 'L1', 7000)]);
     // Two events of one aggregate in the same millisecond: the position breaks the tie.
-    head = await store.append(id, head, [event('license', 'L1', 6000), event('license', 'L1', 6000)]);
+    await store.append(id, head, [event('license', 'L1', 6000), event('license', 'L1', 6000)]);
     const rows = await collect(store.readGeneration(id, 0));
     t.same(
       rows.map((r) => [r.aggregateName, r.aggregateId, r.at, r.position]),
@@ -193,7 +193,7 @@ export function eventStoreContract(t: Test, harness: StoreHarness): void {
     const raced = `rules-${randomUUID()}`;
     await Promise.all([1, 2, 3, 4].map((n) => store.saveRulesVersion(raced, JSON.stringify({ n }), n)));
     const kept = await store.readRulesVersion(raced);
-    t.ok(kept !== null && JSON.parse(kept.rulesJson).n === kept.firstSeenAt, 'one writer’s record, not a mix');
+    t.ok(kept !== null && (JSON.parse(kept.rulesJson) as { n: number }).n === kept.firstSeenAt, 'one writer’s record, not a mix');
   });
 
   t.test('listMembers lists every written member exactly once, across generations', async (t) => {
