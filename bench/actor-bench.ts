@@ -206,21 +206,25 @@ async function child(mode: string, extra: string[]): Promise<void> {
     const config = parseConfig(serviceConfig(0, false), null);
     const store = new SqliteEventStore(':memory:');
     const repository = new MemberRepository(store, config.service.snapshot);
-    let service: InstanceType<typeof LicenseService> | null = new LicenseService({
-      repository,
-      rules: new RulesSource(config.rules),
-      clock: systemClock,
-      maxMembersInMemory: 1_000_000,
-      conflictRetries: 0,
-    });
     const members = 20_000;
     const gc = (globalThis as { gc?: () => void }).gc;
     if (!gc) throw new Error('run with --expose-gc');
-    // Build the histories first, then measure a cold load of all of them into a fresh service.
-    for (let i = 0; i < members; i++) {
-      for (let k = 0; k < 3; k++) await service.execute(`mem-${i}`, { type: 'AcquireLicense', deviceId: `d${k % 2}`, titleId: `title-${k}` });
-    }
-    service = null; // only the fresh service's members may be on the heap when measuring
+    // Build the histories first, then measure a cold load of all of them into a fresh service. The
+    // building service lives only in this function: only the fresh service's members may be on the
+    // heap when measuring.
+    const buildHistories = async (): Promise<void> => {
+      const service = new LicenseService({
+        repository,
+        rules: new RulesSource(config.rules),
+        clock: systemClock,
+        maxMembersInMemory: 1_000_000,
+        conflictRetries: 0,
+      });
+      for (let i = 0; i < members; i++) {
+        for (let k = 0; k < 3; k++) await service.execute(`mem-${i}`, { type: 'AcquireLicense', deviceId: `d${k % 2}`, titleId: `title-${k}` });
+      }
+    };
+    await buildHistories();
     const fresh = new LicenseService({ repository, rules: new RulesSource(config.rules), clock: systemClock, maxMembersInMemory: 1_000_000, conflictRetries: 0 });
     gc();
     const before = process.memoryUsage().heapUsed;

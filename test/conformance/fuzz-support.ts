@@ -43,6 +43,7 @@ export async function schemathesisExecutable(): Promise<string> {
     const stderr = (error as { stderr?: string }).stderr ?? '';
     throw new Error(
       `schemathesis is not available and could not be installed (run \`${INSTALL_SCRIPT}\`; it needs python3 with venv and PyPI): ${stderr || (error as Error).message}`,
+      { cause: error },
     );
   }
 }

@@ -67,8 +67,9 @@ export interface When {
   when(command: MemberCommand): Then;
 }
 
+// A property, not a method: tests take `given` out of the specification (`const { given } = ...`).
 export interface Specification {
-  given(entries?: readonly GivenEntry[]): When;
+  given: (entries?: readonly GivenEntry[]) => When;
 }
 
 function describe(result: Result): string {

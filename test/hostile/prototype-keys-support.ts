@@ -83,9 +83,9 @@ export async function workerPrototypes(timeoutMs = 10_000): Promise<WorkerProtot
   const attached: { sessionId: string; workerInfo: { workerId: string; title: string; url: string } }[] = [];
   type Reply = { id?: number; result?: { result?: { value?: string } }; error?: unknown };
   const pending = new Map<string, (message: Reply) => void>();
-  session.on('NodeWorker.attachedToWorker', (message) => attached.push(message.params as (typeof attached)[number]));
+  session.on('NodeWorker.attachedToWorker', (message) => attached.push(message.params));
   session.on('NodeWorker.receivedMessageFromWorker', (message) => {
-    const { sessionId, message: text } = message.params as { sessionId: string; message: string };
+    const { sessionId, message: text } = message.params;
     const parsed = JSON.parse(text) as Reply;
     if (parsed.id !== undefined) pending.get(sessionId)?.(parsed);
   });

@@ -24,7 +24,7 @@ import { SqliteEventStore } from '../../src/store/sqlite/sqlite-event-store.ts';
 import { startActorServer } from '../actors/support.ts';
 import { acquire, call, check, get, server, type Answer, type Asserts, type Json } from '../http/http-support.ts';
 import { cassandraTestSettings } from '../support/cassandra.ts';
-import { T0, TEST_ADMIN_TOKEN, testRules, type TestServer } from '../support/fixtures.ts';
+import { T0, TEST_ADMIN_TOKEN, testRules } from '../support/fixtures.ts';
 import { REPO_ROOT } from '../support/process.ts';
 
 const DAY = 86_400_000;
@@ -250,7 +250,7 @@ t.test('license-accounting repair: list, void (compensating row), served again (
   t.match(lines(orphan.stdout), [{ outcome: 'voided', serviceable: true }], 'the renewal that depended on it goes with it');
 
   const config = parseConfig(JSON.parse(JSON.stringify({ service, rules: testRules() })), null);
-  const s = (await createServer(config, { manualClockStart: T0 + 2 * DAY, watchRules: false })) as TestServer;
+  const s = await createServer(config, { manualClockStart: T0 + 2 * DAY, watchRules: false });
   t.teardown(() => s.close());
   const checked = await check(s, 'mend', { deviceId: 'phone', titleId: 'open-a' });
   t.equal(checked.status, 200);

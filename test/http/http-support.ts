@@ -35,7 +35,7 @@ export function withAdminToken(options: InjectOptions): InjectOptions {
   if (!/^\/v1\/(admin|debug)\//.test(url)) return options;
   const headers = (options.headers ?? {}) as Record<string, unknown>;
   if (Object.keys(headers).some((name) => name.toLowerCase() === 'authorization')) return options;
-  return { ...options, headers: { ...headers, authorization: `Bearer ${TEST_ADMIN_TOKEN}` } } as InjectOptions;
+  return { ...options, headers: { ...headers, authorization: `Bearer ${TEST_ADMIN_TOKEN}` } };
 }
 
 export async function call(s: TestServer, options: InjectOptions): Promise<Answer> {

@@ -6,7 +6,7 @@ import { REPO_ROOT } from '../support/process.ts';
 
 t.test('the checked-in openapi.json matches the routes (run `npm run openapi` after changing a route)', async (t) => {
   const generated = openApiText(await generateOpenApiDocument());
-  let checkedIn = '';
+  let checkedIn: string;
   try {
     checkedIn = readFileSync(`${REPO_ROOT}openapi.json`, 'utf8');
   } catch {

@@ -47,7 +47,7 @@ t.test('a bounded run against a live node reports sane, consistent figures and w
   const target = await liveTarget(t);
   const dir = t.testdir();
   const out = join(dir, 'nested', 'run.json');
-  const report = await runLoad({ scenario: scenario as Scenario, targets: [target], out });
+  const report = await runLoad({ scenario: scenario, targets: [target], out });
 
   t.equal(report.stopReason, 'maxRequests');
   t.equal(report.total.count, 600, 'exactly maxRequests requests');
@@ -73,7 +73,7 @@ t.test('the count bound stops at exactly N requests across two targets, well bef
   const target = await liveTarget(t);
   const second = target.replace('127.0.0.1', 'localhost');
   const started = Date.now();
-  const report = await runLoad({ scenario: scenario as Scenario, targets: [target, second], overrides: { maxRequests: 137, concurrency: 16 } });
+  const report = await runLoad({ scenario: scenario, targets: [target, second], overrides: { maxRequests: 137, concurrency: 16 } });
   t.equal(report.total.count, 137);
   t.equal(report.stopReason, 'maxRequests');
   t.ok(Date.now() - started < 15_000, 'did not wait for the 20 s duration');
@@ -82,19 +82,15 @@ t.test('the count bound stops at exactly N requests across two targets, well bef
 
 t.test('the time bound stops the run by itself', async (t) => {
   const target = await liveTarget(t);
-  const report = await runLoad({ scenario: scenario as Scenario, targets: [target], overrides: { durationSeconds: 1, maxRequests: 10_000_000, concurrency: 2 } });
+  const report = await runLoad({ scenario: scenario, targets: [target], overrides: { durationSeconds: 1, maxRequests: 10_000_000, concurrency: 2 } });
   t.equal(report.stopReason, 'duration');
   t.ok(report.elapsedSeconds >= 1 && report.elapsedSeconds < 5, `stopped after ~1 s (${report.elapsedSeconds})`);
   t.ok(report.total.count > 0 && report.total.count < 10_000_000);
 });
 
 t.test('non-loopback targets are refused before any request', async (t) => {
-  await t.rejects(runLoad({ scenario: scenario as Scenario, targets: ['http://10.1.2.3:3000'] }), { name: 'TargetRefusedError', message: /not a loopback address/ });
-  await t.rejects(
-    runLoad({ scenario: scenario as Scenario, targets: ['http://127.0.0.1:1', 'http://example.com:80'] }),
-    { name: 'TargetRefusedError' },
-    'one bad target refuses the run',
-  );
+  await t.rejects(runLoad({ scenario: scenario, targets: ['http://10.1.2.3:3000'] }), { name: 'TargetRefusedError', message: /not a loopback address/ });
+  await t.rejects(runLoad({ scenario: scenario, targets: ['http://127.0.0.1:1', 'http://example.com:80'] }), { name: 'TargetRefusedError' }, 'one bad target refuses the run');
   const stderr: string[] = [];
   const sink = (into: string[]): NodeJS.WritableStream => ({ write: (chunk: string) => into.push(chunk) }) as unknown as NodeJS.WritableStream;
   const code = await runCli(['--scenario', 'config/load/smoke.json', '--target', 'http://192.168.1.1:3000'], { stdout: sink([]), stderr: sink(stderr) });
