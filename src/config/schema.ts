@@ -93,7 +93,7 @@ export const serviceSchema = {
     conflictRetries: { type: 'integer', minimum: 0, maximum: 10, default: 3 },
     bodyLimitBytes: { type: 'integer', minimum: 1024, default: 1048576 },
     // The HTTP listeners (edge and admin): limits on what one connection can hold, and where
-    // /docs and /metrics are served. README "Security" says why each default is what it is.
+    // /docs and /metrics are served. docs/security.md says why each default is what it is.
     http: {
       type: 'object',
       additionalProperties: false,

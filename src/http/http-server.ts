@@ -2,7 +2,7 @@
  * The Node HTTP server under each fastify app. Two jobs: bound what one connection can hold
  * (time to send a request, idle time, head size, connections at once), and answer every request
  * that never reaches a route (Node's parser refused it, or it fails a check made before routing)
- * with a catalog body, as every other error is answered. README "Security" has the reasons.
+ * with a catalog body, as every other error is answered. docs/security.md has the reasons.
  */
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { iso } from '../../domain/time.ts';
 import type { LicensePort } from '../../service/license-port.ts';
+import { UNDECODABLE_HISTORY } from '../../service/license-service.ts';
 import { checkAnswer, checkQuerystring, errorAnswers, memberParams, MEMBER_ROUTE_CODES } from '../schemas.ts';
 
 /** Set on a check answered with the fallback (the member's stored history cannot be read). */
@@ -15,7 +16,17 @@ export function queryRoutes(app: FastifyInstance, service: LicensePort, now: () 
         params: memberParams,
         querystring: checkQuerystring,
         response: {
-          200: checkAnswer,
+          200: {
+            ...checkAnswer,
+            // Documented so that an edge can tell the fallback answer from a decision.
+            headers: {
+              [DEGRADED_HEADER]: {
+                type: 'string',
+                enum: [UNDECODABLE_HISTORY],
+                description: "Present only when the member's stored history cannot be read: the answer is the fallback (allowed), not a decision.",
+              },
+            },
+          },
           ...errorAnswers(...MEMBER_ROUTE_CODES, 'UNKNOWN_PLAN', 'TIME_OUT_OF_RANGE'),
         },
       },
