@@ -9,7 +9,7 @@ import type { AppPlugins } from '../http/app.ts';
 import type { Logger } from '../service/logger.ts';
 import { ClusterNode, type LocalActors } from './cluster-node.ts';
 import { clusterHttpPlugins } from './http-plugins.ts';
-import { CassandraMembershipStore, type MembershipStore } from './membership-store.ts';
+import type { MembershipStore } from './membership-store.ts';
 import { Peers } from './peers.ts';
 
 export interface ClusterMode {
@@ -37,7 +37,8 @@ const LEAVE_TIMEOUT_MS = 10_000;
 
 export async function openClusterMode(options: ClusterModeOptions): Promise<ClusterMode> {
   const { settings, token } = options;
-  const membership = options.membership ?? (await CassandraMembershipStore.connect(options.cassandra));
+  // The driver is loaded only in cluster mode with no membership given (see open-store.ts).
+  const membership = options.membership ?? (await (await import('./membership-store.ts')).CassandraMembershipStore.connect(options.cassandra));
   const peers = new Peers(token, settings.forwardConnections);
   const node = new ClusterNode({ settings, store: membership, actors: options.actors, peers, log: options.log });
   return {

@@ -1,6 +1,5 @@
 /** Opens the event store the config names. */
 import type { ServiceConfig } from '../config/types.ts';
-import { CassandraEventStore } from './cassandra/cassandra-event-store.ts';
 import type { EventStore } from './event-store.ts';
 import { SqliteEventStore } from './sqlite/sqlite-event-store.ts';
 
@@ -8,7 +7,11 @@ export async function openEventStore(service: ServiceConfig): Promise<EventStore
   switch (service.store) {
     case 'sqlite':
       return new SqliteEventStore(service.sqlite.path);
-    case 'cassandra':
+    case 'cassandra': {
+      // Loaded only when used: the driver costs every process and worker thread a noticeable
+      // start-up, which a service on SQLite (the default) never needs.
+      const { CassandraEventStore } = await import('./cassandra/cassandra-event-store.ts');
       return CassandraEventStore.connect(service.cassandra);
+    }
   }
 }
