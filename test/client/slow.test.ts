@@ -7,6 +7,10 @@ const DELAY_MS = 2000; // far beyond the timeout
 const SLACK_MS = 400;
 // The breaker stays out of the way here (breaker.test.ts is about it).
 const breaker = { volumeThreshold: 1000 };
+// Room for three full attempts and their back-offs. The default budget is exactly three timeouts,
+// so on a busy machine a late timer could leave no room for the third attempt (retries 1, not 2);
+// the budget's own bound is tested below.
+const THREE_ATTEMPTS_MS = TIMEOUT_MS * 3 + 200;
 
 async function slowService(t: Test) {
   const stub = await stubServer(t, (req, res) => {
@@ -17,7 +21,7 @@ async function slowService(t: Test) {
 
 t.test('a check times out, is retried, then answers the fallback within the bound', async (t) => {
   const stub = await slowService(t);
-  const { client, registry } = edgeClient(t, { baseUrl: stub.baseUrl, timeoutMs: TIMEOUT_MS, retry: { retries: 2, backoffMs: 10 }, breaker });
+  const { client, registry } = edgeClient(t, { baseUrl: stub.baseUrl, timeoutMs: TIMEOUT_MS, budgetMs: THREE_ATTEMPTS_MS, retry: { retries: 2, backoffMs: 10 }, breaker });
   const started = performance.now();
   const check = await client.check('m1', { deviceId: 'phone', titleId: 'film-1' });
   const elapsed = performance.now() - started;
@@ -31,7 +35,7 @@ t.test('a check times out, is retried, then answers the fallback within the boun
 
 t.test('a command without requestId times out once and is not retried', async (t) => {
   const stub = await slowService(t);
-  const { client } = edgeClient(t, { baseUrl: stub.baseUrl, timeoutMs: TIMEOUT_MS, retry: { retries: 2, backoffMs: 10 }, breaker });
+  const { client } = edgeClient(t, { baseUrl: stub.baseUrl, timeoutMs: TIMEOUT_MS, budgetMs: THREE_ATTEMPTS_MS, retry: { retries: 2, backoffMs: 10 }, breaker });
 
   const started = performance.now();
   const acquired = await client.acquire('m1', { deviceId: 'phone', titleId: 'film-1' });
