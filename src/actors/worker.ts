@@ -25,7 +25,7 @@ const { workerId, config, now } = workerData as WorkerInit;
 // Structured logs like fastify's, tagged with the worker; request failures carry the request id.
 const log = pino({ base: { worker: workerId }, level: process.env['LOG_LEVEL'] ?? 'info' });
 // Metrics read the service's stats lazily: the service is built from the instrumented store.
-const metrics = new ServiceMetrics({ worker: workerId }, () => service.stats());
+const metrics = new ServiceMetrics({ worker: workerId }, () => service.stats(), { isolateHeap: true });
 const baseStore = instrumentStore(await openEventStore(config.service), metrics);
 const store = config.service.actors.groupCommit ? withGroupCommit(baseStore) : baseStore;
 // On a manual clock the main thread owns time: each batch carries its reading, which the worker

@@ -3,6 +3,7 @@
  * GET /metrics gathers the workers' metrics as JSON over the thread boundary and merges them
  * with the main thread's (prom-client's AggregatorRegistry), the worker id as a label.
  */
+import { getHeapStatistics } from 'node:v8';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client';
 import type { EventRecord, EventStore } from '../store/event-store.ts';
 import type { ServiceStats } from '../service/license-service.ts';
@@ -15,9 +16,33 @@ export class ServiceMetrics {
   readonly storeSeconds: Histogram<'operation' | 'store'>;
   readonly snapshots: Counter<'store'>;
 
-  constructor(labels: Record<string, string>, stats: () => ServiceStats) {
+  /**
+   * `isolateHeap`: also report this thread's V8 heap as `nodejs_heap_size_{used,total}_bytes`.
+   * A worker thread is its own isolate, so the process-wide default metrics of the main thread
+   * never show a worker's heap; with the worker label, each worker's heap is a series of its own.
+   * Off where the service runs in the main thread, whose heap the default metrics already report.
+   */
+  constructor(labels: Record<string, string>, stats: () => ServiceStats, options: { isolateHeap?: boolean } = {}) {
     this.registry.setDefaultLabels(labels);
     const registers = [this.registry];
+    if (options.isolateHeap) {
+      new Gauge({
+        name: 'nodejs_heap_size_used_bytes',
+        help: 'Process heap size used from Node.js in bytes.',
+        registers,
+        collect() {
+          this.set(getHeapStatistics().used_heap_size);
+        },
+      });
+      new Gauge({
+        name: 'nodejs_heap_size_total_bytes',
+        help: 'Process heap size from Node.js in bytes.',
+        registers,
+        collect() {
+          this.set(getHeapStatistics().total_heap_size);
+        },
+      });
+    }
     this.storeSeconds = new Histogram({
       name: 'event_store_operation_seconds',
       help: 'Latency of event store operations',

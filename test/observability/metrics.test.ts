@@ -54,5 +54,11 @@ t.test('worker threads: each worker reports, labelled with its id', async (t) =>
   t.ok(owner);
   t.equal(value(text, new RegExp(`^members_in_memory\\{worker="${owner}"\\}`)), 1, 'the owner holds the member');
   for (const id of server.pool?.workerIds ?? []) t.match(text, new RegExp(`members_in_memory\\{worker="${id}"\\}`), `${id} reports`);
+  for (const id of server.pool?.workerIds ?? []) {
+    // Each worker thread is its own V8 isolate: its heap is its own series, next to the main thread's.
+    t.ok(value(text, new RegExp(`^nodejs_heap_size_used_bytes\\{worker="${id}"\\}`)) > 0, `${id} reports its heap`);
+    t.ok(value(text, new RegExp(`^nodejs_heap_size_total_bytes\\{worker="${id}"\\}`)) > 0, `${id} reports its heap size`);
+  }
+  t.ok(value(text, /^nodejs_heap_size_used_bytes /) > 0, "the main thread's heap stays a series of its own");
   t.ok(value(text, new RegExp(`^event_store_operation_seconds_count\\{operation="appendMany",store="sqlite",worker="${owner}"\\}`)) >= 2, 'group commits are timed in the worker');
 });
