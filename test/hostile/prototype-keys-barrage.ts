@@ -7,10 +7,11 @@
  * mismatch is collected as one line, so a failure says which name, where, and what came back.
  * Not a test file by itself.
  */
+import type { Test } from 'tap';
 import { Agent, request } from 'undici';
 import type { Rules } from '../../src/domain/rules.ts';
 import { T0, TEST_ADMIN_TOKEN, testRules } from '../support/fixtures.ts';
-import { ID_GRAMMAR, PROTOTYPE_NAMES } from './prototype-keys-support.ts';
+import { ID_GRAMMAR, PROTOTYPE_NAMES, prototypeChanges, type PrototypeSnapshot } from './prototype-keys-support.ts';
 
 /** Names the id grammar accepts, and the ones it refuses (none today: every one is checked anyway). */
 export const ID_NAMES = PROTOTYPE_NAMES.filter((name) => ID_GRAMMAR.test(name));
@@ -346,4 +347,30 @@ export async function licensesOf(client: Client, members: readonly string[]): Pr
     lists.set(member, `${answer.status} ${answer.text}`);
   }
   return lists;
+}
+
+/**
+ * What both suites check once the hostile rules are replaced by rules that name nothing after a
+ * prototype property: the same names are then unknown, no prototype changed, and every member
+ * the barrages wrote (and `alice`) is listed. Returns the members and their lists, for the
+ * restart that follows.
+ */
+export async function checkAbsentNamesAndListAll(
+  t: Test,
+  client: Client,
+  members: readonly string[],
+  before: PrototypeSnapshot,
+): Promise<{ everyone: string[]; listed: Map<string, string> }> {
+  const absent = await runAbsentNames(client);
+  t.same(absent.findings.problems, [], `${absent.findings.checked} answers with the names absent from the rules`);
+  t.same(prototypeChanges(before), [], 'still unchanged');
+
+  const everyone = [...members, ...absent.members, 'alice'];
+  const listed = await licensesOf(client, everyone);
+  t.same(
+    [...listed].filter(([, answer]) => !answer.startsWith('200 ')),
+    [],
+    'every member is listed',
+  );
+  return { everyone, listed };
 }
