@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { cassandraContactPointsFrom } from '../src/config/load.ts';
 import { isAnswering, startCassandra, stopCassandra } from '../cluster/cassandra/node.ts';
 import { NOT_UNIT } from './suites.ts';
+import { TapFailures } from './runner/tap-failures.ts';
 
 const DEFAULT_CONTACT_POINT = '127.0.0.1:9042';
 /** Nothing listens on port 1: the driver is refused at once. */
@@ -49,11 +50,16 @@ function runTap(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number;
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let tail = '';
-    child.stdout.on('data', (chunk: Buffer) => {
+    const failures = new TapFailures();
+    child.stdout.setEncoding('utf8'); // whole characters per chunk, never half of one
+    child.stdout.on('data', (chunk: string) => {
       process.stdout.write(chunk);
-      tail = (tail + chunk.toString()).slice(-4000);
+      failures.push(chunk);
+      tail = (tail + chunk).slice(-4000);
     });
     child.on('exit', (code) => {
+      const failed = failures.report();
+      if (failed.length > 0) console.log(`\n# failures (${failed.length}), repeated here from the log above:\n${failed.map((f) => `not ok: ${f}`).join('\n')}\n`);
       const summary = /# \{ total: (\d+), pass: (\d+)(?:, fail: (\d+))?/.exec(tail);
       resolve({
         code: code ?? 1,
