@@ -18,5 +18,6 @@ export const NOT_UNIT = new Map<string, string>([
   ['test/hostile/prototype-keys-cluster.test.ts', 'Cassandra (a cluster node)'],
   ['test/hostile/undecodable-member.test.ts', 'Cassandra (the repair on each store)'],
   ['test/store/cassandra-snapshot-crash.test.ts', 'Cassandra'],
+  ['test/store/cassandra-nodetool.test.ts', 'Cassandra and a JDK (nodetool talks JMX to the node)'],
   ['test/store/cassandra.test.ts', 'Cassandra (the store contract)'],
 ]);

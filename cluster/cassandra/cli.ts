@@ -7,7 +7,7 @@
  *   resolve  only fetch the jars from Maven Central (e.g. a CI warm-up step)
  *
  * Options: --run-dir DIR  --port N (9042)  --storage-port N (7000)
- *          --heap-mb N (1024)  --timeout-ms N (120000)  --jmx-port N (off)
+ *          --heap-mb N (1024)  --timeout-ms N (120000)  --jmx-port N (a free port; 127.0.0.1 only)
  * Exit codes: 0 ok, 1 failure or usage error (one message on stderr).
  */
 import { parseArgs } from 'node:util';
@@ -56,7 +56,10 @@ async function main(argv: string[]): Promise<number> {
         jmxPort: int('jmx-port', values['jmx-port']),
         timeoutMs,
       });
-      console.log(`Cassandra ${CASSANDRA_VERSION} answers CQL on ${r.contactPoint} (pid ${r.pid}, ` + `started in ${(r.startupMs / 1000).toFixed(1)} s, run dir ${r.runDir}).`);
+      console.log(
+        `Cassandra ${CASSANDRA_VERSION} answers CQL on ${r.contactPoint} (pid ${r.pid}, ` +
+          `started in ${(r.startupMs / 1000).toFixed(1)} s, run dir ${r.runDir}${r.jmxPort !== undefined ? `, JMX on 127.0.0.1:${r.jmxPort}` : ''}).`,
+      );
       return 0;
     }
     case 'stop': {

@@ -63,8 +63,11 @@ export interface StartOptions {
   heapMb?: number | undefined;
   /** Give up (and kill the JVM) after this long (default 120000 ms). */
   timeoutMs?: number | undefined;
-  /** If set, JMX listens on 127.0.0.1:<jmxPort> (for nodetool); off by default. */
-  jmxPort?: number | undefined;
+  /**
+   * JMX (for nodetool, see nodetool.ts) listens on 127.0.0.1 only, without authentication: on
+   * this port, by default on a free port picked at start (recorded in node.json), off with false.
+   */
+  jmxPort?: number | false | undefined;
   /** Extra JVM arguments appended before the main class. */
   extraJvmArgs?: string[] | undefined;
   /** Keep the data of an earlier run in this folder (a restart) instead of wiping it. */
@@ -79,6 +82,8 @@ export interface StartResult {
   runDir: string;
   /** Wall time from spawn to first answered CQL query. */
   startupMs: number;
+  /** Local JMX port, undefined when JMX is off. */
+  jmxPort: number | undefined;
 }
 
 export interface RunDirOptions {
@@ -116,6 +121,8 @@ interface NodeState {
   pid: number;
   port: number;
   storagePort: number;
+  /** Absent for a node started without JMX (or by a version of this file that had it off). */
+  jmxPort?: number;
   runDir: string;
   version: string;
   startedAt: string;
@@ -204,7 +211,8 @@ export async function resolveJars(opts: { libDir?: string | undefined } = {}): P
 // ---------------------------------------------------------------------------
 // java
 
-function javaBinary(): string {
+/** The JDK's java: $JAVA_HOME/bin/java when it exists, else the one on the PATH. */
+export function javaBinary(): string {
   const home = process.env.JAVA_HOME;
   if (home) {
     const candidate = path.join(home, 'bin', 'java');
@@ -223,6 +231,62 @@ function javaMajorVersion(java: string): number {
   return major;
 }
 
+/**
+ * Module access, verbatim from Cassandra's conf/jvm17-server.options: the node dies at startup without
+ * it, and nodetool (nodetool.ts), which loads the same classes, needs it too.
+ */
+export const JDK17_MODULE_FLAGS: readonly string[] = [
+  '-Djdk.attach.allowAttachSelf=true',
+  '--add-exports',
+  'java.base/jdk.internal.misc=ALL-UNNAMED',
+  '--add-exports',
+  'java.management.rmi/com.sun.jmx.remote.internal.rmi=ALL-UNNAMED',
+  '--add-exports',
+  'java.rmi/sun.rmi.registry=ALL-UNNAMED',
+  '--add-exports',
+  'java.rmi/sun.rmi.server=ALL-UNNAMED',
+  '--add-exports',
+  'java.sql/java.sql=ALL-UNNAMED',
+  '--add-exports',
+  'java.base/java.lang.ref=ALL-UNNAMED',
+  '--add-exports',
+  'jdk.unsupported/sun.misc=ALL-UNNAMED',
+  '--add-exports',
+  'jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED',
+  '--add-exports',
+  'jdk.attach/sun.tools.attach=ALL-UNNAMED',
+  '--add-opens',
+  'java.base/java.lang.module=ALL-UNNAMED',
+  '--add-opens',
+  'java.base/jdk.internal.loader=ALL-UNNAMED',
+  '--add-opens',
+  'java.base/jdk.internal.ref=ALL-UNNAMED',
+  '--add-opens',
+  'java.base/jdk.internal.reflect=ALL-UNNAMED',
+  '--add-opens',
+  'java.base/jdk.internal.math=ALL-UNNAMED',
+  '--add-opens',
+  'java.base/jdk.internal.module=ALL-UNNAMED',
+  '--add-opens',
+  'java.base/jdk.internal.util.jar=ALL-UNNAMED',
+  '--add-opens',
+  'jdk.management/com.sun.management.internal=ALL-UNNAMED',
+  '--add-opens',
+  'java.base/sun.nio.ch=ALL-UNNAMED',
+  '--add-opens',
+  'java.base/java.io=ALL-UNNAMED',
+  '--add-opens',
+  'java.base/java.lang.reflect=ALL-UNNAMED',
+  '--add-opens',
+  'jdk.compiler/com.sun.tools.javac=ALL-UNNAMED',
+  '--add-opens',
+  'java.base/java.lang=ALL-UNNAMED',
+  '--add-opens',
+  'java.base/java.util=ALL-UNNAMED',
+  '--add-opens',
+  'java.base/java.nio=ALL-UNNAMED',
+];
+
 /** JVM flags for Cassandra 5.0 on JDK 17 (conf/jvm17-server.options + jvm-server.options subset). */
 function jvmArgs(o: { runDir: string; jammJar: string | undefined; heapMb: number; jmxPort: number | undefined }): string[] {
   const { runDir, heapMb } = o;
@@ -236,56 +300,8 @@ function jvmArgs(o: { runDir: string; jammJar: string | undefined; heapMb: numbe
     '-XX:ActiveProcessorCount=2',
     '-XX:+PerfDisableSharedMem',
     '-Djava.net.preferIPv4Stack=true',
-    // module access, verbatim from conf/jvm17-server.options (missing java.io kills startup)
-    '-Djdk.attach.allowAttachSelf=true',
-    '--add-exports',
-    'java.base/jdk.internal.misc=ALL-UNNAMED',
-    '--add-exports',
-    'java.management.rmi/com.sun.jmx.remote.internal.rmi=ALL-UNNAMED',
-    '--add-exports',
-    'java.rmi/sun.rmi.registry=ALL-UNNAMED',
-    '--add-exports',
-    'java.rmi/sun.rmi.server=ALL-UNNAMED',
-    '--add-exports',
-    'java.sql/java.sql=ALL-UNNAMED',
-    '--add-exports',
-    'java.base/java.lang.ref=ALL-UNNAMED',
-    '--add-exports',
-    'jdk.unsupported/sun.misc=ALL-UNNAMED',
-    '--add-exports',
-    'jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED',
-    '--add-exports',
-    'jdk.attach/sun.tools.attach=ALL-UNNAMED',
-    '--add-opens',
-    'java.base/java.lang.module=ALL-UNNAMED',
-    '--add-opens',
-    'java.base/jdk.internal.loader=ALL-UNNAMED',
-    '--add-opens',
-    'java.base/jdk.internal.ref=ALL-UNNAMED',
-    '--add-opens',
-    'java.base/jdk.internal.reflect=ALL-UNNAMED',
-    '--add-opens',
-    'java.base/jdk.internal.math=ALL-UNNAMED',
-    '--add-opens',
-    'java.base/jdk.internal.module=ALL-UNNAMED',
-    '--add-opens',
-    'java.base/jdk.internal.util.jar=ALL-UNNAMED',
-    '--add-opens',
-    'jdk.management/com.sun.management.internal=ALL-UNNAMED',
-    '--add-opens',
-    'java.base/sun.nio.ch=ALL-UNNAMED',
-    '--add-opens',
-    'java.base/java.io=ALL-UNNAMED',
-    '--add-opens',
-    'java.base/java.lang.reflect=ALL-UNNAMED',
-    '--add-opens',
-    'jdk.compiler/com.sun.tools.javac=ALL-UNNAMED',
-    '--add-opens',
-    'java.base/java.lang=ALL-UNNAMED',
-    '--add-opens',
-    'java.base/java.util=ALL-UNNAMED',
-    '--add-opens',
-    'java.base/java.nio=ALL-UNNAMED',
+    // module access (a missing java.io kills startup)
+    ...JDK17_MODULE_FLAGS,
     '-Dio.netty.tryReflectionSetAccessible=true',
     '-Dio.netty.allocator.useCacheForAllThreads=true',
     '-Dio.netty.allocator.maxOrder=11',
@@ -353,6 +369,11 @@ function readPid(runDir: string): number | undefined {
   }
 }
 
+/** The JMX port the node of this run folder was started with, if it has one (nodetool.ts). */
+export function recordedJmxPort(runDir: string = DEFAULT_RUN_DIR): number | undefined {
+  return readState(path.resolve(runDir))?.jmxPort;
+}
+
 function readState(runDir: string): NodeState | undefined {
   try {
     return JSON.parse(fs.readFileSync(path.join(runDir, STATE_FILE), 'utf8')) as NodeState;
@@ -392,6 +413,18 @@ async function terminate(pid: number, graceMs: number): Promise<boolean> {
   }
   await waitForExit(pid, 5000);
   return true;
+}
+
+/** A port the kernel considers free on 127.0.0.1 right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen({ port: 0, host: HOST, exclusive: true }, () => {
+      const address = srv.address();
+      srv.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
 }
 
 function portFree(port: number): Promise<boolean> {
@@ -502,7 +535,9 @@ export async function startCassandra(opts: StartOptions = {}): Promise<StartResu
   if (existing !== undefined && isOurCassandra(existing, runDir)) {
     throw new Error(`Cassandra is already running from ${runDir} (pid ${existing}); stop it first.`);
   }
-  for (const [name, p] of [['native_transport_port', port], ['storage_port', storagePort], ...(opts.jmxPort !== undefined ? [['jmx port', opts.jmxPort] as const] : [])] as const) {
+  // A free port by default rather than Cassandra's 7199: two nodes (tests, hot and cold tiers) never collide.
+  const jmxPort = opts.jmxPort === false ? undefined : (opts.jmxPort ?? (await freePort()));
+  for (const [name, p] of [['native_transport_port', port], ['storage_port', storagePort], ...(jmxPort !== undefined ? [['jmx port', jmxPort] as const] : [])] as const) {
     if (!(await portFree(p))) {
       throw new Error(`Port ${p} (${name}) on ${HOST} is already in use; stop whatever listens there or choose another port.`);
     }
@@ -533,7 +568,7 @@ export async function startCassandra(opts: StartOptions = {}): Promise<StartResu
   const jars = (await fsp.readdir(libDir)).filter((f) => f.endsWith('.jar')).sort();
   const jamm = jars.find((j) => /^jamm-[\d.]+\.jar$/.test(j));
   const classpath = [path.join(runDir, 'conf'), ...jars.map((j) => path.join(libDir, j))].join(path.delimiter);
-  const args = [...jvmArgs({ runDir, jammJar: jamm && path.join(libDir, jamm), heapMb, jmxPort: opts.jmxPort }), ...(opts.extraJvmArgs ?? []), '-cp', classpath, MAIN_CLASS];
+  const args = [...jvmArgs({ runDir, jammJar: jamm && path.join(libDir, jamm), heapMb, jmxPort }), ...(opts.extraJvmArgs ?? []), '-cp', classpath, MAIN_CLASS];
 
   const stdoutPath = path.join(runDir, STDOUT_LOG);
   const out = fs.openSync(stdoutPath, 'a');
@@ -558,6 +593,7 @@ export async function startCassandra(opts: StartOptions = {}): Promise<StartResu
     pid,
     port,
     storagePort,
+    ...(jmxPort !== undefined ? { jmxPort } : {}),
     runDir,
     version: CASSANDRA_VERSION,
     startedAt: new Date(t0).toISOString(),
@@ -581,7 +617,7 @@ export async function startCassandra(opts: StartOptions = {}): Promise<StartResu
     if (left <= 0) return fail(`it did not answer CQL within ${timeoutMs} ms`);
     if (await tcpConnects(HOST, port, Math.min(1000, left))) {
       if (await isAnswering([HOST], port, Math.min(5000, Math.max(500, deadline - Date.now())))) {
-        return { pid, contactPoint: `${HOST}:${port}`, port, runDir, startupMs: Date.now() - t0 };
+        return { pid, contactPoint: `${HOST}:${port}`, port, runDir, startupMs: Date.now() - t0, jmxPort };
       }
     }
     await sleep(250);
