@@ -17,6 +17,9 @@
  * process over loopback (undici Pool), one measurement at a time. Writes bench/RESULTS.md
  * (section "report"), bench/results/report.json and bench/report.svg.
  * Run: npm run bench [-- --seconds 10 --warmup 2 --connections 32 --members 200 --workers 2]
+ * Then the storage section (bench/storage-bench.ts, section "storage"), whose flags here are
+ * --storage-members 2000 --storage-events 200 --storage-loads 50 --storage-years-members 100
+ * --storage-years 5; --no-storage leaves it out.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -29,6 +32,7 @@ import { Pool } from 'undici';
 import { cassandraContactPointsFrom, parseConfig } from '../src/config/load.ts';
 import type { CassandraSettings } from '../src/store/cassandra/cassandra-event-store.ts';
 import { checkAnswer, checkQuerystring, memberParams } from '../src/http/schemas.ts';
+import { groupIntoAppends, memberHistory } from './histories.ts';
 import { BENCH_DIR, fmt, machine, numericArg, summarize, UNLIMITED_RULES, writeResultsSection } from './support.ts';
 
 const args = process.argv.slice(2);
@@ -165,53 +169,8 @@ async function inParallel<T>(items: readonly T[], concurrency: number, fn: (item
 
 async function seedHistories(memberIds: readonly string[], now: number): Promise<{ events: number; appends: number; ms: number; eventBytes: number }> {
   const { CassandraEventStore } = await import('../src/store/cassandra/cassandra-event-store.ts');
-  const { decide } = await import('../src/domain/member/decide.ts');
-  const { applyEvent, initialMemberState } = await import('../src/domain/member/state.ts');
   const { encodeEvent } = await import('../src/store/codec/event-codec.ts');
-  const { isRefusal } = await import('../src/domain/refusal.ts');
   const { EMPTY_HEAD } = await import('../src/store/event-store.ts');
-  type MemberCommand = import('../src/domain/member/commands.ts').MemberCommand;
-  type NewEventRecord = import('../src/store/event-store.ts').NewEventRecord;
-
-  const metadata = { rulesVersion: RULES.version };
-  /**
-   * The member's commands over the 364 days before `now`, decided by the domain against the
-   * state so far: acquire (2-3 events), playback (1), release (1), cycling over 3 devices and 50
-   * titles; the last cycles keep their licenses (active ones to answer checks about), and a
-   * few playbacks fill the history to exactly EVENTS events. One entry per command.
-   */
-  const historyOf = (memberId: string): NewEventRecord[][] => {
-    const state = initialMemberState();
-    const step = Math.floor((364 * DAY) / EVENTS);
-    const start = now - 364 * DAY;
-    const commands: NewEventRecord[][] = [];
-    let total = 0;
-    let lastLicense = '';
-    const run = (command: MemberCommand): void => {
-      const decision = decide(command, state, RULES);
-      if (isRefusal(decision) || 'requestIdReused' in decision || 'unknownPlan' in decision) throw new Error(`seeding ${memberId}: ${JSON.stringify(decision)}`);
-      for (const event of decision.events) applyEvent(state, event, metadata);
-      commands.push(decision.events.map((event) => encodeEvent(event, metadata)));
-      total += decision.events.length;
-    };
-    for (let cycle = 0; total < EVENTS; cycle++) {
-      const remaining = EVENTS - total;
-      const at = (): number => start + total * step;
-      if (remaining >= 3) {
-        lastLicense = randomUUID();
-        const keep = remaining <= 12; // the last cycles keep their licenses
-        run({ type: 'AcquireLicense', now: at(), licenseId: lastLicense, deviceId: `device-${cycle % 3}`, titleId: `title-${cycle % 50}` });
-        if (total < EVENTS) {
-          run({ type: 'RecordPlayback', now: at(), licenseId: lastLicense, sessions: [{ sessionId: `s-${cycle}`, startedAt: at() - 3_600_000, durationMs: 1_800_000 }] });
-        }
-        if (!keep && total < EVENTS) run({ type: 'ReleaseLicense', now: at(), licenseId: lastLicense });
-      } else {
-        run({ type: 'RecordPlayback', now: at(), licenseId: lastLicense, sessions: [{ sessionId: `s-${cycle}`, startedAt: at() - 3_600_000, durationMs: 900_000 }] });
-      }
-    }
-    if (total !== EVENTS) throw new Error(`seeding ${memberId}: ${total} events instead of ${EVENTS}`);
-    return commands;
-  };
 
   const store = await CassandraEventStore.connect(cassandraSettings());
   const started = performance.now();
@@ -219,15 +178,14 @@ async function seedHistories(memberIds: readonly string[], now: number): Promise
   let eventBytes = 0;
   try {
     await inParallel(memberIds, 32, async (memberId) => {
-      const commands = historyOf(memberId);
+      // The member's commands over the 364 days before `now` (bench/histories.ts).
+      const commands = memberHistory(memberId, { events: EVENTS, days: 364, end: now, rules: RULES });
       let head = EMPTY_HEAD;
       // Whole commands per append, about 12 events each (under Cassandra's 5 KiB batch warning).
-      for (let i = 0; i < commands.length;) {
-        const batch: NewEventRecord[] = [];
-        while (i < commands.length && batch.length < 12) batch.push(...(commands[i++] ?? []));
-        head = await store.append(memberId, head, batch);
+      for (const { rows } of groupIntoAppends(commands, encodeEvent)) {
+        head = await store.append(memberId, head, rows);
         appends += 1;
-        eventBytes += batch.reduce((sum, row) => sum + row.payload.length, 0);
+        eventBytes += rows.reduce((sum, row) => sum + row.payload.length, 0);
       }
     });
   } finally {
@@ -445,6 +403,12 @@ ${notes.join('\n\n')}
   writeResultsSection('report', markdown, result);
   writeFileSync(`${BENCH_DIR}report.svg`, chart(result));
   console.log(markdown);
+
+  // The storage section (bench/storage-bench.ts) last, with its own flags: --storage-members, ...
+  if (!args.includes('--no-storage')) {
+    const { runStorageSection, storageOptions } = await import('./storage-bench.ts');
+    await runStorageSection(storageOptions(args, 'storage-'), log);
+  }
 }
 
 // ---- the chart ----

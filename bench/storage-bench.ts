@@ -1,0 +1,374 @@
+/**
+ * The storage section of the benchmark (issue 13, item 5). For each row layout of
+ * bench/storage-layouts.ts, in keyspaces of its own on the local Cassandra (dropped afterwards):
+ *   1. writes the same realistic histories (bench/histories.ts: `--members` members × a one-year
+ *      history of `--events` events, a random correlation id per command as the HTTP path
+ *      stores) through the layout's event store, then flushes and compacts the keyspace and reads
+ *      the bytes on disk per table from Cassandra's own statistics (nodetool tablestats, run from
+ *      the node's jars: cluster/cassandra/nodetool.ts);
+ *   2. times cold loads of `--loads` members through MemberRepository (no member cache): the
+ *      year's events without a snapshot, then from a snapshot written through the repository;
+ *   3. writes `--years` years at the same rate for `--years-members` members, snapshotting as the
+ *      service does (every snapshot.eventCount events), and reads the bytes per member and the
+ *      newest snapshot's size after each year.
+ * Writes bench/RESULTS.md (section "storage") and bench/results/storage.json.
+ * Run: npm run cassandra:start && npx tsx bench/storage-bench.ts [--members 2000 --events 200 --loads 50 --years-members 100 --years 5]
+ * (also the last section of `npm run bench`, whose flags for it are --storage-members, ...).
+ */
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import cassandra from 'cassandra-driver';
+import { compact, flush, tableStats, type TableStats } from '../cluster/cassandra/nodetool.ts';
+import { cassandraContactPointsFrom, parseConfig } from '../src/config/load.ts';
+import { applyEvent, initialMemberState } from '../src/domain/member/state.ts';
+import { MemberRepository, type LoadedMember } from '../src/service/member-repository.ts';
+import type { CassandraSettings } from '../src/store/cassandra/cassandra-event-store.ts';
+import { encodeEvent } from '../src/store/codec/event-codec.ts';
+import { encodeMemberState } from '../src/store/codec/snapshot-codec.ts';
+import { EMPTY_HEAD, type EventStore } from '../src/store/event-store.ts';
+import { groupIntoAppends, memberHistory, type HistoryCommand } from './histories.ts';
+import { LAYOUTS, type StorageLayout, type Tier } from './storage-layouts.ts';
+import { storageMarkdown } from './storage-report.ts';
+import { fmt, machine, numericArg, summarize, UNLIMITED_RULES, writeResultsSection } from './support.ts';
+
+const RULES = UNLIMITED_RULES;
+const KEYSPACE_PREFIX = 'storage_bench';
+const WARMUP_LOADS = 5;
+const SEED_CONCURRENCY = 32;
+
+export interface StorageOptions {
+  members: number;
+  events: number;
+  loads: number;
+  yearsMembers: number;
+  years: number;
+}
+
+/** The options from the command line; `prefix` is "storage-" inside `npm run bench`. */
+export function storageOptions(argv: readonly string[], prefix = ''): StorageOptions {
+  const arg = (name: string, fallback: number): number => {
+    const value = numericArg(`${prefix}${name}`, fallback, argv);
+    if (!Number.isInteger(value) || value <= 0) throw new Error(`--${prefix}${name} must be a positive integer`);
+    return value;
+  };
+  const options = { members: arg('members', 2000), events: arg('events', 200), loads: arg('loads', 50), yearsMembers: arg('years-members', 100), years: arg('years', 5) };
+  if (options.loads + WARMUP_LOADS > options.members)
+    throw new Error(`--${prefix}loads must leave ${WARMUP_LOADS} members for warm-up loads (at most --${prefix}members - ${WARMUP_LOADS})`);
+  return options;
+}
+
+function settingsFor(keyspace: string): CassandraSettings {
+  const config = parseConfig({ service: { store: 'cassandra', cassandra: { keyspace } }, rules: RULES }, null);
+  return { ...config.service.cassandra, contactPoints: cassandraContactPointsFrom(process.env) ?? config.service.cassandra.contactPoints };
+}
+
+/** The service's own snapshot rule: a snapshot once this many events were appended since the last. */
+const SNAPSHOT_EVERY = parseConfig({ service: {}, rules: RULES }, null).service.snapshot.eventCount;
+
+/** Never snapshots by itself: the bench decides when snapshots are written. */
+const NO_AUTOMATIC_SNAPSHOTS = { eventCount: Number.MAX_SAFE_INTEGER, replayMs: Number.MAX_SAFE_INTEGER };
+
+async function inParallel<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++] as T);
+    }),
+  );
+}
+
+// ---- writing histories through a layout's store ----
+
+/** A member being written: its history, how far it got, and its state as the repository holds it. */
+interface Writer {
+  member: LoadedMember;
+  commands: readonly HistoryCommand[];
+  next: number;
+  events: number;
+}
+
+/**
+ * Appends each member's commands until it has `eventsTarget` events, with whole commands per
+ * append (bench/histories.ts), applying them to its state as MemberRepository.append does; with
+ * `snapshotEvery`, a snapshot through the repository once that many events were appended since
+ * the last, as the service does.
+ */
+async function appendUntil(
+  store: EventStore,
+  repository: MemberRepository,
+  writers: readonly Writer[],
+  eventsTarget: number,
+  snapshotEvery: number | null,
+): Promise<{ appends: number; ms: number }> {
+  const started = performance.now();
+  let appends = 0;
+  await inParallel(writers, SEED_CONCURRENCY, async (writer) => {
+    const slice: HistoryCommand[] = [];
+    let events = writer.events;
+    while (writer.next < writer.commands.length && events < eventsTarget) {
+      const command = writer.commands[writer.next++] as HistoryCommand;
+      slice.push(command);
+      events += command.events.length;
+    }
+    for (const { rows, commands } of groupIntoAppends(slice, encodeEvent)) {
+      const { member } = writer;
+      member.head = await store.append(member.memberId, member.head, rows);
+      appends += 1;
+      for (const command of commands) for (const event of command.events) applyEvent(member.state, event, command.metadata);
+      member.eventsSinceSnapshot += rows.length;
+      writer.events += rows.length;
+      if (snapshotEvery !== null && member.eventsSinceSnapshot >= snapshotEvery) await repository.snapshot(member, { rethrow: true });
+    }
+  });
+  return { appends, ms: performance.now() - started };
+}
+
+function writersFor(histories: ReadonlyMap<string, readonly HistoryCommand[]>): Writer[] {
+  return [...histories].map(([memberId, commands]) => ({
+    member: { memberId, state: initialMemberState(), head: EMPTY_HEAD, eventsSinceSnapshot: 0, replayMs: 0, fence: null },
+    commands,
+    next: 0,
+    events: 0,
+  }));
+}
+
+// ---- measuring ----
+
+interface DiskFigures {
+  tables: TableStats[];
+  /** Sum of the layout's event tables' live space. */
+  eventBytes: number;
+  /** Sum of every table's live space in the keyspace (today: everything a member costs). */
+  allBytes: number;
+}
+
+async function onDisk(keyspace: string, layout: StorageLayout): Promise<DiskFigures> {
+  await flush(keyspace);
+  await compact(keyspace);
+  const tables = (await tableStats(keyspace)).filter((t) => t.spaceUsedLive > 0 || [...layout.tables.events, ...layout.tables.snapshots].includes(t.table));
+  const eventBytes = tables.filter((t) => layout.tables.events.includes(t.table)).reduce((sum, t) => sum + t.spaceUsedLive, 0);
+  return { tables, eventBytes, allBytes: tables.reduce((sum, t) => sum + t.spaceUsedLive, 0) };
+}
+
+/** The newest snapshot's payload of each member, in UTF-8 bytes, read back through the store. */
+async function snapshotBytes(store: EventStore, memberIds: readonly string[]): Promise<number> {
+  let total = 0;
+  await inParallel(memberIds, SEED_CONCURRENCY, async (memberId) => {
+    const snapshot = await store.readLatestSnapshot(memberId);
+    if (!snapshot) throw new Error(`member ${memberId} has no snapshot`);
+    total += Buffer.byteLength(snapshot.payload);
+  });
+  return total / memberIds.length;
+}
+
+type Loads = ReturnType<typeof summarize> & { replayed: number };
+
+/**
+ * Loads each sampled member once per layout, one load at a time, alternating layouts so the
+ * machine's noise falls on all of them alike; after a few unmeasured warm-up loads. The states
+ * loaded must be the same in every layout.
+ */
+async function coldLoads(stores: ReadonlyMap<string, EventStore>, sample: readonly string[], warmup: readonly string[], expectReplayed: number): Promise<Map<string, Loads>> {
+  const repositories = new Map([...stores].map(([key, store]) => [key, new MemberRepository(store, NO_AUTOMATIC_SNAPSHOTS)]));
+  const times = new Map([...stores.keys()].map((key) => [key, [] as number[]]));
+  for (const [index, memberId] of [...warmup, ...sample].entries()) {
+    const states = new Set<string>();
+    for (const [key, repository] of repositories) {
+      const started = performance.now();
+      const loaded = await repository.load(memberId);
+      const ms = performance.now() - started;
+      if (loaded.eventsSinceSnapshot !== expectReplayed)
+        throw new Error(`${key}: the load of ${memberId} replayed ${loaded.eventsSinceSnapshot} events, expected ${expectReplayed}`);
+      states.add(encodeMemberState(loaded.state));
+      if (index >= warmup.length) times.get(key)?.push(ms);
+    }
+    if (states.size !== 1) throw new Error(`member ${memberId} loads differently in the layouts`);
+  }
+  return new Map([...times].map(([key, list]) => [key, { ...summarize(list), replayed: expectReplayed }]));
+}
+
+// ---- the run ----
+
+interface LayoutResult {
+  key: string;
+  label: string;
+  tiers: readonly Tier[];
+  baseline: boolean;
+  keyspace: string;
+  eventTables: readonly string[];
+  seeding: { appends: number; ms: number };
+  /** After the year's events, before any snapshot. */
+  events: DiskFigures & { bytesPerEvent: number };
+  /** After one snapshot per member. */
+  withSnapshots: DiskFigures & { bytesPerMember: number };
+  snapshotPayloadBytes: number;
+  loadEvents: Loads;
+  loadSnapshot: Loads;
+  years: {
+    year: number;
+    eventsPerMember: number;
+    bytesPerMember: number;
+    eventBytesPerMember: number;
+    /** A snapshot of each member's state at the end of the year: UTF-8 bytes of payload, mean. */
+    snapshotPayloadBytes: number;
+    tables: TableStats[];
+  }[];
+}
+
+export interface StorageResult {
+  date: string;
+  durationS: number;
+  machine: string;
+  cassandraVersion: string;
+  contactPoints: string[];
+  options: StorageOptions;
+  snapshotEvery: number;
+  warmupLoads: number;
+  layouts: LayoutResult[];
+}
+
+export async function storageBench(options: StorageOptions, log: (message: string) => void = console.log): Promise<StorageResult> {
+  const startedAt = new Date();
+  const runId = randomUUID().slice(0, 6);
+  const contactPoints = settingsFor(KEYSPACE_PREFIX).contactPoints;
+  const client = new cassandra.Client({ contactPoints, localDataCenter: settingsFor(KEYSPACE_PREFIX).localDataCenter });
+  await client.connect();
+  const cassandraVersion = String((await client.execute('SELECT release_version FROM system.local')).first()?.['release_version'] ?? 'unknown');
+  const keyspaces = LAYOUTS.flatMap((layout) => [`${KEYSPACE_PREFIX}_${layout.key}`, `${KEYSPACE_PREFIX}_${layout.key}_years`]);
+  const dropAll = async (): Promise<void> => {
+    for (const keyspace of keyspaces) await client.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
+  };
+  const stores = new Map<string, EventStore>();
+  try {
+    await dropAll(); // a run stopped half-way leaves its keyspaces
+    const end = Date.now();
+    log(`storage: ${options.members} members × ${options.events} events, ${LAYOUTS.length} layout(s): ${LAYOUTS.map((l) => l.key).join(', ')} (run ${runId})`);
+    const histories = new Map(
+      Array.from({ length: options.members }, (_, i) => `st-${runId}-m${i}`).map((id) => [
+        id,
+        memberHistory(id, { events: options.events, days: 364, end, rules: RULES, correlationIds: true }),
+      ]),
+    );
+    const memberIds = [...histories.keys()];
+    const results = new Map<string, Partial<LayoutResult>>();
+    const writers = new Map<string, Writer[]>();
+
+    for (const layout of LAYOUTS) {
+      const keyspace = `${KEYSPACE_PREFIX}_${layout.key}`;
+      const store = await layout.open(settingsFor(keyspace));
+      stores.set(layout.key, store);
+      const layoutWriters = writersFor(histories);
+      writers.set(layout.key, layoutWriters);
+      const seeding = await appendUntil(store, new MemberRepository(store, NO_AUTOMATIC_SNAPSHOTS), layoutWriters, options.events, null);
+      log(`storage: ${layout.key}: ${options.members * options.events} events in ${seeding.appends} appends, ${fmt(seeding.ms / 1000)} s; flush and compact`);
+      const events = await onDisk(keyspace, layout);
+      results.set(layout.key, {
+        key: layout.key,
+        label: layout.label,
+        tiers: layout.tiers,
+        baseline: layout.baseline === true,
+        keyspace,
+        eventTables: layout.tables.events,
+        seeding,
+        events: { ...events, bytesPerEvent: events.eventBytes / (options.members * options.events) },
+      });
+    }
+
+    // Spread over the members; the warm-up loads use others.
+    const stride = Math.floor(options.members / (options.loads + WARMUP_LOADS));
+    const picked = Array.from({ length: options.loads + WARMUP_LOADS }, (_, i) => memberIds[i * stride] as string);
+    const [warmup, sample] = [picked.slice(0, WARMUP_LOADS), picked.slice(WARMUP_LOADS)];
+    log(`storage: cold loads of ${sample.length} members, ${options.events} events each, no snapshot`);
+    const loadEvents = await coldLoads(stores, sample, warmup, options.events);
+
+    for (const layout of LAYOUTS) {
+      const store = stores.get(layout.key) as EventStore;
+      const repository = new MemberRepository(store, NO_AUTOMATIC_SNAPSHOTS);
+      await inParallel(writers.get(layout.key) ?? [], SEED_CONCURRENCY, async ({ member }) => {
+        if (!(await repository.snapshot(member, { rethrow: true }))) throw new Error(`no snapshot of ${member.memberId}`);
+      });
+      const disk = await onDisk(`${KEYSPACE_PREFIX}_${layout.key}`, layout);
+      Object.assign(results.get(layout.key) ?? {}, {
+        withSnapshots: { ...disk, bytesPerMember: disk.allBytes / options.members },
+        snapshotPayloadBytes: await snapshotBytes(store, memberIds),
+        loadEvents: loadEvents.get(layout.key),
+      });
+    }
+    log(`storage: cold loads of the same members from their snapshot`);
+    const loadSnapshot = await coldLoads(stores, sample, warmup, 0);
+    for (const layout of LAYOUTS) Object.assign(results.get(layout.key) ?? {}, { loadSnapshot: loadSnapshot.get(layout.key) });
+    writers.clear();
+
+    // Years at the same rate, fewer members: snapshots as the service takes them.
+    const yearsHistories = new Map(
+      Array.from({ length: options.yearsMembers }, (_, i) => `st-${runId}-y${i}`).map((id) => [
+        id,
+        memberHistory(id, { events: options.events * options.years, days: 364 * options.years, end, rules: RULES, correlationIds: true }),
+      ]),
+    );
+    for (const layout of LAYOUTS) {
+      const keyspace = `${KEYSPACE_PREFIX}_${layout.key}_years`;
+      const store = await layout.open(settingsFor(keyspace));
+      try {
+        const repository = new MemberRepository(store, NO_AUTOMATIC_SNAPSHOTS);
+        const layoutWriters = writersFor(yearsHistories);
+        const years: LayoutResult['years'] = [];
+        for (let year = 1; year <= options.years; year++) {
+          await appendUntil(store, repository, layoutWriters, options.events * year, SNAPSHOT_EVERY);
+          const disk = await onDisk(keyspace, layout);
+          const eventsPerMember = layoutWriters.reduce((sum, w) => sum + w.events, 0) / layoutWriters.length;
+          years.push({
+            year,
+            eventsPerMember,
+            bytesPerMember: disk.allBytes / options.yearsMembers,
+            eventBytesPerMember: disk.eventBytes / options.yearsMembers,
+            // What a snapshot taken now would hold (the newest stored one may be most of a year older).
+            snapshotPayloadBytes: layoutWriters.reduce((sum, w) => sum + Buffer.byteLength(encodeMemberState(w.member.state)), 0) / layoutWriters.length,
+            tables: disk.tables,
+          });
+          log(`storage: ${layout.key}: year ${year} of ${options.yearsMembers} members: ${fmt(disk.allBytes / options.yearsMembers, 0)} bytes per member`);
+        }
+        Object.assign(results.get(layout.key) ?? {}, { years });
+      } finally {
+        await store.close();
+      }
+    }
+
+    return {
+      date: startedAt.toISOString(),
+      durationS: (Date.now() - startedAt.getTime()) / 1000,
+      machine: machine(),
+      cassandraVersion,
+      contactPoints,
+      options,
+      snapshotEvery: SNAPSHOT_EVERY,
+      warmupLoads: WARMUP_LOADS,
+      layouts: LAYOUTS.map((layout) => results.get(layout.key) as LayoutResult),
+    };
+  } finally {
+    for (const store of stores.values()) await store.close().catch(() => {});
+    await dropAll().catch((error: unknown) => console.error(`storage: could not drop ${keyspaces.join(', ')}: ${String(error)}`));
+    await client.shutdown();
+  }
+}
+
+/** Runs the section and writes it into bench/RESULTS.md (section "storage") and bench/results/storage.json. */
+export async function runStorageSection(options: StorageOptions, log?: (message: string) => void): Promise<StorageResult> {
+  const result = await storageBench(options, log);
+  const markdown = storageMarkdown(result);
+  writeResultsSection('storage', markdown, result);
+  console.log(markdown);
+  return result;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const started = Date.now();
+  runStorageSection(storageOptions(process.argv.slice(2)), (message) => console.log(`[storage +${((Date.now() - started) / 1000).toFixed(0)}s] ${message}`)).then(
+    () => process.exit(0),
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+}
