@@ -5,6 +5,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { DomainEvent } from '../domain/events.ts';
+import { pruneMemberState, retentionOfDays, DEFAULT_RELEASED_LICENSE_RETENTION_DAYS, type Retention } from '../domain/member/retention.ts';
+import { shareIds } from '../domain/member/share-ids.ts';
 import { applyEvent, initialMemberState, type EventMetadata, type MemberState } from '../domain/member/state.ts';
 import { encodeEvent } from '../store/codec/event-codec.ts';
 import { decodeMemberState, encodeMemberState, SNAPSHOT_SCHEMA_VERSION } from '../store/codec/snapshot-codec.ts';
@@ -16,6 +18,8 @@ export interface SnapshotThresholds {
   eventCount: number;
   /** Snapshot when replaying a member took at least this long. */
   replayMs: number;
+  /** Days a released license stays in the member's state (retention.ts); default 30. */
+  releasedLicenseRetentionDays?: number;
 }
 
 export interface LoadedMember {
@@ -31,11 +35,15 @@ export interface LoadedMember {
 }
 
 export class MemberRepository {
+  readonly #retention: Retention;
+
   constructor(
     private readonly store: EventStore,
     private readonly thresholds: SnapshotThresholds,
     private readonly onSnapshotError: (memberId: string, error: unknown) => void = () => {},
-  ) {}
+  ) {
+    this.#retention = retentionOfDays(thresholds.releasedLicenseRetentionDays ?? DEFAULT_RELEASED_LICENSE_RETENTION_DAYS);
+  }
 
   /**
    * In a cluster, `fence` is claimed before anything is read: once the claim stands, the
@@ -51,6 +59,9 @@ export class MemberRepository {
     if (snapshot) {
       try {
         state = decodeMemberState(snapshot.schemaVersion, snapshot.payload);
+        // A snapshot from before pruning holds the member's whole past: pruned now (as the
+        // snapshot would have been), not at the next snapshot, which may be months away.
+        if (snapshot.schemaVersion < SNAPSHOT_SCHEMA_VERSION) state = pruneMemberState(state, state.lastEventAt, this.#retention);
         head = { generation: snapshot.generation, position: snapshot.position };
         fromGeneration = snapshot.generation;
       } catch {
@@ -73,6 +84,7 @@ export class MemberRepository {
       }
     }
     fold.finish();
+    shareIds(state);
     head = { generation: lastGeneration, position: head.position };
     const member: LoadedMember = {
       memberId,
@@ -104,20 +116,27 @@ export class MemberRepository {
   /**
    * Writes a snapshot of the member's state and moves it to the next generation. A failure is
    * reported and swallowed: the events are stored, so a missing snapshot costs only load time.
+   *
+   * The snapshot is the state pruned at its newest event (retention.ts), and once it is stored
+   * the member in memory becomes that pruned state too, so memory stays as flat as the
+   * snapshots. Pruning only here (and when upcasting an older snapshot) keeps the state a
+   * function of the stored rows: a reload gives what memory holds.
    */
   async snapshot(member: LoadedMember, options: { rethrow?: boolean } = {}): Promise<boolean> {
     if (member.head.position === 0) return false;
+    const pruned = pruneMemberState(member.state, member.state.lastEventAt, this.#retention);
     try {
       member.head = await this.store.writeSnapshot(
         member.memberId,
         member.head,
         {
-          takenAt: member.state.lastEventAt,
+          takenAt: pruned.lastEventAt,
           schemaVersion: SNAPSHOT_SCHEMA_VERSION,
-          payload: encodeMemberState(member.state),
+          payload: encodeMemberState(pruned),
         },
         member.fence,
       );
+      member.state = pruned;
       member.eventsSinceSnapshot = 0;
       return true;
     } catch (error) {

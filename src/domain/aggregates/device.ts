@@ -25,11 +25,15 @@ export interface DeviceState {
   status: 'active' | 'deactivated';
   registeredAt: Instant;
   /** Deactivations of this device within the rolling year ending at its newest event. */
-  deactivations: Instant[];
+  deactivations: readonly Instant[];
 }
 
+/** Most devices were never deactivated: they share one empty list (a list costs 32 bytes). */
+export const NO_DEACTIVATIONS: readonly Instant[] = Object.freeze([]);
+
 export function evolveDevice(state: DeviceState | null, event: DeviceEvent): DeviceState {
-  const recent = (state?.deactivations ?? []).filter((at) => at > event.at - YEAR_MS);
+  const kept = (state?.deactivations ?? NO_DEACTIVATIONS).filter((at) => at > event.at - YEAR_MS);
+  const recent = kept.length === 0 ? NO_DEACTIVATIONS : kept.slice();
   switch (event.type) {
     case 'DeviceRegistered':
       return { deviceId: event.deviceId, status: 'active', registeredAt: event.at, deactivations: recent };
@@ -64,9 +68,13 @@ export function decideDevice(command: DeviceCommand, state: DeviceState | null):
       return [{ type: 'DeviceRegistered', at: command.now, deviceId: command.deviceId }];
     case 'DeactivateDevice': {
       if (state === null) {
-        return refuse('DEVICE_NOT_FOUND', `Device ${command.deviceId} has never held a download for this member.`, {
-          deviceId: command.deviceId,
-        });
+        return refuse(
+          'DEVICE_NOT_FOUND',
+          `Device ${command.deviceId} has never held a download for this member (or was deactivated more than 365 days ago and has held none since).`,
+          {
+            deviceId: command.deviceId,
+          },
+        );
       }
       // Deactivating a device that is already deactivated changes nothing and costs nothing.
       if (state.status === 'deactivated') return [];

@@ -9,11 +9,12 @@ import { decideDevice } from '../aggregates/device.ts';
 import type { DomainEvent } from '../events.ts';
 import { evaluateLimits, firstRefusal, type Evaluation } from '../limits/index.ts';
 import type { Policy } from '../limits/limit-rule.ts';
-import { isRefusal, type Refusal } from '../refusal.ts';
+import { isRefusal, refuse, type Refusal } from '../refusal.ts';
 import { isUnknownPlan, resolvePlan, titlePolicy, type Rules, type UnknownPlan } from '../rules.ts';
-import type { CommandAnswer } from './answers.ts';
+import { fingerprintOfAnswer, type CommandAnswer } from './answers.ts';
 import { fingerprintOfCommand, type AcquireLicense, type DeactivateDevice, type MemberCommand, type RecordPlayback, type ReleaseLicense, type RenewLicense } from './commands.ts';
-import { activeLicenses, REQUEST_DEDUP_WINDOW_MS, type MemberState } from './state.ts';
+import { activeLicenses, type MemberState } from './state.ts';
+import { iso } from '../time.ts';
 
 export interface Decision {
   events: DomainEvent[];
@@ -35,9 +36,9 @@ export function decide(command: MemberCommand, state: MemberState, rules: Rules)
     if (isUnknownPlan(plan)) return plan;
   }
   if (command.requestId !== undefined) {
-    const earlier = state.requests.get(command.requestId);
-    if (earlier !== undefined && earlier.at > command.now - REQUEST_DEDUP_WINDOW_MS) {
-      if (earlier.fingerprint !== fingerprintOfCommand(command)) return { requestIdReused: true, requestId: command.requestId };
+    const earlier = state.requests.live(command.requestId, command.now);
+    if (earlier !== undefined) {
+      if (fingerprintOfAnswer(earlier.answer) !== fingerprintOfCommand(command)) return { requestIdReused: true, requestId: command.requestId };
       return { events: [], answer: earlier.answer, repeated: true };
     }
   }
@@ -116,7 +117,7 @@ function decideRenew(command: RenewLicense, state: MemberState, rules: Rules): D
     { type: 'RenewLicense', now: command.now, licenseId: command.licenseId, deviceId: command.deviceId, licenseWindowDays: title.licenseWindowDays },
     license,
   );
-  if (isRefusal(renewed)) return renewed;
+  if (isRefusal(renewed)) return withRetentionNote(renewed, state);
   const event = renewed[0];
   if (license === null || event?.type !== 'LicenseRenewed') throw new Error('RenewLicense must yield LicenseRenewed');
   const refusal = firstRefusal(evaluateLimits(state, command, { rules, plan: null, title }));
@@ -136,7 +137,7 @@ function decideRenew(command: RenewLicense, state: MemberState, rules: Rules): D
 function decideRelease(command: ReleaseLicense, state: MemberState): Decision | Refusal {
   const license = state.licenses.get(command.licenseId) ?? null;
   const released = decideLicense({ type: 'ReleaseLicense', now: command.now, licenseId: command.licenseId, deviceId: command.deviceId, cause: 'member' }, license);
-  if (isRefusal(released)) return released;
+  if (isRefusal(released)) return withRetentionNote(released, state);
   const releasedAt = released[0]?.at ?? license?.releasedAt ?? command.now;
   return { events: released, answer: { kind: 'release', licenseId: command.licenseId, releasedAt }, repeated: false };
 }
@@ -146,8 +147,22 @@ function decidePlayback(command: RecordPlayback, state: MemberState): Decision |
     { type: 'RecordPlayback', now: command.now, licenseId: command.licenseId, deviceId: command.deviceId, sessions: command.sessions },
     state.licenses.get(command.licenseId) ?? null,
   );
-  if (isRefusal(recorded)) return recorded;
+  if (isRefusal(recorded)) return withRetentionNote(recorded, state);
   return { events: recorded, answer: { kind: 'playback', licenseId: command.licenseId, recorded: command.sessions.length }, repeated: false };
+}
+
+/**
+ * A license released long ago has left the member's state (retention.ts) and is answered as
+ * unknown: the answer says since when released licenses are no longer kept.
+ */
+function withRetentionNote(refusal: Refusal, state: MemberState): Refusal {
+  const through = state.releasedPrunedThrough;
+  if (refusal.reason !== 'LICENSE_NOT_FOUND' || through === null || through < 0) return refusal;
+  return refuse(
+    'LICENSE_NOT_FOUND',
+    `${refusal.message} A license released at or before ${iso(through)} is no longer kept with the member's licenses; the member's history (debug API) still shows it.`,
+    { ...refusal.details, releasedLicensesKeptAfter: iso(through) },
+  );
 }
 
 function decideDeactivate(command: DeactivateDevice, state: MemberState, rules: Rules): Decision | Refusal {

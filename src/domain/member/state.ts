@@ -1,36 +1,36 @@
 /**
- * A member's materialised aggregates: every license, downloaded record and device, keyed by
+ * A member's materialised aggregates: its licenses, downloaded records and devices, keyed by
  * aggregate id, plus the request ids seen in the dedup window. This is what an actor keeps in
- * memory and what a snapshot serialises.
+ * memory and what a snapshot serialises; retention.ts says what leaves it once no decision can
+ * need it, so it stays bounded whatever the length of the member's history.
  *
  * The per-aggregate `evolve` functions are pure. `applyEvent` routes an event to its aggregate
- * (the talk's "bucketing by aggregate id") and updates the maps in place: the member state is
- * owned by one fold at a time, and copying every map per event would make replay quadratic.
+ * (the talk's "bucketing by aggregate id") and updates the tables in place: the member state is
+ * owned by one fold at a time, and copying every table per event would make replay quadratic.
  */
 import { evolveLicense, type LicenseState } from '../aggregates/license.ts';
 import { evolveDownloaded, type DownloadedState } from '../aggregates/downloaded.ts';
 import { evolveDevice, type DeviceState } from '../aggregates/device.ts';
 import type { DomainEvent } from '../events.ts';
-import { DAY_MS, type Instant } from '../time.ts';
-import { answerOfPrimaryEvent, fingerprintOfAnswer, type CommandAnswer } from './answers.ts';
+import type { Instant } from '../time.ts';
+import { answerOfPrimaryEvent } from './answers.ts';
+import { RequestLog } from './requests.ts';
+import { Table } from './table.ts';
 
-/** A repeat of a request id within this window returns the first answer and writes nothing. */
-export const REQUEST_DEDUP_WINDOW_MS = DAY_MS;
-
-export interface RequestRecord {
-  requestId: string;
-  at: Instant;
-  fingerprint: string;
-  answer: CommandAnswer;
-}
+export { REQUEST_DEDUP_WINDOW_MS, RequestLog, type RequestRecord } from './requests.ts';
 
 export interface MemberState {
-  licenses: Map<string, LicenseState>;
-  downloaded: Map<string, DownloadedState>;
-  devices: Map<string, DeviceState>;
-  requests: Map<string, RequestRecord>;
+  licenses: Table<LicenseState>;
+  downloaded: Table<DownloadedState>;
+  devices: Table<DeviceState>;
+  requests: RequestLog;
   /** Time of the newest applied event; new events are never stamped earlier (see the repository). */
   lastEventAt: Instant;
+  /**
+   * Licenses released at or before this instant have left the state (retention.ts); null while
+   * none has. Decisions never read it; a LICENSE_NOT_FOUND answer names it.
+   */
+  releasedPrunedThrough: Instant | null;
 }
 
 export interface EventMetadata {
@@ -40,8 +40,16 @@ export interface EventMetadata {
   correlationId?: string | undefined;
 }
 
+const licenseIdOf = (license: LicenseState): string => license.licenseId;
+const titleIdOf = (downloaded: DownloadedState): string => downloaded.titleId;
+const deviceIdOf = (device: DeviceState): string => device.deviceId;
+
+export const licenseTable = (values: readonly LicenseState[] = []): Table<LicenseState> => new Table(licenseIdOf, values);
+export const downloadedTable = (values: readonly DownloadedState[] = []): Table<DownloadedState> => new Table(titleIdOf, values);
+export const deviceTable = (values: readonly DeviceState[] = []): Table<DeviceState> => new Table(deviceIdOf, values);
+
 export function initialMemberState(): MemberState {
-  return { licenses: new Map(), downloaded: new Map(), devices: new Map(), requests: new Map(), lastEventAt: 0 };
+  return { licenses: licenseTable(), downloaded: downloadedTable(), devices: deviceTable(), requests: new RequestLog(), lastEventAt: 0, releasedPrunedThrough: null };
 }
 
 export function applyEvent(state: MemberState, event: DomainEvent, metadata: EventMetadata): MemberState {
@@ -72,24 +80,9 @@ function recordRequest(state: MemberState, event: DomainEvent, metadata: EventMe
   if (metadata.requestId === undefined) return;
   const answer = answerOfPrimaryEvent(event, metadata.rulesVersion);
   if (answer === undefined) return;
-  // Replay applies events aggregate by aggregate, not in time order, so expiry is judged
-  // against the newest event seen rather than the event at hand, and an older use of a
-  // request id (reused after its window) must not replace the newer one already applied.
-  const existing = state.requests.get(metadata.requestId);
-  if (existing !== undefined && existing.at > event.at) return;
-  pruneExpiredRequests(state);
-  state.requests.set(metadata.requestId, {
-    requestId: metadata.requestId,
-    at: event.at,
-    fingerprint: fingerprintOfAnswer(answer),
-    answer,
-  });
-}
-
-/** Drops request records that fell out of the dedup window ending at the newest event. */
-export function pruneExpiredRequests(state: MemberState): void {
-  const cutoff = state.lastEventAt - REQUEST_DEDUP_WINDOW_MS;
-  for (const [id, record] of state.requests) if (record.at <= cutoff) state.requests.delete(id);
+  // Replay applies events aggregate by aggregate, not in time order, so the window ends at the
+  // newest event seen rather than the event at hand.
+  state.requests.record(metadata.requestId, { at: event.at, answer }, state.lastEventAt);
 }
 
 export function activeLicenses(state: MemberState): LicenseState[] {
