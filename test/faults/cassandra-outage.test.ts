@@ -19,7 +19,7 @@ const runDir = join(CASSANDRA_DIR, '.run-outage-test');
 const PORT = 19142;
 const STORAGE_PORT = 17100;
 const REQUEST_TIMEOUT_MS = 2000;
-const settings = cassandraTestSettings({ contactPoints: [`127.0.0.1:${PORT}`], requestTimeoutMs: REQUEST_TIMEOUT_MS, keyspace: 'license_outage_test' });
+const settings = cassandraTestSettings({ contactPoints: [`127.0.0.1:${PORT}`], requestTimeoutMs: REQUEST_TIMEOUT_MS, keyspace: 'license_outage_test_v2' });
 
 // The driver clients of this file live through a killed and restarted node; on a loaded
 // machine one of them has been seen to keep reconnection timers alive after shutdown, so the
@@ -68,7 +68,11 @@ t.test('outage and recovery', { timeout: 300_000 }, async (t) => {
   t.equal(refused.headers['retry-after'], '1');
   t.ok(elapsed < REQUEST_TIMEOUT_MS + 3000, `answered within the request timeout (${elapsed} ms)`);
 
-  const check = await inject({ method: 'GET', url: '/v1/members/outage-a/check?deviceId=phone&titleId=t3' });
+  // outage-b, not outage-a: when the node dies with outage-a's write on the wire, the outcome
+  // of that write is unknown and the service rightly forgets outage-a's memory (it may be behind
+  // the store), so whether outage-a is still in memory depends on timing. outage-b had nothing
+  // in flight and must be answered from memory.
+  const check = await inject({ method: 'GET', url: '/v1/members/outage-b/check?deviceId=phone&titleId=t3' });
   t.equal(check.statusCode, 200, 'a member in memory is still checked');
   t.equal(check.json<Json>().allowed, true);
   const list = await inject({ method: 'GET', url: '/v1/members/outage-b/licenses' });

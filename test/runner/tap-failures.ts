@@ -4,7 +4,7 @@
  * whole log to be found. Each failure is named by its path of subtests (file > test > assertion)
  * and keeps the start of its YAML diagnostic (message, at, found/wanted).
  */
-const DIAGNOSTIC_LINES = 14;
+const DIAGNOSTIC_LINES = 40;
 
 export class TapFailures {
   readonly #failures: string[] = [];
