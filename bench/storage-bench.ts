@@ -45,6 +45,9 @@ export interface StorageOptions {
   years: number;
 }
 
+/** The issue's data set: 2,000 members × a one-year history of 200 events. */
+export const STORAGE_DEFAULTS: StorageOptions = { members: 2000, events: 200, loads: 50, yearsMembers: 100, years: 5 };
+
 /** The options from the command line; `prefix` is "storage-" inside `npm run bench`. */
 export function storageOptions(argv: readonly string[], prefix = ''): StorageOptions {
   const arg = (name: string, fallback: number): number => {
@@ -52,7 +55,14 @@ export function storageOptions(argv: readonly string[], prefix = ''): StorageOpt
     if (!Number.isInteger(value) || value <= 0) throw new Error(`--${prefix}${name} must be a positive integer`);
     return value;
   };
-  const options = { members: arg('members', 2000), events: arg('events', 200), loads: arg('loads', 50), yearsMembers: arg('years-members', 100), years: arg('years', 5) };
+  const d = STORAGE_DEFAULTS;
+  const options = {
+    members: arg('members', d.members),
+    events: arg('events', d.events),
+    loads: arg('loads', d.loads),
+    yearsMembers: arg('years-members', d.yearsMembers),
+    years: arg('years', d.years),
+  };
   if (options.loads + WARMUP_LOADS > options.members)
     throw new Error(`--${prefix}loads must leave ${WARMUP_LOADS} members for warm-up loads (at most --${prefix}members - ${WARMUP_LOADS})`);
   return options;
@@ -223,6 +233,8 @@ export interface StorageResult {
   cassandraVersion: string;
   contactPoints: string[];
   options: StorageOptions;
+  /** Whether the options are the defaults (the issue's data set). */
+  defaultOptions: boolean;
   snapshotEvery: number;
   warmupLoads: number;
   layouts: LayoutResult[];
@@ -342,6 +354,7 @@ export async function storageBench(options: StorageOptions, log: (message: strin
       cassandraVersion,
       contactPoints,
       options,
+      defaultOptions: Object.entries(options).every(([key, value]) => STORAGE_DEFAULTS[key as keyof StorageOptions] === value),
       snapshotEvery: SNAPSHOT_EVERY,
       warmupLoads: WARMUP_LOADS,
       layouts: LAYOUTS.map((layout) => results.get(layout.key) as LayoutResult),

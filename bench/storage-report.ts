@@ -116,7 +116,7 @@ export function storageMarkdown(result: StorageResult): string {
   return `## Storage: bytes on disk, snapshots, cold loads (issue 13, item 5)
 
 Machine: ${result.machine}; Cassandra ${result.cassandraVersion}, one local node (${result.contactPoints.join(', ')}) started by \`npm run cassandra:start\` on the same machine.
-Command: \`npm run cassandra:start && npx tsx bench/storage-bench.ts ${flags}\` (these are the defaults; \`npm run bench\` runs it last, flags \`--storage-members\`, ...).
+Command: \`npm run cassandra:start && npx tsx bench/storage-bench.ts ${flags}\` (${result.defaultOptions ? 'the defaults' : 'not the defaults: a quick run'}; \`npm run bench\` runs it last, flags \`--storage-members\`, ...).
 Run of ${result.date}, ${fmt(result.durationS, 0)} s. All figures come from this one run; ratios compare figures of this run only.
 
 Workload: ${o.members} members, each with a one-year history of ${o.events} events (acquire, playback, release over 3 devices and 50 titles, decided by the
@@ -175,7 +175,7 @@ ${result.layouts
     const first = l.years[0];
     const last = l.years.at(-1);
     return first && last
-      ? `\`${l.key}\`, ${last.year} years / 1 year: bytes per member ${ratio(last.bytesPerMember / first.bytesPerMember)}, newest snapshot ${ratio(last.snapshotPayloadBytes / first.snapshotPayloadBytes)}.`
+      ? `\`${l.key}\`, ${last.year} years / 1 year: bytes per member ${ratio(last.bytesPerMember / first.bytesPerMember)}, year-end snapshot ${ratio(last.snapshotPayloadBytes / first.snapshotPayloadBytes)}.`
       : '';
   })
   .join('\n')}
