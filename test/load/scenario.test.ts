@@ -38,7 +38,7 @@ t.test('validation errors name the field', async (t) => {
 });
 
 t.test('the shipped scenarios are valid', async (t) => {
-  for (const name of ['smoke', 'mixed']) {
+  for (const name of ['smoke', 'mixed', 'sustained']) {
     const scenario = loadScenarioFile(fileURLToPath(new URL(`../../config/load/${name}.json`, import.meta.url)));
     t.equal(scenario.name, name);
   }
