@@ -34,6 +34,36 @@ export interface LoadedMember {
   fence: OwnershipFence | null;
 }
 
+/**
+ * The loaded member as the cache holds it: its head kept as two numbers behind an accessor, where
+ * an object of its own would cost every cached member 40 bytes (bench/RESULTS.md, "Member state").
+ */
+class CachedMember implements LoadedMember {
+  #generation: number;
+  #position: number;
+
+  constructor(
+    readonly memberId: string,
+    public state: MemberState,
+    head: StreamHead,
+    public eventsSinceSnapshot: number,
+    public replayMs: number,
+    readonly fence: OwnershipFence | null,
+  ) {
+    this.#generation = head.generation;
+    this.#position = head.position;
+  }
+
+  get head(): StreamHead {
+    return { generation: this.#generation, position: this.#position };
+  }
+
+  set head(head: StreamHead) {
+    this.#generation = head.generation;
+    this.#position = head.position;
+  }
+}
+
 export class MemberRepository {
   readonly #retention: Retention;
 
@@ -86,14 +116,9 @@ export class MemberRepository {
     fold.finish();
     shareIds(state);
     head = { generation: lastGeneration, position: head.position };
-    const member: LoadedMember = {
-      memberId,
-      state,
-      head,
-      eventsSinceSnapshot: replayed,
-      replayMs: performance.now() - started,
-      fence,
-    };
+    // Whole milliseconds (a small integer, where a fraction costs a boxed double per member): the
+    // threshold is whole milliseconds, and floor(x) >= n exactly when x >= n.
+    const member = new CachedMember(memberId, state, head, replayed, Math.floor(performance.now() - started), fence);
     if (replayed >= this.thresholds.eventCount || (replayed > 0 && member.replayMs >= this.thresholds.replayMs)) {
       await this.snapshot(member);
     }

@@ -42,7 +42,8 @@ export function evolveDevice(state: DeviceState | null, event: DeviceEvent): Dev
         deviceId: event.deviceId,
         status: 'deactivated',
         registeredAt: state?.registeredAt ?? event.at,
-        deactivations: [...recent, event.at],
+        // concat makes an array of the exact length; a spread leaves room for 16 more.
+        deactivations: recent.concat([event.at]),
       };
   }
 }

@@ -2,8 +2,9 @@
  * The `downloaded` aggregate: one per title, a denormalised record of when the member acquired
  * it. It exists so the yearly-title check (limits/yearly-title-limit.ts) reads one small list
  * instead of scanning every license the member ever held (the talk's reason for adding it).
+ * A member's titles are kept together in one log (member/download-log.ts, which evolves them).
  */
-import { YEAR_MS, type Instant } from '../time.ts';
+import type { Instant } from '../time.ts';
 
 export type DownloadVia = 'acquire' | 'renew';
 
@@ -26,11 +27,6 @@ export interface DownloadedState {
   titleId: string;
   /** Only the downloads of the rolling year that ends at the newest one: older ones can never count again. */
   downloads: Download[];
-}
-
-export function evolveDownloaded(state: DownloadedState | null, event: DownloadedEvent): DownloadedState {
-  const recent = (state?.downloads ?? []).filter((d) => d.at > event.at - YEAR_MS);
-  return { titleId: event.titleId, downloads: [...recent, { at: event.at, licenseId: event.licenseId, via: event.via }] };
 }
 
 export interface CountDownload {

@@ -25,7 +25,9 @@ export interface RequestRecord {
 }
 
 export class RequestLog {
-  /** Allocated with the first record: most members never send a request id. */
+  /** The log of a member that never sent a request id (most of them): one, shared, never written. */
+  static readonly EMPTY = new RequestLog();
+
   #records: Map<string, RequestRecord> | null = null;
   #pruneAbove = MIN_PRUNE_SIZE;
 
@@ -44,44 +46,38 @@ export class RequestLog {
   }
 
   /**
-   * Records a command's answer under its request id. `newestAt`: the newest event of the member,
+   * Records a command's answer under its request id, and returns the log to keep: this one, or
+   * a new one in place of the shared empty log. `newestAt`: the newest event of the member,
    * which the window ends at. Replay applies events aggregate by aggregate, not in time order, so
    * an older use of an id (reused after its window) never replaces a newer one already recorded.
    */
-  record(requestId: string, record: RequestRecord, newestAt: Instant): void {
-    const records = (this.#records ??= new Map<string, RequestRecord>());
+  recorded(requestId: string, record: RequestRecord, newestAt: Instant): RequestLog {
+    const log = this === RequestLog.EMPTY ? new RequestLog() : this;
+    const records = (log.#records ??= new Map<string, RequestRecord>());
     const existing = records.get(requestId);
-    if (existing !== undefined && existing.at > record.at) return;
+    if (existing !== undefined && existing.at > record.at) return log;
     records.set(requestId, record);
-    if (records.size > this.#pruneAbove) {
-      this.#dropThrough(newestAt - REQUEST_DEDUP_WINDOW_MS);
-      this.#pruneAbove = Math.max(MIN_PRUNE_SIZE, 2 * records.size);
+    if (records.size > log.#pruneAbove) {
+      const cutoff = newestAt - REQUEST_DEDUP_WINDOW_MS;
+      for (const [id, kept] of records) if (kept.at <= cutoff) records.delete(id);
+      log.#pruneAbove = Math.max(MIN_PRUNE_SIZE, 2 * records.size);
     }
-  }
-
-  #dropThrough(cutoff: Instant): void {
-    const records = this.#records;
-    if (records === null) return;
-    for (const [id, record] of records) if (record.at <= cutoff) records.delete(id);
-  }
-
-  /** A new log of the records live after `newestAt` (those a command at or after it can repeat). */
-  withoutExpired(newestAt: Instant): RequestLog {
-    const log = new RequestLog();
-    const cutoff = newestAt - REQUEST_DEDUP_WINDOW_MS;
-    for (const [id, record] of this.entries()) if (record.at > cutoff) log.#set(id, record);
     return log;
   }
 
-  #set(requestId: string, record: RequestRecord): void {
-    (this.#records ??= new Map()).set(requestId, record);
-    this.#pruneAbove = Math.max(MIN_PRUNE_SIZE, 2 * this.#records.size);
+  /** The records live after `newestAt` (those a command at or after it can repeat). */
+  withoutExpired(newestAt: Instant): RequestLog {
+    const cutoff = newestAt - REQUEST_DEDUP_WINDOW_MS;
+    return RequestLog.of([...this.entries()].filter(([, record]) => record.at > cutoff));
   }
 
   /** A log of these records (a decoded snapshot), as they are. */
   static of(entries: Iterable<readonly [string, RequestRecord]>): RequestLog {
+    const records = new Map<string, RequestRecord>(entries);
+    if (records.size === 0) return RequestLog.EMPTY;
     const log = new RequestLog();
-    for (const [id, record] of entries) log.#set(id, record);
+    log.#records = records;
+    log.#pruneAbove = Math.max(MIN_PRUNE_SIZE, 2 * records.size);
     return log;
   }
 

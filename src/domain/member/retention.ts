@@ -35,7 +35,6 @@
  * snapshots fall does not change the state, as long as the retention is the same.
  */
 import { NO_DEACTIVATIONS, type DeviceState } from '../aggregates/device.ts';
-import type { DownloadedState } from '../aggregates/downloaded.ts';
 import { DAY_MS, YEAR_MS, type Instant } from '../time.ts';
 import type { MemberState } from './state.ts';
 
@@ -55,10 +54,16 @@ export function retentionOfDays(releasedLicenseDays: number): Retention {
 /**
  * The state without what no decision at or after `now` can need. Pure: a new state that shares
  * the aggregates it keeps unchanged with `state`. (Lists are sliced after filtering: a filtered
- * array keeps room for 16 more entries, and this is what the cache holds.)
+ * array keeps room for 16 more entries, and this is what the cache holds.) A title whose
+ * downloads all left has no aggregate any more: `downloaded.get` answers as for an empty list.
  */
 export function pruneMemberState(state: MemberState, now: Instant, retention: Retention): MemberState {
-  const through = Math.max(state.releasedPrunedThrough ?? Number.NEGATIVE_INFINITY, now - retention.releasedLicenseMs);
+  // Through the newest release that leaves now: the same licenses leave as through
+  // now - retention (no kept license was released between the two), and a member that never
+  // released one keeps null, not a boxed number (16 bytes per member).
+  const cutoff = now - retention.releasedLicenseMs;
+  let through = state.releasedPrunedThrough;
+  for (const { releasedAt } of state.licenses.values()) if (releasedAt !== null && releasedAt <= cutoff && (through === null || releasedAt > through)) through = releasedAt;
   return pruneMemberStateThrough(state, now, through);
 }
 
@@ -70,18 +75,12 @@ export function pruneMemberStateThrough(state: MemberState, now: Instant, releas
   const yearStart = now - YEAR_MS;
   return {
     licenses: releasedThrough === null ? state.licenses.filter(() => true) : state.licenses.filter((l) => l.releasedAt === null || l.releasedAt > releasedThrough),
-    downloaded: state.downloaded.map((d) => recentDownloads(d, yearStart)),
+    downloaded: state.downloaded.since(yearStart),
     devices: state.devices.map((d) => recentDevice(d, yearStart)),
     requests: state.requests.withoutExpired(now),
     lastEventAt: state.lastEventAt,
     releasedPrunedThrough: releasedThrough,
   };
-}
-
-function recentDownloads(downloaded: DownloadedState, yearStart: Instant): DownloadedState | null {
-  const recent = downloaded.downloads.filter((d) => d.at > yearStart);
-  if (recent.length === 0) return null;
-  return recent.length === downloaded.downloads.length ? downloaded : { titleId: downloaded.titleId, downloads: recent.slice() };
 }
 
 function recentDevice(device: DeviceState, yearStart: Instant): DeviceState | null {

@@ -19,13 +19,14 @@ export function shareIds(state: MemberState): void {
     return id;
   };
   for (const device of state.devices.values()) one(device.deviceId);
-  for (const downloaded of state.downloaded.values()) one(downloaded.titleId);
+  // Titles first, so a license points at the string its title's downloads share.
+  for (const download of state.downloaded.downloads) download.titleId = one(download.titleId);
   for (const license of state.licenses.values()) {
     one(license.licenseId);
     license.deviceId = one(license.deviceId);
     license.titleId = one(license.titleId);
   }
-  for (const downloaded of state.downloaded.values()) for (const download of downloaded.downloads) download.licenseId = one(download.licenseId);
+  for (const download of state.downloaded.downloads) download.licenseId = one(download.licenseId);
   for (const [, record] of state.requests.entries()) shareAnswerIds(record.answer, one);
 }
 

@@ -9,11 +9,11 @@
  * owned by one fold at a time, and copying every table per event would make replay quadratic.
  */
 import { evolveLicense, type LicenseState } from '../aggregates/license.ts';
-import { evolveDownloaded, type DownloadedState } from '../aggregates/downloaded.ts';
 import { evolveDevice, type DeviceState } from '../aggregates/device.ts';
 import type { DomainEvent } from '../events.ts';
 import type { Instant } from '../time.ts';
 import { answerOfPrimaryEvent } from './answers.ts';
+import { DownloadLog } from './download-log.ts';
 import { RequestLog } from './requests.ts';
 import { Table } from './table.ts';
 
@@ -21,7 +21,7 @@ export { REQUEST_DEDUP_WINDOW_MS, RequestLog, type RequestRecord } from './reque
 
 export interface MemberState {
   licenses: Table<LicenseState>;
-  downloaded: Table<DownloadedState>;
+  downloaded: DownloadLog;
   devices: Table<DeviceState>;
   requests: RequestLog;
   /** Time of the newest applied event; new events are never stamped earlier (see the repository). */
@@ -40,16 +40,26 @@ export interface EventMetadata {
   correlationId?: string | undefined;
 }
 
-const licenseIdOf = (license: LicenseState): string => license.licenseId;
-const titleIdOf = (downloaded: DownloadedState): string => downloaded.titleId;
-const deviceIdOf = (device: DeviceState): string => device.deviceId;
+export class LicenseTable extends Table<LicenseState> {
+  protected keyOf(license: LicenseState): string {
+    return license.licenseId;
+  }
+  protected empty(): LicenseTable {
+    return new LicenseTable();
+  }
+}
 
-export const licenseTable = (values: readonly LicenseState[] = []): Table<LicenseState> => new Table(licenseIdOf, values);
-export const downloadedTable = (values: readonly DownloadedState[] = []): Table<DownloadedState> => new Table(titleIdOf, values);
-export const deviceTable = (values: readonly DeviceState[] = []): Table<DeviceState> => new Table(deviceIdOf, values);
+export class DeviceTable extends Table<DeviceState> {
+  protected keyOf(device: DeviceState): string {
+    return device.deviceId;
+  }
+  protected empty(): DeviceTable {
+    return new DeviceTable();
+  }
+}
 
 export function initialMemberState(): MemberState {
-  return { licenses: licenseTable(), downloaded: downloadedTable(), devices: deviceTable(), requests: new RequestLog(), lastEventAt: 0, releasedPrunedThrough: null };
+  return { licenses: new LicenseTable(), downloaded: new DownloadLog(), devices: new DeviceTable(), requests: RequestLog.EMPTY, lastEventAt: 0, releasedPrunedThrough: null };
 }
 
 export function applyEvent(state: MemberState, event: DomainEvent, metadata: EventMetadata): MemberState {
@@ -64,7 +74,7 @@ export function applyEvent(state: MemberState, event: DomainEvent, metadata: Eve
       break;
     }
     case 'TitleDownloaded':
-      state.downloaded.set(event.titleId, evolveDownloaded(state.downloaded.get(event.titleId) ?? null, event));
+      state.downloaded.add(event);
       break;
     case 'DeviceRegistered':
     case 'DeviceDeactivated':
@@ -82,7 +92,7 @@ function recordRequest(state: MemberState, event: DomainEvent, metadata: EventMe
   if (answer === undefined) return;
   // Replay applies events aggregate by aggregate, not in time order, so the window ends at the
   // newest event seen rather than the event at hand.
-  state.requests.record(metadata.requestId, { at: event.at, answer }, state.lastEventAt);
+  state.requests = state.requests.recorded(metadata.requestId, { at: event.at, answer }, state.lastEventAt);
 }
 
 export function activeLicenses(state: MemberState): LicenseState[] {

@@ -1,6 +1,7 @@
 /**
  * A member's aggregates of one kind, by id, with a Map's interface. Every value carries its own
- * id (`keyOf`), so the table keeps one array of values in insertion order and no keys.
+ * id (`keyOf`, per kind of table), so the table keeps one array of values in insertion order and
+ * no keys.
  *
  * Why not a Map: a V8 Map costs about 180 bytes empty and 30 to 50 bytes per entry on top of
  * the entries; a member holds three of them, each usually a handful of entries, and the cache's
@@ -14,16 +15,22 @@
  */
 const INDEX_FROM = 256;
 
-export class Table<V> implements Map<string, V> {
-  readonly #keyOf: (value: V) => string;
-  #values: V[];
-  #index: Map<string, number> | null = null;
+/** The indexes of long tables, beside them: a field for it would cost every short table 8 bytes. */
+const indexes = new WeakMap<Table<unknown>, Map<string, number>>();
 
-  constructor(keyOf: (value: V) => string, values: readonly V[] = []) {
-    this.#keyOf = keyOf;
-    this.#values = [];
-    for (const value of values) this.set(keyOf(value), value);
+/** A table of one kind of value: a subclass says what a value's id is. */
+export abstract class Table<V> implements Map<string, V> {
+  #values: V[] = [];
+
+  constructor(values: readonly V[] = []) {
+    for (const value of values) this.set(this.keyOf(value), value);
   }
+
+  /** The id a value is kept under. */
+  protected abstract keyOf(value: V): string;
+
+  /** A new, empty table of the same kind. */
+  protected abstract empty(): Table<V>;
 
   get size(): number {
     return this.#values.length;
@@ -34,15 +41,19 @@ export class Table<V> implements Map<string, V> {
   }
 
   #find(key: string): number {
-    if (this.#values.length >= INDEX_FROM) return (this.#index ??= this.#indexed()).get(key) ?? -1;
+    if (this.#values.length >= INDEX_FROM) return this.#index().get(key) ?? -1;
     const values = this.#values;
-    for (let i = 0; i < values.length; i++) if (this.#keyOf(values[i] as V) === key) return i;
+    for (let i = 0; i < values.length; i++) if (this.keyOf(values[i] as V) === key) return i;
     return -1;
   }
 
-  #indexed(): Map<string, number> {
-    const index = new Map<string, number>();
-    this.#values.forEach((value, i) => index.set(this.#keyOf(value), i));
+  #index(): Map<string, number> {
+    let index = indexes.get(this);
+    if (index === undefined) {
+      index = new Map<string, number>();
+      for (const [i, value] of this.#values.entries()) index.set(this.keyOf(value), i);
+      indexes.set(this, index);
+    }
     return index;
   }
 
@@ -63,7 +74,7 @@ export class Table<V> implements Map<string, V> {
       return this;
     }
     const values = this.#values;
-    this.#index?.set(key, values.length);
+    indexes.get(this)?.set(key, values.length);
     if (values.length >= INDEX_FROM) {
       values.push(value);
       return this;
@@ -80,25 +91,25 @@ export class Table<V> implements Map<string, V> {
     const i = this.#find(key);
     if (i < 0) return false;
     this.#values = this.#values.filter((_, j) => j !== i).slice();
-    this.#index = null;
+    indexes.delete(this);
     return true;
   }
 
   clear(): void {
     this.#values = [];
-    this.#index = null;
+    indexes.delete(this);
   }
 
   /** A new table of the values `keep` accepts, in the same order. */
   filter(keep: (value: V) => boolean): Table<V> {
-    const table = new Table<V>(this.#keyOf);
+    const table = this.empty();
     table.#values = this.#values.filter(keep).slice();
     return table;
   }
 
   /** A new table with each value replaced by `change(value)`, or dropped where it returns null. */
   map(change: (value: V) => V | null): Table<V> {
-    const table = new Table<V>(this.#keyOf);
+    const table = this.empty();
     const values: V[] = [];
     for (const value of this.#values) {
       const changed = change(value);
@@ -109,15 +120,15 @@ export class Table<V> implements Map<string, V> {
   }
 
   forEach(callback: (value: V, key: string, map: Map<string, V>) => void, thisArg?: unknown): void {
-    for (const value of this.#values) callback.call(thisArg, value, this.#keyOf(value), this);
+    for (const value of this.#values) callback.call(thisArg, value, this.keyOf(value), this);
   }
 
   *entries(): MapIterator<[string, V]> {
-    for (const value of this.#values) yield [this.#keyOf(value), value];
+    for (const value of this.#values) yield [this.keyOf(value), value];
   }
 
   *keys(): MapIterator<string> {
-    for (const value of this.#values) yield this.#keyOf(value);
+    for (const value of this.#values) yield this.keyOf(value);
   }
 
   values(): MapIterator<V> {

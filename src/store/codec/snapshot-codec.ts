@@ -15,7 +15,8 @@ import { NO_DEACTIVATIONS, type DeviceState } from '../../domain/aggregates/devi
 import type { DownloadedState } from '../../domain/aggregates/downloaded.ts';
 import type { LicenseState } from '../../domain/aggregates/license.ts';
 import type { CommandAnswer } from '../../domain/member/answers.ts';
-import { deviceTable, downloadedTable, licenseTable, REQUEST_DEDUP_WINDOW_MS, RequestLog, type MemberState, type RequestRecord } from '../../domain/member/state.ts';
+import { DownloadLog } from '../../domain/member/download-log.ts';
+import { DeviceTable, LicenseTable, REQUEST_DEDUP_WINDOW_MS, RequestLog, type MemberState, type RequestRecord } from '../../domain/member/state.ts';
 
 export const SNAPSHOT_SCHEMA_VERSION = 2;
 /** The versions this code reads. */
@@ -55,7 +56,7 @@ export function encodeMemberState(state: MemberState): string {
     .map(([requestId, record]) => ({ requestId, at: record.at, answer: record.answer }));
   const body: SnapshotBodyV2 = {
     licenses: sortedValues(state.licenses),
-    downloaded: sortedValues(state.downloaded),
+    downloaded: sortedValues(state.downloaded).map(({ titleId, downloads }) => ({ titleId, downloads: downloads.map(({ at, licenseId, via }) => ({ at, licenseId, via })) })),
     devices: sortedValues(state.devices),
     requests,
     lastEventAt: state.lastEventAt,
@@ -80,9 +81,9 @@ export function decodeMemberState(schemaVersion: number, payload: string): Membe
   if (problem !== null) throw new SnapshotVersionError(`snapshot body is not version ${schemaVersion}: ${problem}`);
   const body = schemaVersion === 1 ? upcastV1(parsed as SnapshotBodyV1) : (parsed as SnapshotBodyV2);
   return {
-    licenses: licenseTable(body.licenses),
-    downloaded: downloadedTable(body.downloaded),
-    devices: deviceTable(body.devices.map((d) => (d.deactivations.length === 0 ? { ...d, deactivations: NO_DEACTIVATIONS } : d))),
+    licenses: new LicenseTable(body.licenses),
+    downloaded: DownloadLog.of(body.downloaded),
+    devices: new DeviceTable(body.devices.map((d) => (d.deactivations.length === 0 ? { ...d, deactivations: NO_DEACTIVATIONS } : d))),
     requests: RequestLog.of(body.requests.map((r): [string, RequestRecord] => [r.requestId, { at: r.at, answer: r.answer }])),
     lastEventAt: body.lastEventAt,
     releasedPrunedThrough: body.releasedPrunedThrough,
