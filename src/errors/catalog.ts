@@ -25,8 +25,15 @@ export const ERROR_CATALOG = {
   EXPECTATION_FAILED: { status: 417, description: 'An `Expect` header other than `100-continue`.' },
   HEADERS_TOO_LARGE: { status: 431, description: 'The request line and headers together are over `service.http.maxHeaderBytes`; the connection is closed.' },
   REQUEST_ID_REUSED: { status: 422, description: 'The `requestId` was used in the last 24 hours for a different command.' },
-  LICENSE_NOT_FOUND: { status: 404, description: 'The member has no license with this id.' },
-  DEVICE_NOT_FOUND: { status: 404, description: 'The device never held a download for this member.' },
+  LICENSE_NOT_FOUND: {
+    status: 404,
+    description:
+      'The member has no license with this id: never had, or released more than `service.retention.releasedLicenseDays` (30) days ago (the message says since when; the history still shows it).',
+  },
+  DEVICE_NOT_FOUND: {
+    status: 404,
+    description: 'The device never held a download for this member, or was deactivated more than 365 days ago and has held none since.',
+  },
   RULES_VERSION_NOT_FOUND: { status: 404, description: 'The rules version to explain a decision with was never saved in the store (debug explain).' },
   ROUTE_NOT_FOUND: { status: 404, description: 'No such route (also: a route that is disabled by config).' },
   UNAUTHORIZED: { status: 401, description: 'An admin or debug route without `Authorization: Bearer <token>` or with a wrong token; the answer says nothing more.' },

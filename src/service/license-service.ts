@@ -104,7 +104,7 @@ export class LicenseService implements MemberActors {
       ...(options.maxBytesInMemory ? { maxSize: options.maxBytesInMemory, sizeCalculation: (member) => approximateMemberBytes(member) } : {}),
     });
     this.#mailbox = new KeyedMailbox(options.maxQueuedPerMember);
-    this.#newLicenseId = options.newLicenseId ?? randomUUID;
+    this.#newLicenseId = options.newLicenseId ?? mintLicenseId;
   }
 
   stats(): ServiceStats {
@@ -307,14 +307,46 @@ function unknownPlanError(unknown: UnknownPlan): AppError {
 }
 
 /**
- * A rough size of a member in memory, for the cache's byte bound: a fixed overhead plus
- * per-entry costs measured for V8 objects of these shapes (see bench/RESULTS.md, memory).
+ * A fresh license id. randomUUID builds its string from 20 pieces joined one by one, which V8
+ * keeps as a tree of about 480 bytes; the member holds the id for as long as the license (and
+ * its download, a year): a flat copy costs 56.
+ */
+function mintLicenseId(): string {
+  return JSON.parse(JSON.stringify(randomUUID())) as string;
+}
+
+/**
+ * V8 heap bytes of the parts of a member in memory, measured (bench/member-state-bench.ts, and
+ * bench/RESULTS.md, "Member state") on Node 20 x64: the cache entry, LoadedMember and its state
+ * (600); a license (its object, two boxed times, its slot; plus its id); a download in the log
+ * (80, plus its license id when the license itself has left the state); a device; a request
+ * record (its answer and id; the map that holds them, 184, once there is one).
+ */
+const BYTES = { member: 600, license: 152, download: 80, device: 72, deactivation: 8, request: 240, requestMap: 184 };
+
+/** A string's own bytes: ids of up to 10 characters parsed from JSON are interned, and shared. */
+function stringBytes(value: string): number {
+  return value.length <= 10 ? 0 : 16 + Math.ceil(value.length / 8) * 8;
+}
+
+/**
+ * The size of a member in memory, for the cache's byte bound (`cache.maxBytes`): the measured
+ * costs above, within 25% of the heap a member really holds for members from 3 licenses to ten
+ * years of history (bench/RESULTS.md). Linear in the member's licenses and devices.
  */
 export function approximateMemberBytes(member: LoadedMember): number {
   const { licenses, downloaded, devices, requests } = member.state;
-  let downloads = 0;
-  for (const d of downloaded.values()) downloads += d.downloads.length;
-  return 600 + licenses.size * 420 + downloaded.size * 160 + downloads * 90 + devices.size * 200 + requests.size * 360;
+  let bytes = BYTES.member + stringBytes(member.memberId);
+  let idBytes = 0;
+  for (const license of licenses.values()) idBytes += stringBytes(license.licenseId);
+  bytes += licenses.size * BYTES.license + idBytes;
+  // A download's license id is its license's string while the license is kept; after, its own.
+  const downloads = downloaded.downloads.length;
+  const averageId = licenses.size === 0 ? stringBytes('00000000-0000-0000-0000-000000000000') : idBytes / licenses.size;
+  bytes += downloads * BYTES.download + Math.max(0, downloads - licenses.size) * averageId;
+  for (const device of devices.values()) bytes += BYTES.device + stringBytes(device.deviceId) + device.deactivations.length * BYTES.deactivation;
+  if (requests.size > 0) bytes += BYTES.requestMap + requests.size * BYTES.request;
+  return Math.round(bytes);
 }
 
 /** A LicenseService with the settings of the config's `service` section (main thread or worker). */
