@@ -17,6 +17,7 @@ export const NOT_UNIT = new Map<string, string>([
   ['test/faults/cassandra-outage.test.ts', 'a JDK (starts, kills and restarts a private Cassandra node)'],
   ['test/hostile/prototype-keys-cluster.test.ts', 'Cassandra (a cluster node)'],
   ['test/hostile/undecodable-member.test.ts', 'Cassandra (the repair on each store)'],
+  ['test/store/cassandra-migration.test.ts', 'Cassandra (the migration from the previous row layout)'],
   ['test/store/cassandra-snapshot-crash.test.ts', 'Cassandra'],
   ['test/store/cassandra-nodetool.test.ts', 'Cassandra and a JDK (nodetool talks JMX to the node)'],
   ['test/store/cassandra.test.ts', 'Cassandra (the store contract)'],

@@ -5,7 +5,11 @@
  *
  *   dump <memberId> [--aggregate A] [--aggregate-id I] [--from ISO] [--to ISO]   NDJSON history
  *   explain <memberId> --title T --device D [--at ISO] [--plan P] [--rules-version V]
- *   replay --check        rebuild every member from events, compare with its latest snapshot
+ *   replay --check [--against-legacy]
+ *                         rebuild every member from events, compare with its latest snapshot;
+ *                         --against-legacy: also rebuild every member of the previous Cassandra
+ *                         layout from its old rows and from its copy, and compare
+ *   migrate               copy a Cassandra keyspace from the previous row layout into the compact one
  *   snapshot <memberId>   snapshot the member now
  *   repair <memberId> [--void <generation>:<position> --reason <text>]
  *                         list the rows the fold cannot use; with --void, append a void for one
@@ -26,12 +30,14 @@ import { openEventStore } from '../store/open-store.ts';
 import { isRepresentable, MAX_ISO, MIN_ISO } from '../domain/time-range.ts';
 import { progressBar } from './progress.ts';
 import { listUnusableRows, parseVoidTarget, voidRow } from './repair.ts';
+import { compareWithLegacy, migrate } from './migrate.ts';
 import { checkMember } from './replay-check.ts';
 
 const USAGE = `usage: license-accounting [--config <path>] <command>
   dump <memberId> [--aggregate license|downloaded|device] [--aggregate-id <id>] [--from <ISO>] [--to <ISO>]
   explain <memberId> --title <titleId> --device <deviceId> [--at <ISO>] [--plan <plan>] [--rules-version <v>]
-  replay --check
+  replay --check [--against-legacy]
+  migrate
   snapshot <memberId>
   repair <memberId> [--void <generation>:<position> --reason <text>]`;
 
@@ -49,6 +55,7 @@ const OPTIONS = {
   from: { type: 'string' },
   to: { type: 'string' },
   check: { type: 'boolean' },
+  'against-legacy': { type: 'boolean' },
   void: { type: 'string' },
   reason: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -103,10 +110,11 @@ async function replayCheck(store: EventStore): Promise<number> {
   return counts.mismatch + counts.error > 0 ? 1 : 0;
 }
 
-async function snapshot(store: EventStore, memberId: string): Promise<number> {
+async function snapshot(store: EventStore, memberId: string, releasedLicenseRetentionDays: number): Promise<number> {
   let failure: unknown = null;
-  // No automatic snapshots while loading: this command decides.
-  const repository = new MemberRepository(store, { eventCount: Number.POSITIVE_INFINITY, replayMs: Number.POSITIVE_INFINITY }, (_, error) => (failure = error));
+  // No automatic snapshots while loading: this command decides. It prunes as the service does.
+  const thresholds = { eventCount: Number.POSITIVE_INFINITY, replayMs: Number.POSITIVE_INFINITY, releasedLicenseRetentionDays };
+  const repository = new MemberRepository(store, thresholds, (_, error) => (failure = error));
   const member = await repository.load(memberId);
   if (member.head.position === 0) {
     process.stderr.write(`license-accounting: member ${memberId} has no events\n`);
@@ -140,10 +148,11 @@ async function run(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return command === undefined && !values.help ? 2 : 0;
   }
-  if (!['dump', 'explain', 'replay', 'snapshot', 'repair'].includes(command)) throw new UsageError(`unknown command "${command}"`);
+  if (!['dump', 'explain', 'replay', 'snapshot', 'repair', 'migrate'].includes(command)) throw new UsageError(`unknown command "${command}"`);
   if (command === 'replay' && !values.check) throw new UsageError('replay needs --check (it only checks; it never rewrites snapshots)');
   // Validate everything before opening the store.
-  const memberId = command === 'replay' ? '' : memberArg(positionals);
+  if (values['against-legacy'] && command !== 'replay') throw new UsageError('--against-legacy belongs to replay --check');
+  const memberId = command === 'replay' || command === 'migrate' ? '' : memberArg(positionals);
   const filter: EventFilter = {
     aggregate: values.aggregate,
     aggregateId: values['aggregate-id'],
@@ -163,6 +172,12 @@ async function run(argv: string[]): Promise<number> {
   }
 
   const config: Config = loadConfig({ argv: values.config === undefined ? [] : ['--config', values.config], env: process.env });
+  if ((command === 'migrate' || values['against-legacy']) && config.service.store !== 'cassandra') {
+    await write(`the ${config.service.store} store has one row layout: nothing to migrate or compare\n`);
+    return 0;
+  }
+  // Before the store opens: the service's store refuses a keyspace that is not migrated yet.
+  if (command === 'migrate') return await migrate(config.service.cassandra, write);
   const store = await openEventStore(config.service);
   try {
     switch (command) {
@@ -179,8 +194,10 @@ async function run(argv: string[]): Promise<number> {
         await write(`${JSON.stringify(answer, null, 2)}\n`);
         return 0;
       }
-      case 'replay':
-        return await replayCheck(store);
+      case 'replay': {
+        const checked = await replayCheck(store);
+        return values['against-legacy'] ? Math.max(checked, await compareWithLegacy(store, config.service.cassandra, write)) : checked;
+      }
       case 'repair': {
         const output =
           target === null
@@ -191,7 +208,7 @@ async function run(argv: string[]): Promise<number> {
         return output.exitCode;
       }
       default:
-        return await snapshot(store, memberId);
+        return await snapshot(store, memberId, config.service.retention.releasedLicenseDays);
     }
   } finally {
     await store.close();

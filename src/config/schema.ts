@@ -7,6 +7,32 @@
 import { NODE_ID_PATTERN } from '../domain/ids.ts';
 import { rulesSchema } from '../domain/rules.ts';
 
+/**
+ * Storage options of one Cassandra table (src/store/cassandra/table-options.ts). `defaults`: the
+ * table's own (the event tables favour read latency; an archive would favour density).
+ */
+function tableOptions<A extends string, C extends number>(defaults: { algorithm: A; chunkKb: C }) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    default: {},
+    properties: {
+      compression: {
+        type: 'object',
+        additionalProperties: false,
+        default: {},
+        properties: {
+          algorithm: { type: 'string', enum: ['LZ4', 'Zstd', 'Snappy', 'Deflate', 'none'], default: defaults.algorithm },
+          // KiB of data compressed together; a read decompresses whole chunks.
+          chunkKb: { type: 'integer', enum: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024], default: defaults.chunkKb },
+          // Zstd only; null: Cassandra's default (3).
+          level: { type: ['integer', 'null'], minimum: -7, maximum: 22, default: null },
+        },
+      },
+    },
+  } as const;
+}
+
 const consistency = {
   type: 'string',
   enum: ['ONE', 'TWO', 'THREE', 'QUORUM', 'ALL', 'LOCAL_QUORUM', 'EACH_QUORUM', 'LOCAL_ONE'],
@@ -50,6 +76,17 @@ export const serviceSchema = {
         writeConsistency: { ...consistency, default: 'LOCAL_QUORUM' },
         serialConsistency: { type: 'string', enum: ['SERIAL', 'LOCAL_SERIAL'], default: 'LOCAL_SERIAL' },
         requestTimeoutMs: { type: 'integer', minimum: 100, maximum: 120000, default: 5000 },
+        // Table options of the event tables (docs/storage.md#compression): LZ4 in 16 KiB
+        // chunks, for the read latency of member loads (Zstd in 64 KiB chunks suits an archive).
+        tables: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            events: tableOptions({ algorithm: 'LZ4', chunkKb: 16 }),
+            snapshots: tableOptions({ algorithm: 'LZ4', chunkKb: 16 }),
+          },
+        },
       },
     },
     clock: { type: 'string', enum: ['system', 'manual'], default: 'system' },
@@ -62,6 +99,17 @@ export const serviceSchema = {
         eventCount: { type: 'integer', minimum: 1, default: 200 },
         // Snapshot when replaying a member took at least this long.
         replayMs: { type: 'integer', minimum: 0, default: 50 },
+      },
+    },
+    // What a member's state keeps (src/domain/member/retention.ts): days a released license stays
+    // in memory and snapshots after its release; then it leaves at the next snapshot and answers
+    // LICENSE_NOT_FOUND (docs/rules.md).
+    retention: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        releasedLicenseDays: { type: 'integer', minimum: 0, maximum: 3650, default: 30 },
       },
     },
     cache: {

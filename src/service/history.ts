@@ -6,10 +6,8 @@
  * go generation by generation, page by page; the folds and the explanation are pure functions.
  *
  * Order: events come out in member-wide order, generation by generation and by position inside
- * a generation (the order decisions were taken in). The store returns a generation in
- * clustering order (aggregate by aggregate), so one generation at a time is sorted in memory;
- * a generation is bounded by the snapshot threshold (`snapshot.eventCount`, about 200 to 400
- * rows), never the whole history.
+ * a generation (the order decisions were taken in), which is the order the store returns them
+ * in: they are streamed page by page, never held whole.
  */
 import type { LicenseState } from '../domain/aggregates/license.ts';
 import { eventKey, type Counted } from '../domain/limits/counting.ts';
@@ -48,17 +46,11 @@ function matches(row: EventRecord, filter: EventFilter): boolean {
   return true;
 }
 
-/**
- * The member's stored events across every generation, in member-wide order, filtered. Holds at
- * most one generation in memory at a time.
- */
+/** The member's stored events across every generation, in member-wide order, filtered. */
 export async function* memberEvents(store: EventStore, memberId: string, filter: EventFilter = {}): AsyncGenerator<EventRecord> {
   const head = await store.readHead(memberId);
   for (let generation = 0; generation <= head.generation; generation++) {
-    const rows: EventRecord[] = [];
-    for await (const row of store.readGeneration(memberId, generation)) if (matches(row, filter)) rows.push(row);
-    rows.sort((a, b) => a.position - b.position);
-    yield* rows;
+    for await (const row of store.readGeneration(memberId, generation)) if (matches(row, filter)) yield row;
   }
 }
 
@@ -180,7 +172,7 @@ export async function memberStateAt(store: EventStore, memberId: string, at: Ins
   const result = emptyStateAt(at);
   const head = await store.readHead(memberId);
   for (let generation = 0; generation <= head.generation; generation++) {
-    // Clustering order is fine for the fold: it is the order the repository replays in.
+    // Position order: the order the repository replays in, and the service applied them in.
     for await (const row of store.readGeneration(memberId, generation)) foldRow(result, row);
   }
   return finishStateAt(result);

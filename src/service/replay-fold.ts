@@ -2,10 +2,9 @@
  * The one fold of stored rows into a member's state, shared by the actors' loads, the debug
  * API and the replay check, so that all of them honour voids (`EventVoided`) the same way.
  *
- * A row that cannot be decoded or applied does not stop the fold at once: a void naming it may
- * come later in reading order (it is appended at the head, and a generation is read aggregate by
- * aggregate). Such a row is set aside and the fold goes on; `finish()` then throws the first one
- * no void covers. A voided row is skipped, and so are the rows of its aggregate that no longer
+ * A row that cannot be decoded or applied does not stop the fold at once: a void naming it comes
+ * later in reading order (it is appended at the head, possibly in a later generation). Such a row
+ * is set aside and the fold goes on; `finish()` then throws the first one no void covers. A voided row is skipped, and so are the rows of its aggregate that no longer
  * apply without it (a renewal of a license whose acquisition was voided): the member is rebuilt
  * as if the voided row had never been written.
  */

@@ -1,9 +1,9 @@
 /**
  * The event store contract (docs/storage.md). A member's history is split into
  * generations: generation 0 until the first snapshot, then each snapshot opens the next one.
- * The partition ("row id" in the talk) is (member id, generation); the aggregate name and id, the event
- * time and the member-wide position are the clustering key inside it, so one command's events
- * (which touch up to three aggregates) share one partition and land all or nothing.
+ * The partition ("row id" in the talk) is (member id, generation); inside it events are ordered by
+ * their member-wide position, so one command's events (which touch up to three aggregates) share
+ * one partition and land all or nothing, and a generation reads back in the order it was written.
  *
  * Concurrency control: every write states the head it expects (generation and last position);
  * a store whose head differs refuses with ConcurrencyConflictError and writes nothing.
@@ -104,8 +104,9 @@ export interface EventStore {
    */
   readHead(memberId: string, latest?: SnapshotRecord | null): Promise<StreamHead>;
   /**
-   * The events of one generation in clustering order: by aggregate name, aggregate id, time,
-   * position. Events of one aggregate come in the order they happened.
+   * The events of one generation in position order: the order they were appended, which is the
+   * order the service applied them in (the service never stamps a member's event earlier than
+   * its newest, so its events also come in time order).
    */
   readGeneration(memberId: string, generation: number, options?: ReadOptions): AsyncIterable<EventRecord>;
   readLatestSnapshot(memberId: string): Promise<SnapshotRecord | null>;

@@ -54,8 +54,8 @@ for (const fence of [null, { epoch: 3, node: 'node-a' }]) {
     head = await store.writeSnapshot(memberId, head, { takenAt: 3000, schemaVersion: 1, payload: '{"s":2}' }, fence);
     t.same(head, { generation: 2, position: 3 });
     // The crash: the second snapshot's row and its opened generation never made it.
-    await raw.execute('DELETE FROM snapshots WHERE member_id = ? AND generation = ?', [memberId, 2], { prepare: true });
-    await raw.execute('DELETE FROM events WHERE member_id = ? AND generation = ?', [memberId, 2], { prepare: true });
+    await raw.execute('DELETE FROM snapshots_v2 WHERE member_id = ? AND generation = ?', [memberId, 2], { prepare: true });
+    await raw.execute('DELETE FROM events_v2 WHERE member_id = ? AND generation = ?', [memberId, 2], { prepare: true });
 
     t.same(await store.readHead(memberId), { generation: 2, position: 3 }, 'the head goes on from the sealed position');
     t.equal((await store.readLatestSnapshot(memberId))?.payload, '{"s":1}', 'readers start from the snapshot before');

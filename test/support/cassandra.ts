@@ -3,7 +3,7 @@ import { parseConfig, cassandraContactPointsFrom } from '../../src/config/load.t
 import type { ServiceConfig } from '../../src/config/types.ts';
 import { testRules } from './fixtures.ts';
 
-export const TEST_KEYSPACE = 'license_accounting_test';
+export const TEST_KEYSPACE = 'license_accounting_test_v2';
 
 export function cassandraTestSettings(overrides: Partial<ServiceConfig['cassandra']> = {}): ServiceConfig['cassandra'] {
   const config = parseConfig({ service: { store: 'cassandra', cassandra: { keyspace: TEST_KEYSPACE } }, rules: testRules() }, null);

@@ -1,5 +1,7 @@
 /**
- * The production event store on Apache Cassandra (schema: cluster/cassandra/schema.cql).
+ * The production event store on Apache Cassandra (schema: cluster/cassandra/schema.cql and
+ * compact-tables.ts). Rows are laid out by a RowLayout (row-layout.ts): the service's is the
+ * compact one (events_v2, snapshots_v2); the previous one (legacy/) is only read by the migration.
  *
  * Concurrency control: a generation's partition carries the member's head position in a
  * static column. An append is one single-partition conditional batch: `UPDATE head_position
@@ -44,6 +46,8 @@ import {
 } from '../event-store.ts';
 import { isUnavailable, isUnknownOutcome, unavailable } from './driver-errors.ts';
 import { connectToKeyspace, shutdownBounded } from './connect.ts';
+import { refuseUnmigratedKeyspace } from './layout-state.ts';
+import { compactLayout, type EncodedEvent, type RowLayout } from './row-layout.ts';
 
 const { types } = cassandra;
 type Client = cassandra.Client;
@@ -51,32 +55,29 @@ type Row = cassandra.types.Row;
 
 const SEALED = -1;
 
-const CQL = {
-  advanceHead: 'UPDATE events SET head_position = ? WHERE member_id = ? AND generation = ? IF head_position = ?',
-  seal: 'UPDATE events SET head_position = -1, sealed_position = ? WHERE member_id = ? AND generation = ? IF head_position = ?',
-  sealFenced:
-    'UPDATE events SET head_position = -1, sealed_position = ?, owner_epoch = ?, owner_node = ? WHERE member_id = ? AND generation = ? IF head_position = ? AND owner_epoch = ? AND owner_node = ?',
-  // The fenced form: the head moves only while the expected owner holds the member (and the
-  // owner is written again, which opens a generation's ownership in the crash-recovery case).
-  advanceHeadFenced:
-    'UPDATE events SET head_position = ?, owner_epoch = ?, owner_node = ? WHERE member_id = ? AND generation = ? IF head_position = ? AND owner_epoch = ? AND owner_node = ?',
-  claimOwner: 'UPDATE events SET owner_epoch = ?, owner_node = ? WHERE member_id = ? AND generation = ? IF head_position = ? AND owner_epoch = ? AND owner_node = ?',
-  readStatic: 'SELECT head_position, owner_epoch, owner_node, sealed_position FROM events WHERE member_id = ? AND generation = ? LIMIT 1',
-  insertEvent:
-    'INSERT INTO events (member_id, generation, aggregate_name, aggregate_id, at, position, type, schema_version, serializer, payload, rules_version, request_id, correlation_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-  readGeneration:
-    'SELECT member_id, generation, aggregate_name, aggregate_id, at, position, type, schema_version, serializer, payload, rules_version, request_id, correlation_id FROM events WHERE member_id = ? AND generation = ?',
-  eventExists: 'SELECT position FROM events WHERE member_id = ? AND generation = ? AND aggregate_name = ? AND aggregate_id = ? AND at = ? AND position = ?',
-  snapshots: 'SELECT member_id, generation, position, taken_at, schema_version, payload FROM snapshots WHERE member_id = ?',
-  snapshotAt: 'SELECT member_id, generation, position, taken_at, schema_version, payload FROM snapshots WHERE member_id = ? AND generation = ?',
-  insertSnapshot: 'INSERT INTO snapshots (member_id, generation, position, taken_at, schema_version, payload) VALUES (?, ?, ?, ?, ?, ?)',
-  openGeneration: 'INSERT INTO events (member_id, generation, head_position, owner_epoch, owner_node) VALUES (?, ?, ?, ?, ?) IF NOT EXISTS',
-  insertRules: 'INSERT INTO rules_versions (version, rules_json, first_seen_at) VALUES (?, ?, ?) IF NOT EXISTS',
-  readRules: 'SELECT version, rules_json, first_seen_at FROM rules_versions WHERE version = ?',
-  // Partition keys only (a token-range scan, paged): every member has a generation-0 partition
-  // (its first append opens it), so yielding the generation-0 keys lists each member once.
-  partitions: 'SELECT DISTINCT member_id, generation FROM events',
-} as const;
+/** The store's statements for a layout's tables (table names are constants of the layouts). */
+function statements(layout: RowLayout) {
+  const { events, snapshots } = layout.tables;
+  return {
+    advanceHead: `UPDATE ${events} SET head_position = ? WHERE member_id = ? AND generation = ? IF head_position = ?`,
+    seal: `UPDATE ${events} SET head_position = -1, sealed_position = ? WHERE member_id = ? AND generation = ? IF head_position = ?`,
+    sealFenced: `UPDATE ${events} SET head_position = -1, sealed_position = ?, owner_epoch = ?, owner_node = ? WHERE member_id = ? AND generation = ? IF head_position = ? AND owner_epoch = ? AND owner_node = ?`,
+    // The fenced form: the head moves only while the expected owner holds the member (and the
+    // owner is written again, which opens a generation's ownership in the crash-recovery case).
+    advanceHeadFenced: `UPDATE ${events} SET head_position = ?, owner_epoch = ?, owner_node = ? WHERE member_id = ? AND generation = ? IF head_position = ? AND owner_epoch = ? AND owner_node = ?`,
+    claimOwner: `UPDATE ${events} SET owner_epoch = ?, owner_node = ? WHERE member_id = ? AND generation = ? IF head_position = ? AND owner_epoch = ? AND owner_node = ?`,
+    readStatic: `SELECT head_position, owner_epoch, owner_node, sealed_position FROM ${events} WHERE member_id = ? AND generation = ? LIMIT 1`,
+    snapshots: `SELECT member_id, generation, position, taken_at, schema_version, payload FROM ${snapshots} WHERE member_id = ?`,
+    snapshotAt: `SELECT member_id, generation, position, taken_at, schema_version, payload FROM ${snapshots} WHERE member_id = ? AND generation = ?`,
+    insertSnapshot: `INSERT INTO ${snapshots} (member_id, generation, position, taken_at, schema_version, payload) VALUES (?, ?, ?, ?, ?, ?)`,
+    openGeneration: `INSERT INTO ${events} (member_id, generation, head_position, owner_epoch, owner_node) VALUES (?, ?, ?, ?, ?) IF NOT EXISTS`,
+    insertRules: 'INSERT INTO rules_versions (version, rules_json, first_seen_at) VALUES (?, ?, ?) IF NOT EXISTS',
+    readRules: 'SELECT version, rules_json, first_seen_at FROM rules_versions WHERE version = ?',
+    // Partition keys only (a token-range scan, paged): every member has a generation-0 partition
+    // (its first append opens it), so yielding the generation-0 keys lists each member once.
+    partitions: `SELECT DISTINCT member_id, generation FROM ${events}`,
+  } as const;
+}
 
 function long(value: number): cassandra.types.Long {
   return types.Long.fromNumber(value);
@@ -85,24 +86,6 @@ function long(value: number): cassandra.types.Long {
 function num(value: unknown): number {
   if (value === null || value === undefined) throw new Error('unexpected null number');
   return typeof value === 'number' ? value : (value as cassandra.types.Long).toNumber();
-}
-
-function toEventRecord(row: Row): EventRecord {
-  return {
-    memberId: row['member_id'] as string,
-    generation: row['generation'] as number,
-    aggregateName: row['aggregate_name'] as string,
-    aggregateId: row['aggregate_id'] as string,
-    at: num(row['at']),
-    position: row['position'] as number,
-    type: row['type'] as string,
-    schemaVersion: row['schema_version'] as number,
-    serializer: row['serializer'] as string,
-    payload: row['payload'] as string,
-    rulesVersion: row['rules_version'] as string,
-    requestId: (row['request_id'] as string | null) ?? null,
-    correlationId: (row['correlation_id'] as string | null) ?? null,
-  };
 }
 
 /** The static head of a generation as a read or a refused CAS returns it; null when the partition has none. */
@@ -148,12 +131,16 @@ export type CassandraSettings = ServiceConfig['cassandra'];
 export class CassandraEventStore implements EventStore {
   readonly kind = 'cassandra';
   readonly #client: Client;
+  readonly #ownsClient: boolean;
   readonly #read: cassandra.QueryOptions;
   readonly #write: cassandra.QueryOptions;
   readonly #serialRead: cassandra.QueryOptions;
+  readonly #layout: RowLayout;
+  readonly #cql: ReturnType<typeof statements>;
 
-  private constructor(client: Client, settings: CassandraSettings) {
+  private constructor(client: Client, settings: CassandraSettings, layout: RowLayout | 'compact', ownsClient: boolean) {
     this.#client = client;
+    this.#ownsClient = ownsClient;
     const consistency = types.consistencies;
     const serial = consistency[settings.serialConsistency === 'SERIAL' ? 'serial' : 'localSerial'];
     this.#read = { prepare: true, consistency: consistency[camel(settings.readConsistency)] };
@@ -161,14 +148,39 @@ export class CassandraEventStore implements EventStore {
     // its own earlier success), so the driver must never retry or speculate them.
     this.#write = { prepare: true, consistency: consistency[camel(settings.writeConsistency)], serialConsistency: serial, isIdempotent: false };
     this.#serialRead = { prepare: true, consistency: serial };
+    this.#layout = layout === 'compact' ? compactLayout((query, params, what, lwt) => this.#execute(query, params, lwt ? this.#write : this.#read, what)) : layout;
+    this.#cql = statements(this.#layout);
   }
 
   /**
    * Connects, applies the schema and returns the store. An unreachable cluster is a
-   * StoreUnavailableError naming the contact points, not a retry loop.
+   * StoreUnavailableError naming the contact points, not a retry loop. A keyspace that still
+   * holds events in the previous layout, not (completely) migrated, is refused with an error
+   * that says what to run (layout-state.ts).
    */
   static async connect(settings: CassandraSettings, observe: { requestTracker?: cassandra.tracker.RequestTracker } = {}): Promise<CassandraEventStore> {
-    return new CassandraEventStore(await connectToKeyspace(settings, observe), settings);
+    const client = await connectToKeyspace(settings, observe);
+    try {
+      await refuseUnmigratedKeyspace(client, settings.keyspace);
+    } catch (error) {
+      await shutdownBounded(client);
+      throw error;
+    }
+    return new CassandraEventStore(client, settings, 'compact', true);
+  }
+
+  /**
+   * A store on a client already connected to the keyspace, in a given layout: the migration
+   * reads the previous layout and writes the compact one through the same protocol. `close`
+   * leaves the client open unless `ownsClient`.
+   */
+  static over(client: Client, settings: CassandraSettings, layout: RowLayout | 'compact', options: { ownsClient?: boolean } = {}): CassandraEventStore {
+    return new CassandraEventStore(client, settings, layout, options.ownsClient ?? false);
+  }
+
+  /** The layout's tables (what the migration and the tools name in their reports). */
+  get tables(): RowLayout['tables'] {
+    return this.#layout.tables;
   }
 
   async #execute(query: string, params: unknown[], options: cassandra.QueryOptions, what: string): Promise<cassandra.types.ResultSet> {
@@ -186,7 +198,7 @@ export class CassandraEventStore implements EventStore {
     // A sealed generation whose snapshot row is missing (a crash between seal and row) hands
     // over to the next one at its sealed position. Bounded: each hop needs such a crash.
     for (let hops = 0; hops < 1000; hops++) {
-      const row = await this.#execute(CQL.readStatic, [memberId, generation], this.#read, 'head read');
+      const row = await this.#execute(this.#cql.readStatic, [memberId, generation], this.#read, 'head read');
       const head = headPositionOf(row);
       if (head !== SEALED) return { generation, position: head ?? position };
       position = sealedPositionOf(row) ?? position;
@@ -196,7 +208,7 @@ export class CassandraEventStore implements EventStore {
   }
 
   async #headPosition(memberId: string, generation: number, options: cassandra.QueryOptions): Promise<number | null> {
-    const result = await this.#execute(CQL.readStatic, [memberId, generation], options, 'head read');
+    const result = await this.#execute(this.#cql.readStatic, [memberId, generation], options, 'head read');
     return headPositionOf(result);
   }
 
@@ -204,7 +216,14 @@ export class CassandraEventStore implements EventStore {
     const next: StreamHead = { generation: expected.generation, position: expected.position + events.length };
     // A partition not written yet has no head: the expected value is null, not 0.
     const opening = expected.generation === 0 && expected.position === 0;
-    const write = { memberId, expected, next, events, fence: fence ?? null };
+    let encoded: EncodedEvent[];
+    try {
+      encoded = await this.#layout.encode(memberId, expected.generation, expected.position + 1, events);
+    } catch (error) {
+      // Only the rules version's id can need the store here (once per version): nothing was written.
+      throw isUnavailable(error) ? unavailable(error, 'append (rules version id)', 'not-applied') : error;
+    }
+    const write = { memberId, expected, next, encoded, fence: fence ?? null };
     let outcome = await this.#conditionalAppend(write, opening ? null : expected.position, fence ?? null);
     if (outcome.applied) return next;
     this.#refuseStaleOwner(memberId, fence, outcome);
@@ -234,14 +253,14 @@ export class CassandraEventStore implements EventStore {
     // between its read and its CAS (then it reads again).
     for (let round = 0; round < 5; round++) {
       const { generation } = await this.readHead(memberId);
-      const row = await this.#execute(CQL.readStatic, [memberId, generation], this.#serialRead, 'owner read');
+      const row = await this.#execute(this.#cql.readStatic, [memberId, generation], this.#serialRead, 'owner read');
       const head = headPositionOf(row);
       const owner = ownerOf(row);
       if (head === SEALED) continue; // a snapshot is opening the next generation: read again
       if (!mayClaim(owner, fence)) throw new OwnershipFencedError(memberId, fence, owner);
       if (sameFence(owner, fence)) return;
       const result = await this.#execute(
-        CQL.claimOwner,
+        this.#cql.claimOwner,
         [fence.epoch, fence.node, memberId, generation, head, owner?.epoch ?? null, owner?.node ?? null],
         this.#write,
         'ownership claim',
@@ -252,45 +271,25 @@ export class CassandraEventStore implements EventStore {
   }
 
   async #conditionalAppend(
-    write: { memberId: string; expected: StreamHead; next: StreamHead; events: readonly NewEventRecord[]; fence: OwnershipFence | null },
+    write: { memberId: string; expected: StreamHead; next: StreamHead; encoded: readonly EncodedEvent[]; fence: OwnershipFence | null },
     expectedHead: number | null,
     expectedOwner: OwnershipFence | null,
   ): Promise<CasOutcome> {
-    const { memberId, expected, next, events, fence } = write;
+    const { memberId, expected, next, encoded, fence } = write;
     const head = fence
       ? {
-          query: CQL.advanceHeadFenced,
+          query: this.#cql.advanceHeadFenced,
           params: [next.position, fence.epoch, fence.node, memberId, expected.generation, expectedHead, expectedOwner?.epoch ?? null, expectedOwner?.node ?? null],
         }
-      : { query: CQL.advanceHead, params: [next.position, memberId, expected.generation, expectedHead] };
-    const queries = [
-      head,
-      ...events.map((event, index) => ({
-        query: CQL.insertEvent,
-        params: [
-          memberId,
-          expected.generation,
-          event.aggregateName,
-          event.aggregateId,
-          long(event.at),
-          expected.position + index + 1,
-          event.type,
-          event.schemaVersion,
-          event.serializer,
-          event.payload,
-          event.rulesVersion,
-          event.requestId,
-          event.correlationId ?? null,
-        ],
-      })),
-    ];
+      : { query: this.#cql.advanceHead, params: [next.position, memberId, expected.generation, expectedHead] };
+    const queries = [head, ...encoded.map((event) => ({ query: this.#layout.insertEvent, params: event.params }))];
     try {
       // One partition, one table: Cassandra applies the batch atomically and in isolation.
       const result = await this.#client.batch(queries, { ...this.#write, logged: false });
       if (result.wasApplied()) return { applied: true, current: next.position };
       return { applied: false, current: headPositionOf(result), ...(fence ? { owner: ownerOf(result) } : {}) };
     } catch (error) {
-      if (isUnknownOutcome(error)) return this.#resolveUnknownAppend(memberId, expected, next, events, error);
+      if (isUnknownOutcome(error)) return this.#resolveUnknownAppend(memberId, expected, next, encoded, error);
       throw isUnavailable(error) ? unavailable(error, 'append') : error;
     }
   }
@@ -300,17 +299,13 @@ export class CassandraEventStore implements EventStore {
    * read finishes any Paxos round still in flight, so what it returns is final: if the head
    * is ours and our first event is there, the append happened. Never blindly write again.
    */
-  async #resolveUnknownAppend(memberId: string, expected: StreamHead, next: StreamHead, events: readonly NewEventRecord[], cause: unknown): Promise<CasOutcome> {
+  async #resolveUnknownAppend(memberId: string, expected: StreamHead, next: StreamHead, encoded: readonly EncodedEvent[], cause: unknown): Promise<CasOutcome> {
     try {
       const head = await this.#headPosition(memberId, expected.generation, this.#serialRead);
-      const first = events[0];
+      const first = encoded[0];
       if (head === next.position && first) {
-        const found = await this.#client.execute(
-          CQL.eventExists,
-          [memberId, expected.generation, first.aggregateName, first.aggregateId, long(first.at), expected.position + 1],
-          this.#serialRead,
-        );
-        if (found.rowLength > 0) return { applied: true, current: head };
+        const found = (await this.#client.execute(this.#layout.readBack, first.key, this.#serialRead)).first();
+        if (found && first.isSame(found)) return { applied: true, current: head };
       }
       if (head === expected.position || (head === null && expected.position === 0)) {
         throw unavailable(cause, 'append (not applied)', 'not-applied');
@@ -327,12 +322,12 @@ export class CassandraEventStore implements EventStore {
    * owned the sealed generation (a fenced writer may open the new one only as that owner).
    */
   async #generationOpensAt(memberId: string, expected: StreamHead): Promise<{ opens: boolean; previousOwner: OwnershipFence | null }> {
-    const previous = await this.#execute(CQL.readStatic, [memberId, expected.generation - 1], this.#serialRead, 'head read');
+    const previous = await this.#execute(this.#cql.readStatic, [memberId, expected.generation - 1], this.#serialRead, 'head read');
     if (headPositionOf(previous) !== SEALED) return { opens: false, previousOwner: null };
     let sealedAt = sealedPositionOf(previous);
     if (sealedAt === null) {
       // Sealed before generations recorded where: the snapshot row says (it was written first then).
-      const snapshot = (await this.#execute(CQL.snapshotAt, [memberId, expected.generation], this.#read, 'snapshot read')).first();
+      const snapshot = (await this.#execute(this.#cql.snapshotAt, [memberId, expected.generation], this.#read, 'snapshot read')).first();
       sealedAt = snapshot ? (snapshot['position'] as number) : null;
     }
     return { opens: sealedAt === expected.position, previousOwner: ownerOf(previous) };
@@ -342,12 +337,8 @@ export class CassandraEventStore implements EventStore {
     const fetchSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
     let pageState: string | undefined;
     do {
-      const page = await this.#execute(CQL.readGeneration, [memberId, generation], { ...this.#read, fetchSize, ...(pageState ? { pageState } : {}) }, 'event read');
-      for (const row of page.rows) {
-        // The static head makes a partition with no events yet return one row of nulls.
-        if (row['aggregate_name'] === null) continue;
-        yield toEventRecord(row);
-      }
+      const page = await this.#execute(this.#layout.readGeneration, [memberId, generation], { ...this.#read, fetchSize, ...(pageState ? { pageState } : {}) }, 'event read');
+      yield* await this.#layout.decode(memberId, generation, page.rows);
       pageState = page.pageState ?? undefined;
     } while (pageState);
   }
@@ -355,7 +346,7 @@ export class CassandraEventStore implements EventStore {
   async readLatestSnapshot(memberId: string): Promise<SnapshotRecord | null> {
     let pageState: string | undefined;
     do {
-      const page = await this.#execute(CQL.snapshots, [memberId], { ...this.#read, fetchSize: 5, ...(pageState ? { pageState } : {}) }, 'snapshot read');
+      const page = await this.#execute(this.#cql.snapshots, [memberId], { ...this.#read, fetchSize: 5, ...(pageState ? { pageState } : {}) }, 'snapshot read');
       for (const row of page.rows) {
         const snapshot = toSnapshotRecord(row);
         // Only a snapshot whose previous generation is sealed is complete (see the protocol above).
@@ -382,30 +373,31 @@ export class CassandraEventStore implements EventStore {
     // 2. The row, then 3. the next generation. A failure from here on leaves the seal: readers
     // and the next append go on from the sealed position (see the protocol above).
     const params = [memberId, next.generation];
-    await this.#execute(CQL.insertSnapshot, [...params, next.position, long(snapshot.takenAt), snapshot.schemaVersion, snapshot.payload], this.#write, 'snapshot write');
-    await this.#execute(CQL.openGeneration, [...params, next.position, fence?.epoch ?? null, fence?.node ?? null], this.#write, 'generation open');
+    await this.#execute(this.#cql.insertSnapshot, [...params, next.position, long(snapshot.takenAt), snapshot.schemaVersion, snapshot.payload], this.#write, 'snapshot write');
+    // Unset, not null, without a fence: a null would write a tombstone.
+    await this.#execute(this.#cql.openGeneration, [...params, next.position, fence?.epoch ?? types.unset, fence?.node ?? types.unset], this.#write, 'generation open');
     return next;
   }
 
   async #seal(memberId: string, expected: StreamHead, expectedHead: number | null, fence: OwnershipFence | null, expectedOwner: OwnershipFence | null): Promise<CasOutcome> {
     const result = fence
       ? await this.#execute(
-          CQL.sealFenced,
+          this.#cql.sealFenced,
           [expected.position, fence.epoch, fence.node, memberId, expected.generation, expectedHead, expectedOwner?.epoch ?? null, expectedOwner?.node ?? null],
           this.#write,
           'generation seal',
         )
-      : await this.#execute(CQL.seal, [expected.position, memberId, expected.generation, expectedHead], this.#write, 'generation seal');
+      : await this.#execute(this.#cql.seal, [expected.position, memberId, expected.generation, expectedHead], this.#write, 'generation seal');
     return { applied: result.wasApplied(), current: headPositionOf(result), ...(fence ? { owner: ownerOf(result) } : {}) };
   }
 
   async saveRulesVersion(version: string, rulesJson: string, firstSeenAt: number): Promise<void> {
     // A lightweight transaction: of two services saving the same new version, the first wins.
-    await this.#execute(CQL.insertRules, [version, rulesJson, long(firstSeenAt)], { ...this.#write, isIdempotent: true }, 'rules version write');
+    await this.#execute(this.#cql.insertRules, [version, rulesJson, long(firstSeenAt)], { ...this.#write, isIdempotent: true }, 'rules version write');
   }
 
   async readRulesVersion(version: string): Promise<RulesVersionRecord | null> {
-    const row = (await this.#execute(CQL.readRules, [version], this.#read, 'rules version read')).first();
+    const row = (await this.#execute(this.#cql.readRules, [version], this.#read, 'rules version read')).first();
     if (!row) return null;
     return { version: row['version'] as string, rulesJson: row['rules_json'] as string, firstSeenAt: num(row['first_seen_at']) };
   }
@@ -413,14 +405,14 @@ export class CassandraEventStore implements EventStore {
   async *listMembers(): AsyncIterable<string> {
     let pageState: string | undefined;
     do {
-      const page = await this.#execute(CQL.partitions, [], { ...this.#read, fetchSize: DEFAULT_PAGE_SIZE, ...(pageState ? { pageState } : {}) }, 'member list');
+      const page = await this.#execute(this.#cql.partitions, [], { ...this.#read, fetchSize: DEFAULT_PAGE_SIZE, ...(pageState ? { pageState } : {}) }, 'member list');
       for (const row of page.rows) if ((row['generation'] as number) === 0) yield row['member_id'] as string;
       pageState = page.pageState ?? undefined;
     } while (pageState);
   }
 
   async close(): Promise<void> {
-    await shutdownBounded(this.#client);
+    if (this.#ownsClient) await shutdownBounded(this.#client);
   }
 }
 

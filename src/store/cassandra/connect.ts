@@ -14,7 +14,7 @@ type Client = InstanceType<typeof Client>;
 
 export async function connectToKeyspace(
   settings: ServiceConfig['cassandra'],
-  options: { requestTracker?: cassandra.tracker.RequestTracker; purpose?: string } = {},
+  options: { requestTracker?: cassandra.tracker.RequestTracker; purpose?: string; schema?: (client: Client, settings: ServiceConfig['cassandra']) => Promise<void> } = {},
 ): Promise<Client> {
   const client = new Client({
     ...(options.requestTracker ? { requestTracker: options.requestTracker } : {}),
@@ -25,7 +25,7 @@ export async function connectToKeyspace(
   });
   try {
     await client.connect();
-    await applySchema(client, settings);
+    await (options.schema ?? applySchema)(client, settings);
     await client.execute(`USE ${settings.keyspace}`);
   } catch (error) {
     await client.shutdown().catch(() => {});

@@ -67,6 +67,11 @@ const EVENT_FIELDS: Record<EventType, Record<string, FieldCheck>> = {
   DeviceDeactivated: { deviceId: text, releasedLicenseIds: texts },
 };
 
+/** Every event type this code reads (the compact rows' kind table must cover each of its versions). */
+export function knownEventTypes(): EventType[] {
+  return Object.keys(EVENT_SCHEMAS) as EventType[];
+}
+
 export function currentSchemaVersion(type: EventType): number {
   return EVENT_SCHEMAS[type].current;
 }

@@ -127,6 +127,8 @@ export class SqliteEventStore implements EventStore, BatchAppender {
     // Files written before events carried a correlation id get the column (NULL for old rows).
     const columns = this.#db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('events')").all();
     if (!columns.some((column) => column.name === 'correlation_id')) this.#db.exec('ALTER TABLE events ADD COLUMN correlation_id TEXT');
+    // A generation reads in position order (files written before get the index once, at open).
+    this.#db.exec('CREATE INDEX IF NOT EXISTS events_by_position ON events (member_id, generation, position)');
     const db = this.#db;
     this.#statements = {
       head: db.prepare<[string], { generation: number; position: number }>('SELECT generation, position FROM member_heads WHERE member_id = ?'),
@@ -140,14 +142,10 @@ export class SqliteEventStore implements EventStore, BatchAppender {
       insertEvent: db.prepare(
         'INSERT INTO events (member_id, generation, aggregate_name, aggregate_id, at, position, type, schema_version, serializer, payload, rules_version, request_id, correlation_id) VALUES (@memberId, @generation, @aggregateName, @aggregateId, @at, @position, @type, @schemaVersion, @serializer, @payload, @rulesVersion, @requestId, @correlationId)',
       ),
-      // Keyset paging: each page starts after the last clustering key of the previous one, so
-      // no cursor stays open across awaits (better-sqlite3 forbids writes during an iteration).
-      firstPage: db.prepare<[string, number, number], EventRow>(
-        'SELECT * FROM events WHERE member_id = ? AND generation = ? ORDER BY aggregate_name, aggregate_id, at, position LIMIT ?',
-      ),
-      nextPage: db.prepare<[string, number, string, string, number, number, number], EventRow>(
-        'SELECT * FROM events WHERE member_id = ? AND generation = ? AND (aggregate_name, aggregate_id, at, position) > (?, ?, ?, ?) ORDER BY aggregate_name, aggregate_id, at, position LIMIT ?',
-      ),
+      // Keyset paging in position order (events_by_position): each page starts after the last
+      // position of the previous one, so no cursor stays open across awaits (better-sqlite3
+      // forbids writes during an iteration).
+      page: db.prepare<[string, number, number, number], EventRow>('SELECT * FROM events WHERE member_id = ? AND generation = ? AND position > ? ORDER BY position LIMIT ?'),
       latestSnapshot: db.prepare<[string], SnapshotRow>('SELECT * FROM snapshots WHERE member_id = ? ORDER BY generation DESC LIMIT 1'),
       // First write wins: a version names one rule set, so a later save of it changes nothing.
       insertRules: db.prepare('INSERT INTO rules_versions (version, rules_json, first_seen_at) VALUES (?, ?, ?) ON CONFLICT (version) DO NOTHING'),
@@ -224,12 +222,12 @@ export class SqliteEventStore implements EventStore, BatchAppender {
 
   async *readGeneration(memberId: string, generation: number, options: ReadOptions = {}): AsyncIterable<EventRecord> {
     const pageSize = options.pageSize ?? DEFAULT_PAGE_SIZE;
-    let page = this.#statements.firstPage.all(memberId, generation, pageSize);
+    let page = this.#statements.page.all(memberId, generation, 0, pageSize);
     while (page.length > 0) {
       for (const row of page) yield toEventRecord(row);
       const last = page[page.length - 1];
       if (page.length < pageSize || last === undefined) return;
-      page = this.#statements.nextPage.all(memberId, generation, last.aggregate_name, last.aggregate_id, last.at, last.position, pageSize);
+      page = this.#statements.page.all(memberId, generation, last.position, pageSize);
     }
   }
 
