@@ -164,9 +164,9 @@ Cold loads: ${o.loads} members spread over the set, each loaded once per layout 
 the load), one load at a time, layouts alternating member by member, after ${result.warmupLoads} unmeasured warm-up loads; every layout loaded the same state.
 ${comparisons.join('\n')}
 
-### ${o.years} years at the same rate (${o.yearsMembers} members, a snapshot every ${result.snapshotEvery} events as the service takes them)
+### ${o.years} years at the same rate (${o.yearsMembers} members, a snapshot every ${result.snapshotEvery} events as the service takes them, and one at each year's end)
 
-| Layout | After year | Events per member | Bytes per member (all tables) | Of which event tables | Snapshot payload of the year-end state |
+| Layout | After year | Events per member | Bytes per member (all tables) | Of which event tables | Snapshot payload at the year's end |
 | --- | --- | --- | --- | --- | --- |
 ${result.layouts.flatMap((l) => l.years.map((y) => `| \`${l.key}\` | ${y.year} | ${fmt(y.eventsPerMember, 0)} | ${bytes(y.bytesPerMember)} | ${bytes(y.eventBytesPerMember)} | ${bytes(y.snapshotPayloadBytes)} B |`)).join('\n')}
 
@@ -188,6 +188,6 @@ ${targets.map((t) => `| ${t.target} | ${t.measured} | ${verdict(t.met)} |`).join
 
 Not built yet, so not measured here: the hot and cold tiers (today the service keeps every event and every snapshot in its one keyspace, so the
 hot and cold figures above are both that keyspace's, and "hot bytes per member" is everything a member costs there); a cold load from the cold
-tier; V8 heap per cached member (\`bench/actor-bench.ts\`, section "actors", measures it today).
+tier. V8 heap per cached member is measured by \`bench/member-state-bench.ts\` (section "member-state").
 `;
 }
