@@ -9,7 +9,7 @@
  * decision already walks the member's licenses.
  *
  * A title's downloads stay in the order they happened (its events are applied in order); the
- * log as a whole need not be (a replay applies a generation title by title).
+ * log as a whole need not be (rows stored in the older layout replay a generation title by title).
  */
 import { YEAR_MS, type Instant } from '../time.ts';
 import type { Download, DownloadedState, TitleDownloaded } from '../aggregates/downloaded.ts';

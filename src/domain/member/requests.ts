@@ -48,8 +48,8 @@ export class RequestLog {
   /**
    * Records a command's answer under its request id, and returns the log to keep: this one, or
    * a new one in place of the shared empty log. `newestAt`: the newest event of the member,
-   * which the window ends at. Replay applies events aggregate by aggregate, not in time order, so
-   * an older use of an id (reused after its window) never replaces a newer one already recorded.
+   * which the window ends at. A replay may apply events out of time order (the older row layout
+   * returns a generation aggregate by aggregate), so an older use of an id (reused after its window) never replaces a newer one already recorded.
    */
   recorded(requestId: string, record: RequestRecord, newestAt: Instant): RequestLog {
     const log = this === RequestLog.EMPTY ? new RequestLog() : this;

@@ -90,8 +90,8 @@ function recordRequest(state: MemberState, event: DomainEvent, metadata: EventMe
   if (metadata.requestId === undefined) return;
   const answer = answerOfPrimaryEvent(event, metadata.rulesVersion);
   if (answer === undefined) return;
-  // Replay applies events aggregate by aggregate, not in time order, so the window ends at the
-  // newest event seen rather than the event at hand.
+  // A replay may apply events out of time order (the older row layout returns a generation
+  // aggregate by aggregate), so the window ends at the newest event seen, not the event at hand.
   state.requests = state.requests.recorded(metadata.requestId, { at: event.at, answer }, state.lastEventAt);
 }
 
