@@ -14,6 +14,7 @@ import { COMPACT_EVENT_COLUMNS, decodeCompactRow, encodeCompactRow, readCompactH
 import type { EventRecord, NewEventRecord } from '../../src/store/event-store.ts';
 import { ARCHIVE_TABLE_OPTIONS, compressionCql, compressionMatches, REALTIME_TABLE_OPTIONS } from '../../src/store/cassandra/table-options.ts';
 import { parseConfig } from '../../src/config/load.ts';
+import { compactLayout } from '../../src/store/cassandra/row-layout.ts';
 import { testRules } from '../support/fixtures.ts';
 
 const T = Date.UTC(2026, 2, 1, 12, 30, 15, 123);
@@ -187,4 +188,20 @@ t.test('table options: the config defaults are the real-time preset, rendered an
   t.notOk(compressionMatches({ ...reported, chunk_length_in_kb: '4' }, REALTIME_TABLE_OPTIONS.events), 'another chunk size: altered at start');
   t.ok(compressionMatches({ class: 'org.apache.cassandra.io.compress.ZstdCompressor', chunk_length_in_kb: '64', compression_level: '3' }, ARCHIVE_TABLE_OPTIONS.events));
   t.throws(() => parseConfig({ service: { cassandra: { tables: { events: { compression: { algorithm: 'LZ4', chunkKb: 12 } } } } }, rules: testRules() }, null), /chunkKb/);
+});
+
+t.test('an append whose outcome is unknown recognises its own first row, and only its own', async (t) => {
+  // The rules version's id, as the store would find it already allocated.
+  const execute = (): Promise<cassandra.types.ResultSet> => Promise.resolve({ first: () => ({ id: 5 }), rows: [] } as unknown as cassandra.types.ResultSet);
+  const layout = compactLayout(execute);
+  const mine = encodeEvent(EVENTS[3] as DomainEvent, { rulesVersion: 'r', correlationId: 'edge-1' });
+  const [encoded] = await layout.encode('m', 0, 4, [mine]);
+  if (!encoded) throw new Error('nothing encoded');
+  t.same(encoded.key, ['m', 0, 4]);
+  t.match(layout.readBack, /SELECT at, data FROM events_v2 WHERE member_id = \? AND generation = \? AND position = \?/);
+  const row = (event: NewEventRecord): cassandra.types.Row =>
+    ({ at: cassandra.types.Long.fromNumber(event.at), data: encodeCompactRow(event, 5).data }) as unknown as cassandra.types.Row;
+  t.ok(encoded.isSame(row(mine)), 'the same event');
+  t.notOk(encoded.isSame(row({ ...mine, correlationId: 'edge-2' })), "another writer's event at the same time");
+  t.notOk(encoded.isSame(row({ ...mine, at: mine.at + 1 })), 'another time');
 });
