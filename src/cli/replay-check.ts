@@ -1,8 +1,10 @@
 /**
  * `replay --check`: rebuilds every member from its events and compares the result with the
- * member's latest snapshot. A snapshot is only an optimisation of the fold, so any difference
- * is a bug (in a decider, an upcaster, the codec) or a damaged row, and is reported.
+ * member's latest snapshot. A snapshot is only an optimisation of the fold (pruned of what no
+ * decision can need, domain/member/retention.ts), so any difference is a bug (in a decider, an
+ * upcaster, the codec, the pruning) or a damaged row, and is reported.
  */
+import { pruneMemberStateThrough } from '../domain/member/retention.ts';
 import type { MemberState } from '../domain/member/state.ts';
 import { ReplayFold } from '../service/replay-fold.ts';
 import { decodeMemberState, encodeMemberState } from '../store/codec/snapshot-codec.ts';
@@ -68,8 +70,13 @@ export async function checkMember(store: EventStore, memberId: string): Promise<
   try {
     const snapshot = await store.readLatestSnapshot(memberId);
     if (snapshot === null) return { memberId, outcome: 'no-snapshot' };
-    const fromEvents = encodeMemberState(await rebuildUpTo(store, memberId, snapshot));
-    const fromSnapshot = encodeMemberState(decodeMemberState(snapshot.schemaVersion, snapshot.payload));
+    const decoded = decodeMemberState(snapshot.schemaVersion, snapshot.payload);
+    const rebuilt = await rebuildUpTo(store, memberId, snapshot);
+    // A version 1 snapshot was never pruned; a newer one was pruned at its newest event, with
+    // released licenses dropped through the instant it records: the rebuild is pruned alike.
+    const expected = snapshot.schemaVersion === 1 ? rebuilt : pruneMemberStateThrough(rebuilt, rebuilt.lastEventAt, decoded.releasedPrunedThrough);
+    const fromEvents = encodeMemberState(expected);
+    const fromSnapshot = encodeMemberState(decoded);
     if (fromEvents === fromSnapshot) return { memberId, outcome: 'match', generation: snapshot.generation, position: snapshot.position };
     return { memberId, outcome: 'mismatch', generation: snapshot.generation, position: snapshot.position, differences: differences(fromEvents, fromSnapshot) };
   } catch (error) {

@@ -362,7 +362,7 @@ export function licenseServiceFromConfig(
   },
 ): LicenseService {
   return new LicenseService({
-    repository: new MemberRepository(deps.store, service.snapshot, deps.onSnapshotError),
+    repository: new MemberRepository(deps.store, { ...service.snapshot, releasedLicenseRetentionDays: service.retention.releasedLicenseDays }, deps.onSnapshotError),
     rules: deps.rules,
     clock: deps.clock,
     maxMembersInMemory: service.cache.maxMembers,
