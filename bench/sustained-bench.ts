@@ -15,7 +15,9 @@
  * --sample-seconds the service's /metrics is read (members held, the cache's estimate and the V8
  * heap per worker, loads and hits, answers by status, error codes, store latency); at each bucket
  * boundary (--bucket-seconds, a minute) after a full GC in every worker. Throughput per bucket
- * comes from the load generator's own one-second timeline. After the load ends: GC, a last read.
+ * comes from the load generator's own one-second timeline. After the load ends: GC, a last read;
+ * then, the service stopped, the hottest members (as many as the cache held) are loaded from its
+ * file to show what their estimate is made of (bench/sustained-members.ts).
  * Results: bench/RESULTS.md, section "sustained" (bench/sustained-report.ts), and
  * bench/results/sustained.json.
  *
@@ -38,6 +40,7 @@ import { parseArgs } from 'node:util';
 import type { LoadReport } from '../src/load/index.ts';
 import { inspectorUrlIn, WorkerCollector } from './inspector-gc.ts';
 import { scrapeOf, type Scrape } from './prometheus-text.ts';
+import { memberBreakdown } from './sustained-members.ts';
 import { sustainedMarkdown, type SustainedRun } from './sustained-report.ts';
 import { machine, writeResultsSection } from './support.ts';
 
@@ -118,6 +121,7 @@ async function freePort(): Promise<number> {
 
 interface Service {
   child: ChildProcess;
+  configPath: string;
   url: string;
   collector: WorkerCollector;
   logTail(): string;
@@ -169,7 +173,7 @@ async function startService(): Promise<Service> {
     await sleep(200);
   }
   const collector = await WorkerCollector.connect(inspectorUrl);
-  return { child, url, collector, logTail: () => tail };
+  return { child, configPath, url, collector, logTail: () => tail };
 }
 
 async function scrape(service: Service, atSeconds: number, afterGc: boolean): Promise<Scrape> {
@@ -286,6 +290,9 @@ async function main(): Promise<void> {
   if (stopped === 'timeout') service.child.kill('SIGKILL');
 
   const report = JSON.parse(readFileSync(load.outPath, 'utf8')) as LoadReport;
+  // The service is stopped: its file is read here as a cache miss would read it.
+  const held = Object.values(end.workers).reduce((sum, w) => sum + w.members, 0);
+  const heldMembers = await memberBreakdown(service.configPath, report.scenario.members.idPrefix, held);
   const run: SustainedRun = {
     startedAt: startedAt.toISOString(),
     machine: machine(),
@@ -299,6 +306,7 @@ async function main(): Promise<void> {
     baseline,
     scrapes,
     end,
+    heldMembers,
     load: report,
     loadText: load.stdout(),
   };

@@ -1,6 +1,7 @@
 /** The "sustained" section of bench/RESULTS.md from one run of bench/sustained-bench.ts: per-minute figures, targets, and what stands in the way. */
 import type { LoadReport } from '../src/load/index.ts';
 import type { Scrape, WorkerFigures } from './prometheus-text.ts';
+import type { MemberBreakdown } from './sustained-members.ts';
 
 export interface SustainedRun {
   startedAt: string;
@@ -19,6 +20,8 @@ export interface SustainedRun {
   scrapes: Scrape[];
   /** After the load, after a full GC. */
   end: Scrape;
+  /** The hottest members, as many as the cache held at the end, loaded from the store after the run. */
+  heldMembers: MemberBreakdown;
   load: LoadReport;
   loadText: string;
 }
@@ -186,7 +189,8 @@ function obstacles(run: SustainedRun, buckets: Bucket[], verdicts: Verdicts): st
     lines.push(
       `The budget of ${mib(run.cacheBytesPerWorker)} MiB per worker held ${perWorker(run, end, (f) => int(f.members))} members at the end; holding ${int(PROMISED_MEMBERS)} ` +
         `needs at most ${kib(run.cacheBytesPerWorker / PROMISED_MEMBERS)} KiB per member, and the estimate charged ${perMember(end)}. ` +
-        `The hot members of this load are young (minutes old), so nothing in them is old enough to be pruned: every request id stays for its 24-hour dedup window and every released license for its retention (30 days by default).`,
+        'What they hold is above. The members of this load are minutes old, so nothing in them is old enough to leave the state (retention.ts): every request id stays for its ' +
+        '24-hour dedup window, every released license for its retention (30 days by default), every download for the rolling year.',
     );
   }
   if (!verdicts.estimate.met) {
@@ -203,6 +207,46 @@ function obstacles(run: SustainedRun, buckets: Bucket[], verdicts: Verdicts): st
     );
   }
   return lines;
+}
+
+/** Pearson's r of two series of equal length (NaN when either is constant). */
+function correlation(xs: number[], ys: number[]): number {
+  const mx = sum(xs) / xs.length;
+  const my = sum(ys) / ys.length;
+  let sxy = 0;
+  let sxx = 0;
+  let syy = 0;
+  for (let i = 0; i < xs.length; i++) {
+    const dx = xs[i]! - mx;
+    const dy = ys[i]! - my;
+    sxy += dx * dy;
+    sxx += dx * dx;
+    syy += dy * dy;
+  }
+  return sxy / Math.sqrt(sxx * syy);
+}
+
+/** How far the per-bucket throughput follows the cache and how far it follows the rest of the machine. */
+function throughputReading(buckets: Bucket[]): string {
+  const throughput = buckets.map((b) => b.throughput);
+  const loads = buckets.map((b) => b.loads / Math.max(1, b.requests));
+  const machine = buckets.map((b) => b.machineLoad);
+  const r = (ys: number[]): string => (buckets.length < 3 ? 'n/a' : correlation(throughput, ys).toFixed(2));
+  return (
+    `Reading the throughput: member loads per 100 requests went from ${(100 * loads[0]!).toFixed(1)} to ${(100 * loads.at(-1)!).toFixed(1)}; across the buckets, ` +
+    `throughput correlates with loads per request at r = ${r(loads)} and with the machine's load average at r = ${r(machine)}. ` +
+    'On a shared machine the ratio of two single buckets carries that noise.'
+  );
+}
+
+function heldLine(held: MemberBreakdown): string {
+  const share = (bytes: number): string => `${kib(bytes)} KiB (${((100 * bytes) / Math.max(1, held.estimateBytes)).toFixed(0)}%)`;
+  return (
+    `The ${int(held.members)} hottest members (Zipf ranks 0 to ${int(held.members - 1)}), loaded from the store after the run as a cache miss loads them, hold on average ` +
+    `${held.licenses.toFixed(1)} licenses (${held.activeLicenses.toFixed(1)} active, ${held.releasedLicenses.toFixed(1)} released), ${held.downloads.toFixed(1)} downloads, ` +
+    `${held.devices.toFixed(1)} devices and ${held.requestRecords.toFixed(1)} request records; their estimate averages ${kib(held.estimateBytes)} KiB ` +
+    `(largest ${kib(held.largestEstimateBytes)} KiB), of which request records ${share(held.requestRecordBytes)} and released licenses ${share(held.releasedLicenseBytes)}.`
+  );
 }
 
 function storeLine(bucket: Bucket): string {
@@ -274,6 +318,10 @@ export function sustainedMarkdown(run: SustainedRun): string {
     '| Worker | Members held | Idle heap MiB | Heap used MiB | Heap cost MiB | Estimate MiB | Estimate vs cost |',
     '| --- | --- | --- | --- | --- | --- | --- |',
     ...estimateRows,
+    '',
+    heldLine(run.heldMembers),
+    '',
+    throughputReading(buckets),
     '',
     '### Targets (this run)',
     '',
