@@ -15,6 +15,7 @@
  * Run: npm run cassandra:start && npx tsx bench/storage-bench.ts [--members 2000 --events 200 --loads 50 --years-members 100 --years 5]
  * (also the last section of `npm run bench`, whose flags for it are --storage-members, ...).
  */
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -78,6 +79,18 @@ const SNAPSHOT_EVERY = parseConfig({ service: {}, rules: RULES }, null).service.
 
 /** Never snapshots by itself: the bench decides when snapshots are written. */
 const NO_AUTOMATIC_SNAPSHOTS = { eventCount: Number.MAX_SAFE_INTEGER, replayMs: Number.MAX_SAFE_INTEGER };
+
+/** The commit measured, and whether the code it runs differs from it. */
+function codeVersion(): string {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  try {
+    const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', 'src', 'cluster', 'bench/*.ts'], { cwd: root, encoding: 'utf8' }).trim();
+    return dirty ? `${commit} with uncommitted changes in src/, cluster/ or bench/` : commit;
+  } catch {
+    return 'unknown';
+  }
+}
 
 async function inParallel<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
@@ -230,6 +243,7 @@ export interface StorageResult {
   date: string;
   durationS: number;
   machine: string;
+  code: string;
   cassandraVersion: string;
   contactPoints: string[];
   options: StorageOptions;
@@ -355,6 +369,7 @@ export async function storageBench(options: StorageOptions, log: (message: strin
       date: startedAt.toISOString(),
       durationS: (Date.now() - startedAt.getTime()) / 1000,
       machine: machine(),
+      code: codeVersion(),
       cassandraVersion,
       contactPoints,
       options,

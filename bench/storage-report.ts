@@ -53,7 +53,7 @@ export function storageTargets(result: StorageResult): TargetVerdict[] {
     const perMember = yearRatio(hot, 'bytesPerMember');
     verdicts.push({
       target: `Hot bytes per member after ${years} years ≤ 1.1× after 1 year (same rate)`,
-      measured: `${ratio(perMember.ratio)} (${kib(perMember.first)} → ${kib(perMember.last)}), ${named(hot)}${oneKeyspace(hot)}`,
+      measured: `${ratio(perMember.ratio)} (${kib(perMember.first)} → ${kib(perMember.last)}), ${named(hot)}: no tiers yet, every event stays`,
       met: perMember.ratio <= 1.1,
     });
     const snapshot = yearRatio(hot, 'snapshotPayloadBytes');
@@ -115,7 +115,7 @@ export function storageMarkdown(result: StorageResult): string {
         ];
   return `## Storage: bytes on disk, snapshots, cold loads (issue 13, item 5)
 
-Machine: ${result.machine}; Cassandra ${result.cassandraVersion}, one local node (${result.contactPoints.join(', ')}) started by \`npm run cassandra:start\` on the same machine.
+Machine: ${result.machine}; code ${result.code}; Cassandra ${result.cassandraVersion}, one local node (${result.contactPoints.join(', ')}) started by \`npm run cassandra:start\` on the same machine.
 Command: \`npm run cassandra:start && npx tsx bench/storage-bench.ts ${flags}\` (${result.defaultOptions ? 'the defaults' : 'not the defaults: a quick run'}; \`npm run bench\` runs it last, flags \`--storage-members\`, ...).
 Run of ${result.date}, ${fmt(result.durationS, 0)} s. All figures come from this one run; ratios compare figures of this run only.
 
@@ -186,8 +186,8 @@ ${result.layouts
 | --- | --- | --- |
 ${targets.map((t) => `| ${t.target} | ${t.measured} | ${verdict(t.met)} |`).join('\n')}
 
-Not built yet, so not measured here: the hot and cold tiers (today the service keeps every event and every snapshot in its one keyspace, so the
-hot and cold figures above are both that keyspace's, and "hot bytes per member" is everything a member costs there); a cold load from the cold
-tier. V8 heap per cached member is measured by \`bench/member-state-bench.ts\` (section "member-state").
+Not built yet, so not measured here: the hot and cold tiers. Each layout above is one keyspace that keeps every event and every snapshot, as
+the service does today; the hot and cold figures are the rows under each tier's table options, and "hot bytes per member" is everything a member
+costs in such a keyspace (no archiver drops sealed generations yet). A cold load from the cold tier is not measured either. V8 heap per cached member is measured by \`bench/member-state-bench.ts\` (section "member-state").
 `;
 }
