@@ -23,6 +23,7 @@ import type { Logger } from './service/logger.ts';
 import { keepRulesVersions } from './service/rules-versions.ts';
 import type { EventStore, OwnershipFence } from './store/event-store.ts';
 import { openEventStore } from './store/open-store.ts';
+import { debugReaderOf, startArchiveSweeper } from './store/read-purpose.ts';
 
 export interface Server {
   /** The edge app (and the admin and debug routes too, unless `service.admin.port` is set). */
@@ -72,6 +73,9 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     error: (fields, message) => app?.log.error(fields, message),
   };
   const stopRememberingRules = await keepRulesVersions(store, rules, clock, log);
+  // A store in tiers archives sealed generations; its sweeper finishes what crashes or an
+  // unreachable cold tier left (docs/storage.md#the-archiver). One per process, here.
+  if (config.service.store === 'cassandra') startArchiveSweeper(store, config.service.cassandra.archive);
   requireClusterPrerequisites(config);
   const clusterSettings = config.service.cluster;
   const clusterToken = config.service.admin.token;
@@ -116,7 +120,8 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       }),
     },
     logger: options.logger,
-    debug: { store, rules: () => rules.current(), now: () => clock.now() },
+    // Debug reads by purpose: the archive first, not the real-time tier (docs/storage.md#reads-by-purpose).
+    debug: { store: debugReaderOf(store), rules: () => rules.current(), now: () => clock.now() },
     metrics: { edge: edgeMetrics, exposition: async () => edgeMetrics.exposition(await members.metrics()) },
     admin: {
       token: adminToken,

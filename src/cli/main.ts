@@ -27,6 +27,7 @@ import { eventLines, explainAt, type EventFilter } from '../service/history.ts';
 import { MemberRepository } from '../service/member-repository.ts';
 import type { EventStore } from '../store/event-store.ts';
 import { openEventStore } from '../store/open-store.ts';
+import { debugReaderOf } from '../store/read-purpose.ts';
 import { isRepresentable, MAX_ISO, MIN_ISO } from '../domain/time-range.ts';
 import { progressBar } from './progress.ts';
 import { listUnusableRows, parseVoidTarget, voidRow } from './repair.ts';
@@ -179,13 +180,16 @@ async function run(argv: string[]): Promise<number> {
   // Before the store opens: the service's store refuses a keyspace that is not migrated yet.
   if (command === 'migrate') return await migrate(config.service.cassandra, write);
   const store = await openEventStore(config.service);
+  // dump, explain and replay --check read by purpose: the whole history, from the cold tier
+  // first (docs/storage.md#reads-by-purpose); repair and snapshot write, through hot.
+  const history = debugReaderOf(store);
   try {
     switch (command) {
       case 'dump':
-        return await dump(store, memberId, filter);
+        return await dump(history, memberId, filter);
       case 'explain': {
         const answer = await explainAt(
-          { store, rules: () => config.rules },
+          { store: history, rules: () => config.rules },
           memberId,
           { deviceId: values.device ?? '', titleId: values.title ?? '', plan: values.plan },
           at ?? Date.now(),
@@ -195,8 +199,8 @@ async function run(argv: string[]): Promise<number> {
         return 0;
       }
       case 'replay': {
-        const checked = await replayCheck(store);
-        return values['against-legacy'] ? Math.max(checked, await compareWithLegacy(store, config.service.cassandra, write)) : checked;
+        const checked = await replayCheck(history);
+        return values['against-legacy'] ? Math.max(checked, await compareWithLegacy(history, config.service.cassandra, write)) : checked;
       }
       case 'repair': {
         const output =

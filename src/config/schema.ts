@@ -38,6 +38,43 @@ const consistency = {
   enum: ['ONE', 'TWO', 'THREE', 'QUORUM', 'ALL', 'LOCAL_QUORUM', 'EACH_QUORUM', 'LOCAL_ONE'],
 } as const;
 
+/**
+ * One tier of the Cassandra store (docs/storage.md#two-tiers): every key may be left out and
+ * then comes from the shared `service.cassandra` keys, so a config without tiers keeps working
+ * (both tiers on the shared contact points, as two keyspaces). `tables` defaults per tier.
+ */
+function cassandraTier<T extends ReturnType<typeof tableOptions>>(tables: T, filled: boolean) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    default: {},
+    properties: {
+      contactPoints: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+      localDataCenter: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' },
+      keyspace: { type: 'string', pattern: '^[A-Za-z][A-Za-z0-9_]{0,47}$' },
+      replication: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          class: { type: 'string', enum: ['SimpleStrategy', 'NetworkTopologyStrategy'] },
+          replicationFactor: { type: 'integer', minimum: 1, maximum: 9 },
+        },
+      },
+      readConsistency: consistency,
+      writeConsistency: consistency,
+      serialConsistency: { type: 'string', enum: ['SERIAL', 'LOCAL_SERIAL'] },
+      requestTimeoutMs: { type: 'integer', minimum: 100, maximum: 120000 },
+      tables: {
+        type: 'object',
+        additionalProperties: false,
+        // Cold's are filled in (its own preset); hot's, when absent, are the shared `tables`.
+        ...(filled ? { default: {} } : {}),
+        properties: { events: tables, snapshots: tables },
+      },
+    },
+  } as const;
+}
+
 export const serviceSchema = {
   type: 'object',
   additionalProperties: false,
@@ -85,6 +122,23 @@ export const serviceSchema = {
           properties: {
             events: tableOptions({ algorithm: 'LZ4', chunkKb: 16 }),
             snapshots: tableOptions({ algorithm: 'LZ4', chunkKb: 16 }),
+          },
+        },
+        // The two tiers (docs/storage.md#two-tiers): hot serves real-time loads and fences
+        // writes; cold keeps every event for debugging and audit. Unset keys come from the keys
+        // above; cold's keyspace defaults to the hot keyspace's name + "_cold", its tables to Zstd
+        // in 64 KiB chunks (density; it is read for debugging, not on the request path).
+        hot: cassandraTier(tableOptions({ algorithm: 'LZ4', chunkKb: 16 }), false),
+        cold: cassandraTier(tableOptions({ algorithm: 'Zstd', chunkKb: 64 }), true),
+        archive: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            // Seconds between two sweeps for sealed generations not yet archived (0: only at start).
+            sweepSeconds: { type: 'integer', minimum: 0, maximum: 86400, default: 60 },
+            // Members a sweep looks at, at most; the next sweep goes on where it stopped.
+            sweepMembers: { type: 'integer', minimum: 1, maximum: 1000000, default: 1000 },
           },
         },
       },

@@ -26,7 +26,9 @@ export function instrumentDecisions(port: LicensePort, metrics: EdgeMetrics): Li
     async check(memberId, input) {
       try {
         const result = await port.check(memberId, input);
-        if (result.allowed && result.degraded !== undefined) metrics.decisions.inc({ command: 'Check', outcome: 'degraded', reason: 'EVENT_DECODE_FAILED' });
+        // Degraded: the fallback for an unreadable history, or decided on the cold tier's copy (hot unreachable).
+        if (result.degraded !== undefined)
+          metrics.decisions.inc({ command: 'Check', outcome: 'degraded', reason: result.degraded === 'hot-tier-unavailable' ? 'HOT_TIER_UNAVAILABLE' : 'EVENT_DECODE_FAILED' });
         else metrics.decisions.inc({ command: 'Check', outcome: result.allowed ? 'allowed' : 'refused', reason: result.allowed ? 'NONE' : result.reason });
         return result;
       } catch (error) {

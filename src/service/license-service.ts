@@ -16,10 +16,10 @@ import { isRefusal, type Refusal } from '../domain/refusal.ts';
 import { firstUnrepresentableTime, MAX_ISO, MIN_ISO } from '../domain/time-range.ts';
 import { isUnknownPlan, resolvePlan, type Rules, type UnknownPlan } from '../domain/rules.ts';
 import type { RulesSource } from '../config/rules-source.ts';
-import { AppError } from '../errors/catalog.ts';
+import { AppError, StoreUnavailableError } from '../errors/catalog.ts';
 import type { Clock } from './clock.ts';
 import { KeyedMailbox } from './keyed-mailbox.ts';
-import { MemberRepository, type LoadedMember } from './member-repository.ts';
+import { HOT_TIER_UNAVAILABLE, MemberRepository, type LoadedMember } from './member-repository.ts';
 import type { ServiceConfig } from '../config/types.ts';
 import type { EventStore, OwnershipFence } from '../store/event-store.ts';
 import type { MemberActors } from './license-port.ts';
@@ -31,8 +31,14 @@ export type CommandInput =
 export type CommandResult = { outcome: 'done'; answer: CommandAnswer; repeated: boolean; rulesVersion: string } | { outcome: 'refused'; refusal: Refusal; rulesVersion: string };
 
 export type CheckResult =
-  | { allowed: true; rulesVersion: string; degraded?: typeof UNDECODABLE_HISTORY }
-  | { allowed: false; reason: Refusal['reason']; message: string; details: Refusal['details']; rulesVersion: string };
+  | { allowed: true; rulesVersion: string; degraded?: typeof UNDECODABLE_HISTORY | typeof HOT_TIER_UNAVAILABLE }
+  | { allowed: false; reason: Refusal['reason']; message: string; details: Refusal['details']; rulesVersion: string; degraded?: typeof HOT_TIER_UNAVAILABLE };
+
+/**
+ * How long a member loaded from the cold tier (hot unreachable) serves checks before a request
+ * tries hot again: the service recovers by itself once hot is back.
+ */
+const DEGRADED_RETRY_MS = 1000;
 
 /**
  * A check of a member whose stored history cannot be read (EVENT_DECODE_FAILED) answers what the
@@ -135,6 +141,8 @@ export class LicenseService implements MemberActors {
       return { allowed: true, rulesVersion: rules.version, degraded: UNDECODABLE_HISTORY };
     }
     const rules = this.#options.rules.current();
+    // Answered from cold data (hot unreachable): a real answer, marked as possibly behind.
+    const marked = member.degraded ? { degraded: member.degraded } : {};
     const decision = decideAcquire(
       { type: 'AcquireLicense', now: this.#now(member), licenseId: 'check', deviceId: input.deviceId, titleId: input.titleId, plan: input.plan },
       member.state,
@@ -142,11 +150,11 @@ export class LicenseService implements MemberActors {
     );
     if (isUnknownPlan(decision)) throw unknownPlanError(decision);
     if (isRefusal(decision)) {
-      return { allowed: false, reason: decision.reason, message: decision.message, details: decision.details, rulesVersion: rules.version };
+      return { allowed: false, reason: decision.reason, message: decision.message, details: decision.details, rulesVersion: rules.version, ...marked };
     }
     // Exactly what an acquire would decide: one whose expiry cannot be represented is refused.
     requireRepresentableEvents(decision.events);
-    return { allowed: true, rulesVersion: rules.version };
+    return { allowed: true, rulesVersion: rules.version, ...marked };
   }
 
   async activeLicenses(memberId: string, fence?: OwnershipFence | null): Promise<LicenseState[]> {
@@ -161,7 +169,7 @@ export class LicenseService implements MemberActors {
   async snapshotNow(memberId: string, fence?: OwnershipFence | null): Promise<SnapshotResult> {
     const owned = this.#fenceFor(memberId, fence);
     return this.#mailbox.run(memberId, async () => {
-      const member = await this.#loadInTurn(memberId, owned);
+      const member = await this.#writableInTurn(memberId, owned);
       let taken = false;
       if (member.head.position > 0 && member.eventsSinceSnapshot > 0) {
         try {
@@ -210,7 +218,7 @@ export class LicenseService implements MemberActors {
   /** The loaded member, from memory or (once, inside its mailbox) from the store. */
   async #member(memberId: string, fence: OwnershipFence | null): Promise<LoadedMember> {
     const cached = this.#members.get(memberId);
-    if (cached) {
+    if (cached && !this.#retryHot(cached)) {
       this.#counters.cacheHits += 1;
       return cached;
     }
@@ -218,9 +226,29 @@ export class LicenseService implements MemberActors {
     return this.#mailbox.run(memberId, () => this.#loadInTurn(memberId, fence));
   }
 
+  /** A member loaded from cold a while ago: time to try hot again (it stays in memory meanwhile). */
+  #retryHot(member: LoadedMember): boolean {
+    return member.degraded !== undefined && performance.now() - (member.loadedAt ?? 0) >= DEGRADED_RETRY_MS;
+  }
+
+  /**
+   * The member as hot holds it, for a command: one loaded from cold is reloaded first (fencing
+   * and the head live in hot), and while hot cannot be reached the command is refused, not queued.
+   */
+  async #writableInTurn(memberId: string, fence: OwnershipFence | null): Promise<LoadedMember> {
+    if (this.#members.get(memberId)?.degraded) this.#members.delete(memberId);
+    const member = await this.#loadInTurn(memberId, fence);
+    if (member.degraded) {
+      throw new StoreUnavailableError(`member ${memberId}: the hot tier of the event store cannot be reached; checks are answered from the cold tier, commands wait for hot`, {
+        outcome: 'not-applied',
+      });
+    }
+    return member;
+  }
+
   async #loadInTurn(memberId: string, fence: OwnershipFence | null): Promise<LoadedMember> {
     const cached = this.#members.get(memberId);
-    if (cached) return cached;
+    if (cached && !this.#retryHot(cached)) return cached;
     this.#counters.loads += 1;
     const member = await this.#options.repository.load(memberId, fence);
     this.#members.set(memberId, member);
@@ -229,7 +257,7 @@ export class LicenseService implements MemberActors {
 
   async #executeInTurn(memberId: string, input: CommandInput, fence: OwnershipFence | null): Promise<CommandResult> {
     for (let attempt = 0; ; attempt++) {
-      const member = await this.#loadInTurn(memberId, fence);
+      const member = await this.#writableInTurn(memberId, fence);
       const rules = this.#options.rules.current();
       const command = this.#command(input, member);
       const decision = decide(command, member.state, rules);

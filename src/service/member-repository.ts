@@ -11,6 +11,7 @@ import { applyEvent, initialMemberState, type EventMetadata, type MemberState } 
 import { encodeEvent } from '../store/codec/event-codec.ts';
 import { decodeMemberState, encodeMemberState, SNAPSHOT_SCHEMA_VERSION } from '../store/codec/snapshot-codec.ts';
 import { EMPTY_HEAD, type EventStore, type OwnershipFence, type StreamHead } from '../store/event-store.ts';
+import { coldReaderOf } from '../store/read-purpose.ts';
 import { ReplayFold } from './replay-fold.ts';
 
 export interface SnapshotThresholds {
@@ -32,7 +33,17 @@ export interface LoadedMember {
   replayMs: number;
   /** The ownership this node claimed the member with (cluster); every write carries it. Null: single node. */
   fence: OwnershipFence | null;
+  /**
+   * Set when the member was loaded from the cold tier because hot could not be reached: its
+   * checks are answered and marked degraded, its commands refused until it is reloaded from hot.
+   */
+  readonly degraded?: typeof HOT_TIER_UNAVAILABLE;
+  /** When a degraded member was loaded (performance.now()), so it is retried from hot soon. */
+  readonly loadedAt?: number;
 }
+
+/** A member loaded from the cold tier (docs/storage.md#degraded-mode). */
+export const HOT_TIER_UNAVAILABLE = 'hot-tier-unavailable';
 
 /**
  * The loaded member as the cache holds it: its head kept as two numbers behind an accessor, where
@@ -64,6 +75,16 @@ class CachedMember implements LoadedMember {
   }
 }
 
+/** A member read from cold: a class of its own, so a member loaded from hot carries no extra field. */
+class DegradedMember extends CachedMember {
+  readonly degraded = HOT_TIER_UNAVAILABLE;
+  readonly loadedAt = performance.now();
+}
+
+function isStoreUnavailable(error: unknown): boolean {
+  return (error as { code?: unknown }).code === 'STORE_UNAVAILABLE';
+}
+
 export class MemberRepository {
   readonly #retention: Retention;
 
@@ -80,9 +101,25 @@ export class MemberRepository {
    * previous owner can no longer write, so what this load reads is all there will be.
    */
   async load(memberId: string, fence: OwnershipFence | null = null): Promise<LoadedMember> {
+    try {
+      return await this.#load(this.store, memberId, fence, false);
+    } catch (error) {
+      // Real-time loads read hot only; when hot cannot be reached, a store in tiers can still
+      // answer from cold (its latest snapshot and newer events): read-only, marked degraded.
+      const cold = isStoreUnavailable(error) ? coldReaderOf(this.store) : null;
+      if (!cold) throw error;
+      try {
+        return await this.#load(cold, memberId, null, true);
+      } catch {
+        throw error; // hot's failure is the one to report
+      }
+    }
+  }
+
+  async #load(store: EventStore, memberId: string, fence: OwnershipFence | null, degraded: boolean): Promise<LoadedMember> {
     const started = performance.now();
-    if (fence) await this.store.claim(memberId, fence);
-    const snapshot = await this.store.readLatestSnapshot(memberId);
+    if (fence) await store.claim(memberId, fence);
+    const snapshot = await store.readLatestSnapshot(memberId);
     let state = initialMemberState();
     let head: StreamHead = EMPTY_HEAD;
     let fromGeneration = 0;
@@ -102,12 +139,12 @@ export class MemberRepository {
     }
     // Usually the snapshot's generation; later when a snapshot sealed a generation but its row
     // was never written (a crash): then the generations after the snapshot are replayed too.
-    const lastGeneration = Math.max(snapshot?.generation ?? 0, (await this.store.readHead(memberId, snapshot)).generation);
+    const lastGeneration = Math.max(snapshot?.generation ?? 0, (await store.readHead(memberId, snapshot)).generation);
     let replayed = 0;
     // Honours voids; a row that cannot be read and is not voided fails the load (EVENT_DECODE_FAILED).
     const fold = new ReplayFold(state);
     for (let generation = fromGeneration; generation <= lastGeneration; generation++) {
-      for await (const row of this.store.readGeneration(memberId, generation)) {
+      for await (const row of store.readGeneration(memberId, generation)) {
         fold.add(row);
         replayed += 1;
         if (row.position > head.position) head = { generation: row.generation, position: row.position };
@@ -118,8 +155,8 @@ export class MemberRepository {
     head = { generation: lastGeneration, position: head.position };
     // Whole milliseconds (a small integer, where a fraction costs a boxed double per member): the
     // threshold is whole milliseconds, and floor(x) >= n exactly when x >= n.
-    const member = new CachedMember(memberId, state, head, replayed, Math.floor(performance.now() - started), fence);
-    if (replayed >= this.thresholds.eventCount || (replayed > 0 && member.replayMs >= this.thresholds.replayMs)) {
+    const member = new (degraded ? DegradedMember : CachedMember)(memberId, state, head, replayed, Math.floor(performance.now() - started), fence);
+    if ((!degraded && replayed >= this.thresholds.eventCount) || (replayed > 0 && member.replayMs >= this.thresholds.replayMs)) {
       await this.snapshot(member);
     }
     return member;

@@ -10,8 +10,9 @@ export async function openEventStore(service: ServiceConfig): Promise<EventStore
     case 'cassandra': {
       // Loaded only when used: the driver costs every process and worker thread a noticeable
       // start-up, which a service on SQLite (the default) never needs.
-      const { CassandraEventStore } = await import('./cassandra/cassandra-event-store.ts');
-      return CassandraEventStore.connect(service.cassandra);
+      // Two tiers (docs/storage.md#two-tiers): hot for the real-time path, cold for the archive.
+      const { TieredEventStore } = await import('./cassandra/tiers/tiered-event-store.ts');
+      return TieredEventStore.connect(service.cassandra);
     }
   }
 }

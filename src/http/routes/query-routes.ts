@@ -3,9 +3,13 @@ import type { FastifyInstance } from 'fastify';
 import { iso } from '../../domain/time.ts';
 import type { LicensePort } from '../../service/license-port.ts';
 import { UNDECODABLE_HISTORY } from '../../service/license-service.ts';
+import { HOT_TIER_UNAVAILABLE } from '../../service/member-repository.ts';
 import { checkAnswer, checkQuerystring, errorAnswers, memberParams, MEMBER_ROUTE_CODES } from '../schemas.ts';
 
-/** Set on a check answered with the fallback (the member's stored history cannot be read). */
+/**
+ * Set on a check answered with the fallback (the member's stored history cannot be read), or
+ * from the cold tier because the hot one cannot be reached (docs/storage.md#degraded-mode).
+ */
 export const DEGRADED_HEADER = 'x-license-degraded';
 
 export function queryRoutes(app: FastifyInstance, service: LicensePort, now: () => number): void {
@@ -22,8 +26,9 @@ export function queryRoutes(app: FastifyInstance, service: LicensePort, now: () 
             headers: {
               [DEGRADED_HEADER]: {
                 type: 'string',
-                enum: [UNDECODABLE_HISTORY],
-                description: "Present only when the member's stored history cannot be read: the answer is the fallback (allowed), not a decision.",
+                enum: [UNDECODABLE_HISTORY, HOT_TIER_UNAVAILABLE],
+                description:
+                  "Present only on a degraded answer. `undecodable-history`: the member's stored history cannot be read; the answer is the fallback (allowed), not a decision. `hot-tier-unavailable`: the event store's hot tier cannot be reached; the answer is decided on the cold tier's copy of the member's history, which may miss its latest events.",
               },
             },
           },
@@ -33,10 +38,16 @@ export function queryRoutes(app: FastifyInstance, service: LicensePort, now: () 
     },
     async (request, reply) => {
       const result = await service.check(request.params.memberId, request.query);
-      if (result.allowed && result.degraded !== undefined) {
+      if (result.allowed && result.degraded === UNDECODABLE_HISTORY) {
         // The fallback answer for a member whose history cannot be read: a valid answer, marked.
         reply.header(DEGRADED_HEADER, result.degraded);
         return { allowed: true, rulesVersion: result.rulesVersion };
+      }
+      if (result.degraded !== undefined) {
+        // Decided on the cold tier's copy (hot unreachable): the decision, marked.
+        reply.header(DEGRADED_HEADER, result.degraded);
+        const { degraded: _marked, ...answer } = result;
+        return answer;
       }
       return result;
     },
