@@ -15,10 +15,12 @@ export const NOT_UNIT = new Map<string, string>([
   ['test/cluster/stale-writer.test.ts', 'Cassandra (cluster nodes)'],
   ['test/conformance/schemathesis.test.ts', 'Python and PyPI (schemathesis fuzzes the service for about a minute)'],
   ['test/faults/cassandra-outage.test.ts', 'a JDK (starts, kills and restarts a private Cassandra node)'],
+  ['test/faults/cassandra-tiers-outage.test.ts', 'a JDK (starts, kills and restarts two private Cassandra nodes: the hot and the cold tier)'],
   ['test/hostile/prototype-keys-cluster.test.ts', 'Cassandra (a cluster node)'],
   ['test/hostile/undecodable-member.test.ts', 'Cassandra (the repair on each store)'],
   ['test/store/cassandra-migration.test.ts', 'Cassandra (the migration from the previous row layout)'],
   ['test/store/cassandra-snapshot-crash.test.ts', 'Cassandra'],
+  ['test/store/cassandra-tiers.test.ts', 'Cassandra (the two-tier store, its archiver and reads by purpose)'],
   ['test/store/cassandra-nodetool.test.ts', 'Cassandra and a JDK (nodetool talks JMX to the node)'],
   ['test/store/cassandra.test.ts', 'Cassandra (the store contract)'],
 ]);
