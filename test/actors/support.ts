@@ -13,7 +13,7 @@ import type { WorkerStats } from '../../src/actors/protocol.ts';
 import type { ServiceConfig } from '../../src/config/types.ts';
 import type { Rules } from '../../src/domain/rules.ts';
 import type { DomainEvent } from '../../src/domain/events.ts';
-import { CassandraEventStore } from '../../src/store/cassandra/cassandra-event-store.ts';
+import { TieredEventStore } from '../../src/store/cassandra/tiers/tiered-event-store.ts';
 import { decodeEvent } from '../../src/store/codec/event-codec.ts';
 import type { EventStore } from '../../src/store/event-store.ts';
 import { SqliteEventStore } from '../../src/store/sqlite/sqlite-event-store.ts';
@@ -61,7 +61,9 @@ export async function startActorServer(t: Test, kind: StoreKind, options: ActorS
     const settings = cassandraTestSettings();
     service.store = 'cassandra';
     service.cassandra = settings;
-    store = await CassandraEventStore.connect(settings);
+    // The two tiers, as the workers open them: archived generations leave hot, and this store
+    // reads them back from cold (storedEvents reads every generation).
+    store = await TieredEventStore.connect(settings);
   }
   let server: TestServer;
   try {

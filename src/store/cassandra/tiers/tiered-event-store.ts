@@ -231,8 +231,11 @@ export class TieredEventStore implements EventStore, HasColdReader, HasDebugView
   }
 
   /**
-   * Hot's generation. A generation hot has dropped (only asked for when a load rebuilds from the
-   * whole history, because the snapshot cannot be read) comes from cold, which holds it.
+   * Hot's generation. A generation hot may have dropped (a real-time load never asks for one; a
+   * rebuild from the whole history, because the snapshot cannot be read, or a tool does) comes
+   * from cold, which held every row before hot dropped any: archived_below is recorded before the
+   * drop, so a generation empty in hot and archived is read from cold, whatever the archiver is
+   * doing meanwhile.
    */
   async *readGeneration(memberId: string, generation: number, options: ReadOptions = {}): AsyncIterable<EventRecord> {
     let any = false;
@@ -242,7 +245,7 @@ export class TieredEventStore implements EventStore, HasColdReader, HasDebugView
     }
     if (any) return;
     const { cold, archiver } = await this.#coldTier();
-    if ((await archiver.progress(memberId)).droppedBelow > generation) yield* cold.reader.readGeneration(memberId, generation, options);
+    if ((await archiver.progress(memberId)).archivedBelow > generation) yield* cold.reader.readGeneration(memberId, generation, options);
   }
 
   async saveRulesVersion(version: string, rulesJson: string, firstSeenAt: number): Promise<void> {
