@@ -18,7 +18,7 @@
  * (section "report"), bench/results/report.json and bench/report.svg.
  * Run: npm run bench [-- --seconds 10 --warmup 2 --connections 32 --members 200 --workers 2]
  * Then the storage section (bench/storage-bench.ts, section "storage"), whose flags here are
- * --storage-members 2000 --storage-events 200 --storage-loads 50 --storage-years-members 100
+ * --storage-members 2000 --storage-events 200 --storage-loads 200 --storage-years-members 100
  * --storage-years 5; --no-storage leaves it out.
  */
 import { fork, type ChildProcess } from 'node:child_process';

@@ -12,7 +12,7 @@
  *      service does (every snapshot.eventCount events), and reads the bytes per member and the
  *      newest snapshot's size after each year.
  * Writes bench/RESULTS.md (section "storage") and bench/results/storage.json.
- * Run: npm run cassandra:start && npx tsx bench/storage-bench.ts [--members 2000 --events 200 --loads 50 --years-members 100 --years 5]
+ * Run: npm run cassandra:start && npx tsx bench/storage-bench.ts [--members 2000 --events 200 --loads 200 --years-members 100 --years 5]
  * (also the last section of `npm run bench`, whose flags for it are --storage-members, ...).
  */
 import { execFileSync } from 'node:child_process';
@@ -47,7 +47,7 @@ export interface StorageOptions {
 }
 
 /** The issue's data set: 2,000 members × a one-year history of 200 events. */
-export const STORAGE_DEFAULTS: StorageOptions = { members: 2000, events: 200, loads: 50, yearsMembers: 100, years: 5 };
+export const STORAGE_DEFAULTS: StorageOptions = { members: 2000, events: 200, loads: 200, yearsMembers: 100, years: 5 };
 
 /** The options from the command line; `prefix` is "storage-" inside `npm run bench`. */
 export function storageOptions(argv: readonly string[], prefix = ''): StorageOptions {
@@ -188,8 +188,8 @@ async function snapshotBytes(store: EventStore, memberIds: readonly string[]): P
 type Loads = ReturnType<typeof summarize> & { replayed: number };
 
 /**
- * Loads each sampled member once per layout, one load at a time, alternating layouts so the
- * machine's noise falls on all of them alike; after a few unmeasured warm-up loads. The states
+ * Loads each sampled member once per layout, one load at a time, alternating layouts (each
+ * member starting with the next one) so the machine's noise falls on all of them alike; after a few unmeasured warm-up loads. The states
  * loaded must be the same in every layout.
  */
 async function coldLoads(stores: ReadonlyMap<string, EventStore>, sample: readonly string[], warmup: readonly string[], expectReplayed: number): Promise<Map<string, Loads>> {
@@ -197,7 +197,10 @@ async function coldLoads(stores: ReadonlyMap<string, EventStore>, sample: readon
   const times = new Map([...stores.keys()].map((key) => [key, [] as number[]]));
   for (const [index, memberId] of [...warmup, ...sample].entries()) {
     const states = new Set<string>();
-    for (const [key, repository] of repositories) {
+    // Each member starts with another layout: none always goes first (or last) after a pause.
+    const order = [...repositories];
+    const turn = index % order.length;
+    for (const [key, repository] of [...order.slice(turn), ...order.slice(0, turn)]) {
       const started = performance.now();
       const loaded = await repository.load(memberId);
       const ms = performance.now() - started;
@@ -247,6 +250,8 @@ export interface StorageResult {
   cassandraVersion: string;
   contactPoints: string[];
   options: StorageOptions;
+  /** Commands per event in the histories: each carries a 16-byte random correlation id. */
+  commandsPerEvent: number;
   /** Whether the options are the defaults (the issue's data set). */
   defaultOptions: boolean;
   snapshotEvery: number;
@@ -277,6 +282,7 @@ export async function storageBench(options: StorageOptions, log: (message: strin
       ]),
     );
     const memberIds = [...histories.keys()];
+    const commands = [...histories.values()].reduce((sum, list) => sum + list.length, 0);
     const results = new Map<string, Partial<LayoutResult>>();
     const writers = new Map<string, Writer[]>();
 
@@ -373,6 +379,7 @@ export async function storageBench(options: StorageOptions, log: (message: strin
       cassandraVersion,
       contactPoints,
       options,
+      commandsPerEvent: commands / (options.members * options.events),
       defaultOptions: Object.entries(options).every(([key, value]) => STORAGE_DEFAULTS[key as keyof StorageOptions] === value),
       snapshotEvery: SNAPSHOT_EVERY,
       warmupLoads: WARMUP_LOADS,

@@ -30,6 +30,7 @@ function yearRatio(layout: LayoutResult, field: 'bytesPerMember' | 'snapshotPayl
 }
 
 export function storageTargets(result: StorageResult): TargetVerdict[] {
+  const o = result.options;
   const hot = forTier(result, 'hot');
   const cold = forTier(result, 'cold');
   const baseline = result.layouts.find((l) => l.baseline);
@@ -40,7 +41,9 @@ export function storageTargets(result: StorageResult): TargetVerdict[] {
   if (cold) {
     verdicts.push({
       target: 'Cold tier: ≤ 20 bytes per event on disk, correlation id included',
-      measured: `${fmt(cold.events.bytesPerEvent, 1)} B/event, ${named(cold)}${oneKeyspace(cold)}`,
+      measured:
+        `${fmt(cold.events.bytesPerEvent, 1)} B/event, ${named(cold)}${oneKeyspace(cold)}; of which the correlation ids' random bytes alone, ` +
+        `which no compressor shrinks, are ${fmt(result.commandsPerEvent * 16, 1)} B/event (${fmt(result.commandsPerEvent * o.events, 0)} commands per ${o.events} events × 16 bytes)`,
       met: cold.events.bytesPerEvent <= 20,
     });
   }
@@ -161,7 +164,7 @@ ${result.layouts
   .join('\n')}
 
 Cold loads: ${o.loads} members spread over the set, each loaded once per layout through \`MemberRepository.load\` (no member cache, no snapshot written by
-the load), one load at a time, layouts alternating member by member, after ${result.warmupLoads} unmeasured warm-up loads; every layout loaded the same state.
+the load), one load at a time, layouts alternating member by member (each member starting with the next layout), after ${result.warmupLoads} unmeasured warm-up loads; every layout loaded the same state.
 ${comparisons.join('\n')}
 
 ### ${o.years} years at the same rate (${o.yearsMembers} members, a snapshot every ${result.snapshotEvery} events as the service takes them, and one at each year's end)
