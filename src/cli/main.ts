@@ -28,6 +28,7 @@ import { MemberRepository } from '../service/member-repository.ts';
 import type { EventStore } from '../store/event-store.ts';
 import { openEventStore } from '../store/open-store.ts';
 import { debugReaderOf } from '../store/read-purpose.ts';
+import { tierSettings } from '../store/cassandra/tiers/tier-settings.ts';
 import { isRepresentable, MAX_ISO, MIN_ISO } from '../domain/time-range.ts';
 import { progressBar } from './progress.ts';
 import { listUnusableRows, parseVoidTarget, voidRow } from './repair.ts';
@@ -178,7 +179,8 @@ async function run(argv: string[]): Promise<number> {
     return 0;
   }
   // Before the store opens: the service's store refuses a keyspace that is not migrated yet.
-  if (command === 'migrate') return await migrate(config.service.cassandra, write);
+  // The keyspace to migrate is the hot tier's (the one the service writes; cold is filled by the archiver).
+  if (command === 'migrate') return await migrate(tierSettings(config.service.cassandra, 'hot'), write);
   const store = await openEventStore(config.service);
   // dump, explain and replay --check read by purpose: the whole history, from the cold tier
   // first (docs/storage.md#reads-by-purpose); repair and snapshot write, through hot.
@@ -200,7 +202,7 @@ async function run(argv: string[]): Promise<number> {
       }
       case 'replay': {
         const checked = await replayCheck(history);
-        return values['against-legacy'] ? Math.max(checked, await compareWithLegacy(history, config.service.cassandra, write)) : checked;
+        return values['against-legacy'] ? Math.max(checked, await compareWithLegacy(history, tierSettings(config.service.cassandra, 'hot'), write)) : checked;
       }
       case 'repair': {
         const output =

@@ -7,7 +7,8 @@ import { Agent, request } from 'undici';
 import { launchCluster, type LaunchedCluster, type LaunchOptions } from '../../cluster/launcher.ts';
 import type { ClusterDescription } from '../../src/cluster/cluster-routes.ts';
 import { decodeEvent } from '../../src/store/codec/event-codec.ts';
-import { CassandraEventStore } from '../../src/store/cassandra/cassandra-event-store.ts';
+import { TieredEventStore } from '../../src/store/cassandra/tiers/tiered-event-store.ts';
+import { debugReaderOf } from '../../src/store/read-purpose.ts';
 import type { EventRecord } from '../../src/store/event-store.ts';
 import { cassandraTestSettings, TEST_KEYSPACE } from '../support/cassandra.ts';
 import { testRules } from '../support/fixtures.ts';
@@ -172,7 +173,9 @@ export async function movesSettled(cluster: LaunchedCluster): Promise<boolean> {
 }
 
 /** A member's whole history from the store (every generation), in position order. */
-export async function historyOf(store: CassandraEventStore, memberId: string): Promise<EventRecord[]> {
+export async function historyOf(tiered: TieredEventStore, memberId: string): Promise<EventRecord[]> {
+  // Read by purpose: the nodes' archivers move sealed generations from hot to cold.
+  const store = debugReaderOf(tiered);
   const head = await store.readHead(memberId);
   const rows: EventRecord[] = [];
   for (let generation = 0; generation <= head.generation; generation++) {
@@ -181,8 +184,8 @@ export async function historyOf(store: CassandraEventStore, memberId: string): P
   return rows.sort((a, b) => a.position - b.position);
 }
 
-export function openStore(): Promise<CassandraEventStore> {
-  return CassandraEventStore.connect(cassandraTestSettings());
+export function openStore(): Promise<TieredEventStore> {
+  return TieredEventStore.connect(cassandraTestSettings());
 }
 
 /**
@@ -219,7 +222,7 @@ export function historyProblems(memberId: string, rows: EventRecord[]): string[]
 }
 
 /** Every acknowledged acquire has exactly one LicenseAcquired event in its member's history. */
-export async function missingAcknowledged(store: CassandraEventStore, acquired: Acknowledged[]): Promise<{ missing: Acknowledged[]; problems: string[] }> {
+export async function missingAcknowledged(store: TieredEventStore, acquired: Acknowledged[]): Promise<{ missing: Acknowledged[]; problems: string[] }> {
   const byMember = new Map<string, Set<string>>();
   for (const { memberId, licenseId } of acquired) byMember.set(memberId, (byMember.get(memberId) ?? new Set()).add(licenseId));
   const missing: Acknowledged[] = [];

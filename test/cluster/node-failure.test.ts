@@ -5,11 +5,11 @@
 import t from 'tap';
 import type { LaunchedCluster } from '../../cluster/launcher.ts';
 import type { ClusterDescription } from '../../src/cluster/cluster-routes.ts';
-import type { CassandraEventStore } from '../../src/store/cassandra/cassandra-event-store.ts';
+import type { TieredEventStore } from '../../src/store/cassandra/tiers/tiered-event-store.ts';
 import { call, missingAcknowledged, MOVE_CODES, openStore, startEdgeLoad, startTestCluster, waitFor } from './cluster-support.ts';
 
 let cluster: LaunchedCluster;
-let store: CassandraEventStore;
+let store: TieredEventStore;
 t.before(async () => {
   cluster = await startTestCluster(3, { failureTimeoutMs: 3000 });
   store = await openStore();

@@ -6,13 +6,13 @@
 import t from 'tap';
 import type { LaunchedCluster } from '../../cluster/launcher.ts';
 import type { ClusterChange, ClusterDescription } from '../../src/cluster/cluster-routes.ts';
-import type { CassandraEventStore } from '../../src/store/cassandra/cassandra-event-store.ts';
+import type { TieredEventStore } from '../../src/store/cassandra/tiers/tiered-event-store.ts';
 import { call, missingAcknowledged, MOVE_CODES, movesSettled, openStore, startEdgeLoad, startTestCluster, waitFor } from './cluster-support.ts';
 
 type Licenses = { licenses: unknown[] };
 
 let cluster: LaunchedCluster;
-let store: CassandraEventStore;
+let store: TieredEventStore;
 t.before(async () => {
   cluster = await startTestCluster(3);
   store = await openStore();

@@ -10,11 +10,11 @@ import { request } from 'undici';
 import type { LaunchedCluster } from '../../cluster/launcher.ts';
 import type { ClusterChange } from '../../src/cluster/cluster-routes.ts';
 import { decodeEvent } from '../../src/store/codec/event-codec.ts';
-import type { CassandraEventStore } from '../../src/store/cassandra/cassandra-event-store.ts';
+import type { TieredEventStore } from '../../src/store/cassandra/tiers/tiered-event-store.ts';
 import { call, historyOf, historyProblems, openStore, startTestCluster } from './cluster-support.ts';
 
 let cluster: LaunchedCluster;
-let store: CassandraEventStore;
+let store: TieredEventStore;
 t.before(async () => {
   // No polling (a long interval) and no failure detection: the paused node may learn of the
   // move only when it is told, so what it does on waking is what a stale owner would do.
