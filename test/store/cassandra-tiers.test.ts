@@ -5,7 +5,11 @@
  * cold reader a load falls back to.
  */
 import t from 'tap';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import cassandra from 'cassandra-driver';
 import type { EventRecord, EventStore, NewEventRecord, StreamHead } from '../../src/store/event-store.ts';
 import { TieredEventStore } from '../../src/store/cassandra/tiers/tiered-event-store.ts';
@@ -13,6 +17,8 @@ import { tierSettings } from '../../src/store/cassandra/tiers/tier-settings.ts';
 import type { ArchiveStep } from '../../src/store/cassandra/tiers/archiver.ts';
 import { coldReaderOf, debugReaderOf } from '../../src/store/read-purpose.ts';
 import { cassandraTestSettings } from '../support/cassandra.ts';
+import { startTestServer, TEST_ADMIN_TOKEN, testRules } from '../support/fixtures.ts';
+import { REPO_ROOT } from '../support/process.ts';
 import { eventStoreContract } from './contract.ts';
 
 const settings = cassandraTestSettings({ keyspace: 'license_tiers_test_v2' });
@@ -163,4 +169,53 @@ t.test('archiving, crashes and reads by purpose', async (t) => {
   crashAt = null;
   for (let i = 0; i < 200 && (await store.archiveProgress(other)).droppedBelow < 2; i++) await store.sweepOnce(1000);
   t.same(await store.archiveProgress(other), { archivedBelow: 3, droppedBelow: 2 }, 'a sweep finishes what a crash left');
+});
+
+t.test('the debug API and the CLI show the whole history once hot has dropped most of it', async (t) => {
+  const store = await TieredEventStore.connect(settings);
+  const server = await startTestServer({ store, service: { snapshot: { eventCount: 3, replayMs: 1_000_000 } } });
+  t.teardown(() => server.close());
+  const memberId = `tiers-http-${randomUUID()}`;
+  for (let i = 1; i <= 6; i++) {
+    const res = await server.app.inject({ method: 'POST', url: `/v1/members/${memberId}/licenses`, payload: { deviceId: 'phone', titleId: `t${i}` } });
+    t.equal(res.statusCode, 201);
+    const licenseId = res.json<{ licenseId: string }>().licenseId;
+    const released = await server.app.inject({ method: 'POST', url: `/v1/members/${memberId}/licenses/${licenseId}/release`, payload: { deviceId: 'phone' } });
+    t.equal(released.statusCode, 200);
+  }
+  await store.archive(memberId);
+  const progress = await store.archiveProgress(memberId);
+  t.ok(progress.droppedBelow >= 2, `generations left hot (${JSON.stringify(progress)})`);
+  const head = await store.readHead(memberId);
+
+  const res = await server.app.inject({ method: 'GET', url: `/v1/debug/members/${memberId}/events`, headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}` } });
+  t.equal(res.statusCode, 200);
+  const positions = res.json<{ events: { position: number }[] }>().events.map((e) => e.position);
+  t.same(
+    positions,
+    Array.from({ length: head.position }, (_, i) => i + 1),
+    'the debug API: every event once, in order',
+  );
+
+  const dir = mkdtempSync(join(tmpdir(), 'license-tiers-cli-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const configPath = join(dir, 'config.json');
+  writeFileSync(configPath, JSON.stringify({ service: { store: 'cassandra', cassandra: settings }, rules: testRules() }));
+  const dump = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
+    execFile(
+      process.execPath,
+      ['bin/license-accounting.mjs', '--config', configPath, 'dump', memberId],
+      { cwd: REPO_ROOT, env: { ...process.env, LICENSE_CONFIG: '' } },
+      (error, stdout, stderr) => resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+  t.equal(dump.code, 0, dump.stderr);
+  t.same(
+    dump.stdout
+      .trim()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as { position: number }).position),
+    positions,
+    'license-accounting dump: the same history',
+  );
 });
