@@ -29,7 +29,7 @@ import { encodeEvent } from '../src/store/codec/event-codec.ts';
 import { encodeMemberState } from '../src/store/codec/snapshot-codec.ts';
 import { EMPTY_HEAD, type EventStore } from '../src/store/event-store.ts';
 import { groupIntoAppends, memberHistory, type HistoryCommand } from './histories.ts';
-import { LAYOUTS, type StorageLayout, type Tier } from './storage-layouts.ts';
+import { LAYOUTS, type LayoutPart, type Role, type StorageLayout } from './storage-layouts.ts';
 import { storageMarkdown } from './storage-report.ts';
 import { fmt, machine, numericArg, summarize, UNLIMITED_RULES, writeResultsSection } from './support.ts';
 
@@ -158,20 +158,28 @@ function writersFor(histories: ReadonlyMap<string, readonly HistoryCommand[]>): 
 
 // ---- measuring ----
 
-interface DiskFigures {
+interface PartFigures {
+  role: Role;
+  keyspace: string;
   tables: TableStats[];
-  /** Sum of the layout's event tables' live space. */
+  eventTables: readonly string[];
+  /** Sum of the part's event tables' live space. */
   eventBytes: number;
-  /** Sum of every table's live space in the keyspace (today: everything a member costs). */
+  /** Sum of every table's live space in the keyspace: everything its members cost there. */
   allBytes: number;
 }
 
-async function onDisk(keyspace: string, layout: StorageLayout): Promise<DiskFigures> {
-  await flush(keyspace);
-  await compact(keyspace);
-  const tables = (await tableStats(keyspace)).filter((t) => t.spaceUsedLive > 0 || [...layout.tables.events, ...layout.tables.snapshots].includes(t.table));
-  const eventBytes = tables.filter((t) => layout.tables.events.includes(t.table)).reduce((sum, t) => sum + t.spaceUsedLive, 0);
-  return { tables, eventBytes, allBytes: tables.reduce((sum, t) => sum + t.spaceUsedLive, 0) };
+/** Flushes and compacts each keyspace of the layout, then reads its tables' statistics. */
+async function onDisk(parts: readonly LayoutPart[]): Promise<PartFigures[]> {
+  const figures: PartFigures[] = [];
+  for (const part of parts) {
+    await flush(part.keyspace);
+    await compact(part.keyspace);
+    const tables = (await tableStats(part.keyspace)).filter((t) => t.spaceUsedLive > 0 || [...part.events, ...part.snapshots].includes(t.table));
+    const eventBytes = tables.filter((t) => part.events.includes(t.table)).reduce((sum, t) => sum + t.spaceUsedLive, 0);
+    figures.push({ role: part.role, keyspace: part.keyspace, tables, eventTables: part.events, eventBytes, allBytes: tables.reduce((sum, t) => sum + t.spaceUsedLive, 0) });
+  }
+  return figures;
 }
 
 /** The newest snapshot's payload of each member, in UTF-8 bytes, read back through the store. */
@@ -188,19 +196,17 @@ async function snapshotBytes(store: EventStore, memberIds: readonly string[]): P
 type Loads = ReturnType<typeof summarize> & { replayed: number };
 
 /**
- * Loads each sampled member once per layout, one load at a time, alternating layouts (each
- * member starting with the next one) so the machine's noise falls on all of them alike; after a few unmeasured warm-up loads. The states
- * loaded must be the same in every layout.
+ * Loads each sampled member once per store, one load at a time, alternating stores (each member
+ * starting with the next one) so the machine's noise falls on all of them alike; after a few
+ * unmeasured warm-up loads. The states loaded must be the same from every store.
  */
 async function coldLoads(stores: ReadonlyMap<string, EventStore>, sample: readonly string[], warmup: readonly string[], expectReplayed: number): Promise<Map<string, Loads>> {
-  const repositories = new Map([...stores].map(([key, store]) => [key, new MemberRepository(store, NO_AUTOMATIC_SNAPSHOTS)]));
+  const repositories = [...stores].map(([key, store]) => [key, new MemberRepository(store, NO_AUTOMATIC_SNAPSHOTS)] as const);
   const times = new Map([...stores.keys()].map((key) => [key, [] as number[]]));
   for (const [index, memberId] of [...warmup, ...sample].entries()) {
     const states = new Set<string>();
-    // Each member starts with another layout: none always goes first (or last) after a pause.
-    const order = [...repositories];
-    const turn = index % order.length;
-    for (const [key, repository] of [...order.slice(turn), ...order.slice(0, turn)]) {
+    const turn = index % repositories.length;
+    for (const [key, repository] of [...repositories.slice(turn), ...repositories.slice(0, turn)]) {
       const started = performance.now();
       const loaded = await repository.load(memberId);
       const ms = performance.now() - started;
@@ -209,36 +215,33 @@ async function coldLoads(stores: ReadonlyMap<string, EventStore>, sample: readon
       states.add(encodeMemberState(loaded.state));
       if (index >= warmup.length) times.get(key)?.push(ms);
     }
-    if (states.size !== 1) throw new Error(`member ${memberId} loads differently in the layouts`);
+    if (states.size !== 1) throw new Error(`member ${memberId} loads differently from the stores`);
   }
   return new Map([...times].map(([key, list]) => [key, { ...summarize(list), replayed: expectReplayed }]));
 }
 
 // ---- the run ----
 
-interface LayoutResult {
+export interface LayoutResult {
   key: string;
   label: string;
-  tiers: readonly Tier[];
   baseline: boolean;
-  keyspace: string;
-  eventTables: readonly string[];
   seeding: { appends: number; ms: number };
-  /** After the year's events, before any snapshot. */
-  events: DiskFigures & { bytesPerEvent: number };
-  /** After one snapshot per member. */
-  withSnapshots: DiskFigures & { bytesPerMember: number };
+  /** After the year's events and one snapshot per member, the layout's background work done. */
+  parts: (PartFigures & { bytesPerEvent: number; bytesPerMember: number })[];
   snapshotPayloadBytes: number;
+  /** The year's events, no snapshot yet. */
   loadEvents: Loads;
+  /** From the snapshot that covers them. */
   loadSnapshot: Loads;
+  /** The same, read from the cold tier only (layouts with one). */
+  loadFromCold: Loads | null;
   years: {
     year: number;
     eventsPerMember: number;
-    bytesPerMember: number;
-    eventBytesPerMember: number;
     /** The snapshot taken at the end of the year, read back: UTF-8 bytes of payload, mean. */
     snapshotPayloadBytes: number;
-    tables: TableStats[];
+    parts: { role: Role; keyspace: string; bytesPerMember: number; eventBytesPerMember: number; tables: TableStats[] }[];
   }[];
 }
 
@@ -259,6 +262,8 @@ export interface StorageResult {
   layouts: LayoutResult[];
 }
 
+const COLD = ':cold';
+
 export async function storageBench(options: StorageOptions, log: (message: string) => void = console.log): Promise<StorageResult> {
   const startedAt = new Date();
   const runId = randomUUID().slice(0, 6);
@@ -266,7 +271,8 @@ export async function storageBench(options: StorageOptions, log: (message: strin
   const client = new cassandra.Client({ contactPoints, localDataCenter: settingsFor(KEYSPACE_PREFIX).localDataCenter });
   await client.connect();
   const cassandraVersion = String((await client.execute('SELECT release_version FROM system.local')).first()?.['release_version'] ?? 'unknown');
-  const keyspaces = LAYOUTS.flatMap((layout) => [`${KEYSPACE_PREFIX}_${layout.key}`, `${KEYSPACE_PREFIX}_${layout.key}_years`]);
+  const base = (layout: StorageLayout, years: boolean): string => `${KEYSPACE_PREFIX}_${layout.key}${years ? '_years' : ''}`;
+  const keyspaces = LAYOUTS.flatMap((layout) => [false, true].flatMap((years) => layout.parts(settingsFor(base(layout, years))).map((part) => part.keyspace)));
   const dropAll = async (): Promise<void> => {
     for (const keyspace of keyspaces) await client.execute(`DROP KEYSPACE IF EXISTS ${keyspace}`);
   };
@@ -287,24 +293,13 @@ export async function storageBench(options: StorageOptions, log: (message: strin
     const writers = new Map<string, Writer[]>();
 
     for (const layout of LAYOUTS) {
-      const keyspace = `${KEYSPACE_PREFIX}_${layout.key}`;
-      const store = await layout.open(settingsFor(keyspace));
+      const store = await layout.open(settingsFor(base(layout, false)));
       stores.set(layout.key, store);
       const layoutWriters = writersFor(histories);
       writers.set(layout.key, layoutWriters);
       const seeding = await appendUntil(store, new MemberRepository(store, NO_AUTOMATIC_SNAPSHOTS), layoutWriters, options.events, null);
-      log(`storage: ${layout.key}: ${options.members * options.events} events in ${seeding.appends} appends, ${fmt(seeding.ms / 1000)} s; flush and compact`);
-      const events = await onDisk(keyspace, layout);
-      results.set(layout.key, {
-        key: layout.key,
-        label: layout.label,
-        tiers: layout.tiers,
-        baseline: layout.baseline === true,
-        keyspace,
-        eventTables: layout.tables.events,
-        seeding,
-        events: { ...events, bytesPerEvent: events.eventBytes / (options.members * options.events) },
-      });
+      log(`storage: ${layout.key}: ${options.members * options.events} events in ${seeding.appends} appends, ${fmt(seeding.ms / 1000)} s`);
+      results.set(layout.key, { key: layout.key, label: layout.label, baseline: layout.baseline === true, seeding });
     }
 
     // Spread over the members; the warm-up loads use others.
@@ -314,22 +309,29 @@ export async function storageBench(options: StorageOptions, log: (message: strin
     log(`storage: cold loads of ${sample.length} members, ${options.events} events each, no snapshot`);
     const loadEvents = await coldLoads(stores, sample, warmup, options.events);
 
+    const loadStores = new Map(stores);
     for (const layout of LAYOUTS) {
       const store = stores.get(layout.key) as EventStore;
       const repository = new MemberRepository(store, NO_AUTOMATIC_SNAPSHOTS);
       await inParallel(writers.get(layout.key) ?? [], SEED_CONCURRENCY, async ({ member }) => {
         if (!(await repository.snapshot(member, { rethrow: true }))) throw new Error(`no snapshot of ${member.memberId}`);
       });
-      const disk = await onDisk(`${KEYSPACE_PREFIX}_${layout.key}`, layout);
-      Object.assign(results.get(layout.key) ?? {}, {
-        withSnapshots: { ...disk, bytesPerMember: disk.allBytes / options.members },
-        snapshotPayloadBytes: await snapshotBytes(store, memberIds),
-        loadEvents: loadEvents.get(layout.key),
-      });
+      await layout.settle?.(store, memberIds);
+      log(`storage: ${layout.key}: a snapshot per member${layout.settle ? ', settled' : ''}; flush and compact`);
+      const events = options.members * options.events;
+      const parts = (await onDisk(layout.parts(settingsFor(base(layout, false))))).map((part) => ({
+        ...part,
+        bytesPerEvent: part.eventBytes / events,
+        bytesPerMember: part.allBytes / options.members,
+      }));
+      Object.assign(results.get(layout.key) ?? {}, { parts, snapshotPayloadBytes: await snapshotBytes(store, memberIds), loadEvents: loadEvents.get(layout.key) });
+      if (layout.coldReader) loadStores.set(`${layout.key}${COLD}`, layout.coldReader(store));
     }
     log(`storage: cold loads of the same members from their snapshot`);
-    const loadSnapshot = await coldLoads(stores, sample, warmup, 0);
-    for (const layout of LAYOUTS) Object.assign(results.get(layout.key) ?? {}, { loadSnapshot: loadSnapshot.get(layout.key) });
+    const loadSnapshot = await coldLoads(loadStores, sample, warmup, 0);
+    for (const layout of LAYOUTS) {
+      Object.assign(results.get(layout.key) ?? {}, { loadSnapshot: loadSnapshot.get(layout.key), loadFromCold: loadSnapshot.get(`${layout.key}${COLD}`) ?? null });
+    }
     writers.clear();
 
     // Years at the same rate, fewer members: snapshots as the service takes them.
@@ -339,9 +341,10 @@ export async function storageBench(options: StorageOptions, log: (message: strin
         memberHistory(id, { events: options.events * options.years, days: 364 * options.years, end, rules: RULES, correlationIds: true }),
       ]),
     );
+    const yearsIds = [...yearsHistories.keys()];
     for (const layout of LAYOUTS) {
-      const keyspace = `${KEYSPACE_PREFIX}_${layout.key}_years`;
-      const store = await layout.open(settingsFor(keyspace));
+      const settings = settingsFor(base(layout, true));
+      const store = await layout.open(settings);
       try {
         const repository = new MemberRepository(store, NO_AUTOMATIC_SNAPSHOTS);
         const layoutWriters = writersFor(yearsHistories);
@@ -353,17 +356,23 @@ export async function storageBench(options: StorageOptions, log: (message: strin
           await inParallel(layoutWriters, SEED_CONCURRENCY, async ({ member }) => {
             if (member.eventsSinceSnapshot > 0) await repository.snapshot(member, { rethrow: true });
           });
-          const disk = await onDisk(keyspace, layout);
-          const eventsPerMember = layoutWriters.reduce((sum, w) => sum + w.events, 0) / layoutWriters.length;
+          await layout.settle?.(store, yearsIds);
+          const parts = await onDisk(layout.parts(settings));
           years.push({
             year,
-            eventsPerMember,
-            bytesPerMember: disk.allBytes / options.yearsMembers,
-            eventBytesPerMember: disk.eventBytes / options.yearsMembers,
-            snapshotPayloadBytes: await snapshotBytes(store, [...yearsHistories.keys()]),
-            tables: disk.tables,
+            eventsPerMember: layoutWriters.reduce((sum, w) => sum + w.events, 0) / layoutWriters.length,
+            snapshotPayloadBytes: await snapshotBytes(store, yearsIds),
+            parts: parts.map((part) => ({
+              role: part.role,
+              keyspace: part.keyspace,
+              bytesPerMember: part.allBytes / options.yearsMembers,
+              eventBytesPerMember: part.eventBytes / options.yearsMembers,
+              tables: part.tables,
+            })),
           });
-          log(`storage: ${layout.key}: year ${year} of ${options.yearsMembers} members: ${fmt(disk.allBytes / options.yearsMembers, 0)} bytes per member`);
+          log(
+            `storage: ${layout.key}: year ${year} of ${options.yearsMembers} members: ${parts.map((p) => `${p.role} ${fmt(p.allBytes / options.yearsMembers, 0)}`).join(', ')} bytes per member`,
+          );
         }
         Object.assign(results.get(layout.key) ?? {}, { years });
       } finally {

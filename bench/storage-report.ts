@@ -1,9 +1,9 @@
 /** The storage section of bench/RESULTS.md, from one run of bench/storage-bench.ts: figures, ratios, and issue 13's targets. */
 import type { TableStats } from '../cluster/cassandra/nodetool.ts';
-import type { StorageResult } from './storage-bench.ts';
+import type { LayoutResult, StorageResult } from './storage-bench.ts';
 import { fmt } from './support.ts';
 
-type LayoutResult = StorageResult['layouts'][number];
+type Part = LayoutResult['parts'][number];
 
 export interface TargetVerdict {
   target: string;
@@ -16,79 +16,100 @@ const bytes = (n: number): string => Math.round(n).toLocaleString('en-US');
 const kib = (n: number): string => `${fmt(n / 1024, 1)} KiB`;
 const ratio = (n: number): string => `${fmt(n, 2)}×`;
 const ms = (n: number): string => `${fmt(n, 2)} ms`;
+const where = (layout: LayoutResult, part: { role: string; keyspace: string }): string =>
+  `\`${layout.key}\` ${part.role === 'single' ? '' : `${part.role} `}(\`${part.keyspace}\`)`;
 
-/** The layout whose figures stand for a tier: a new one when the code has it, else the baseline (one keyspace for everything). */
-function forTier(result: StorageResult, tier: 'hot' | 'cold'): LayoutResult | undefined {
-  const candidates = result.layouts.filter((l) => l.tiers.includes(tier));
-  return candidates.find((l) => !l.baseline) ?? candidates[0];
+/** The keyspace whose figures stand for a tier: that tier of a layout newer than the baseline, else such a layout's only keyspace. */
+function partFor(result: StorageResult, tier: 'hot' | 'cold'): { layout: LayoutResult; part: Part } | undefined {
+  for (const role of [tier, 'single'] as const) {
+    for (const layout of result.layouts.filter((l) => !l.baseline)) {
+      const part = layout.parts.find((p) => p.role === role);
+      if (part) return { layout, part };
+    }
+  }
+  return undefined;
 }
 
-function yearRatio(layout: LayoutResult, field: 'bytesPerMember' | 'snapshotPayloadBytes'): { first: number; last: number; ratio: number } {
-  const first = layout.years[0]?.[field] ?? NaN;
-  const last = layout.years.at(-1)?.[field] ?? NaN;
-  return { first, last, ratio: last / first };
+function overYears(layout: LayoutResult, pick: (year: LayoutResult['years'][number]) => number): { first: number; last: number; ratio: number } {
+  const first = layout.years[0];
+  const last = layout.years.at(-1);
+  const [a, b] = [first ? pick(first) : NaN, last ? pick(last) : NaN];
+  return { first: a, last: b, ratio: b / a };
 }
 
 export function storageTargets(result: StorageResult): TargetVerdict[] {
   const o = result.options;
-  const hot = forTier(result, 'hot');
-  const cold = forTier(result, 'cold');
+  const hot = partFor(result, 'hot');
+  const cold = partFor(result, 'cold');
   const baseline = result.layouts.find((l) => l.baseline);
-  const years = result.options.years;
-  const named = (l: LayoutResult): string => `\`${l.key}\``;
+  const none = (what: string): TargetVerdict => ({ target: what, measured: 'not measured: no layout newer than the baseline in this run', met: null });
   const verdicts: TargetVerdict[] = [];
-  const oneKeyspace = (l: LayoutResult): string => (l.baseline ? ' (no tiers yet: the one keyspace that holds everything)' : '');
-  if (cold) {
-    verdicts.push({
-      target: 'Cold tier: ≤ 20 bytes per event on disk, correlation id included',
-      measured:
-        `${fmt(cold.events.bytesPerEvent, 1)} B/event, ${named(cold)}${oneKeyspace(cold)}; of which the correlation ids' random bytes alone, ` +
-        `which no compressor shrinks, are ${fmt(result.commandsPerEvent * 16, 1)} B/event (${fmt(result.commandsPerEvent * o.events, 0)} commands per ${o.events} events × 16 bytes)`,
-      met: cold.events.bytesPerEvent <= 20,
-    });
-  }
+
+  const coldTarget = 'Cold tier: ≤ 20 bytes per event on disk, correlation id included';
+  verdicts.push(
+    cold
+      ? {
+          target: coldTarget,
+          measured:
+            `${fmt(cold.part.bytesPerEvent, 1)} B/event, ${where(cold.layout, cold.part)}; the correlation ids' random bytes alone, which no compressor shrinks, ` +
+            `are ${fmt(result.commandsPerEvent * 16, 1)} B/event (${fmt(result.commandsPerEvent * o.events, 0)} commands per ${o.events} events × 16 bytes)`,
+          met: cold.part.bytesPerEvent <= 20,
+        }
+      : none(coldTarget),
+  );
+  const hotTarget = 'Hot tier: ≤ 40 bytes per event on disk for the events it holds';
+  verdicts.push(
+    hot
+      ? {
+          target: hotTarget,
+          measured: `${fmt(hot.part.bytesPerEvent, 1)} B/event, ${where(hot.layout, hot.part)}, which after one year still holds every event (see below)`,
+          met: hot.part.bytesPerEvent <= 40,
+        }
+      : none(hotTarget),
+  );
+  const perMemberTarget = `Hot bytes per member after ${o.years} years ≤ 1.1× after 1 year (same rate)`;
   if (hot) {
+    const perMember = overYears(hot.layout, (y) => y.parts.find((p) => p.role === hot.part.role)?.bytesPerMember ?? NaN);
     verdicts.push({
-      target: 'Hot tier: ≤ 40 bytes per event on disk',
-      measured: `${fmt(hot.events.bytesPerEvent, 1)} B/event, ${named(hot)}${oneKeyspace(hot)}`,
-      met: hot.events.bytesPerEvent <= 40,
-    });
-    const perMember = yearRatio(hot, 'bytesPerMember');
-    verdicts.push({
-      target: `Hot bytes per member after ${years} years ≤ 1.1× after 1 year (same rate)`,
-      measured: `${ratio(perMember.ratio)} (${kib(perMember.first)} → ${kib(perMember.last)}), ${named(hot)}: no tiers yet, every event stays`,
+      target: perMemberTarget,
+      measured: `${ratio(perMember.ratio)} (${kib(perMember.first)} → ${kib(perMember.last)}), ${where(hot.layout, hot.part)}`,
       met: perMember.ratio <= 1.1,
     });
-    const snapshot = yearRatio(hot, 'snapshotPayloadBytes');
+    const snapshot = overYears(hot.layout, (y) => y.snapshotPayloadBytes);
     verdicts.push({
-      target: `Snapshot bytes after ${years} years ≤ 1.1× after 1 year`,
-      measured: `${ratio(snapshot.ratio)} (${kib(snapshot.first)} → ${kib(snapshot.last)} of payload)`,
+      target: `Snapshot bytes after ${o.years} years ≤ 1.1× after 1 year`,
+      measured: `${ratio(snapshot.ratio)} (${kib(snapshot.first)} → ${kib(snapshot.last)} of payload), \`${hot.layout.key}\``,
       met: snapshot.ratio <= 1.1,
     });
-    if (baseline && hot !== baseline) {
-      const r = hot.loadEvents.mean / baseline.loadEvents.mean;
-      verdicts.push({
-        target: 'Cold load from hot ≤ 0.8× today’s time for the same member',
-        measured: `${ratio(r)} (${ms(hot.loadEvents.mean)} ${named(hot)} vs ${ms(baseline.loadEvents.mean)} ${named(baseline)}, mean of ${hot.loadEvents.n} loads of ${hot.loadEvents.replayed} events)`,
-        met: r <= 0.8,
-      });
-    } else {
-      verdicts.push({
-        target: 'Cold load from hot ≤ 0.8× today’s time for the same member',
-        measured: 'not measured: the code has only today’s row layout, so there is nothing to compare it with',
-        met: null,
-      });
-    }
+  } else {
+    verdicts.push(none(perMemberTarget));
+  }
+  const loadTarget = 'Cold load from hot ≤ 0.8× today’s time for the same member';
+  if (hot && baseline) {
+    const r = hot.layout.loadEvents.mean / baseline.loadEvents.mean;
+    const fromSnapshot = hot.layout.loadSnapshot.mean / baseline.loadSnapshot.mean;
+    verdicts.push({
+      target: loadTarget,
+      measured:
+        `${ratio(r)} for ${o.events} events without a snapshot (mean ${ms(hot.layout.loadEvents.mean)} \`${hot.layout.key}\` vs ${ms(baseline.loadEvents.mean)} \`${baseline.key}\`, ` +
+        `${hot.layout.loadEvents.n} loads each); ${ratio(fromSnapshot)} from the snapshot`,
+      met: r <= 0.8,
+    });
+  } else {
+    verdicts.push(none(loadTarget));
   }
   return verdicts;
 }
 
-function tableRows(l: LayoutResult, tables: TableStats[], per: { label: string; divisor: number }): string[] {
+function tableRows(layout: LayoutResult, part: Part, tables: readonly TableStats[], o: StorageResult['options']): string[] {
   return tables.map(
     (t) =>
-      `| \`${l.key}\` | ${t.table} | ${bytes(t.spaceUsedLive)} | ${t.sstableCount} | ${t.compressionRatio === null ? 'n/a' : fmt(t.compressionRatio, 3)} | ${fmt(t.spaceUsedLive / per.divisor, 1)} ${per.label} |`,
+      `| ${where(layout, part)} | ${t.table} | ${bytes(t.spaceUsedLive)} | ${t.sstableCount} | ${t.compressionRatio === null ? 'n/a' : fmt(t.compressionRatio, 3)} | ` +
+      `${part.eventTables.includes(t.table) ? fmt(t.spaceUsedLive / (o.members * o.events), 1) : ''} | ${fmt(t.spaceUsedLive / o.members, 0)} |`,
   );
 }
+
+const loadCell = (l: { mean: number; p50: number; p99: number } | null | undefined): string => (l ? `mean ${ms(l.mean)}, p50 ${ms(l.p50)}, p99 ${ms(l.p99)}` : 'n/a');
 
 export function storageMarkdown(result: StorageResult): string {
   const o = result.options;
@@ -97,26 +118,50 @@ export function storageMarkdown(result: StorageResult): string {
   const targets = storageTargets(result);
   const baseline = result.layouts.find((l) => l.baseline);
   const others = result.layouts.filter((l) => !l.baseline);
-  const layoutList = result.layouts.map(
-    (l) =>
-      `- \`${l.key}\`: ${l.label}${l.baseline ? ' (the baseline)' : ''}; tables ${[...l.events.tables, ...l.withSnapshots.tables]
-        .map((t) => t.table)
-        .filter((t, i, a) => a.indexOf(t) === i)
-        .join(', ')}`,
-  );
   const flags = `--members ${o.members} --events ${o.events} --loads ${o.loads} --years-members ${o.yearsMembers} --years ${o.years}`;
+  const layoutList = result.layouts.map((l) => `- \`${l.key}\`${l.baseline ? ' (the baseline)' : ''}: ${l.label}.`);
   const comparisons =
     baseline && others.length > 0
-      ? others.map(
-          (l) =>
-            `- \`${l.key}\` / \`${baseline.key}\`: bytes per event ${ratio(l.events.bytesPerEvent / baseline.events.bytesPerEvent)}, ` +
-            `bytes per member (one year, with its snapshot) ${ratio(l.withSnapshots.bytesPerMember / baseline.withSnapshots.bytesPerMember)}, ` +
-            `cold load of ${o.events} events ${ratio(l.loadEvents.mean / baseline.loadEvents.mean)}, from the snapshot ${ratio(l.loadSnapshot.mean / baseline.loadSnapshot.mean)}.`,
-        )
-      : [
-          '- Only one row layout is in the code, so there is no new/old ratio in this run: the compact layout of issue 13 (item 4) is an entry to add to `bench/storage-layouts.ts` once it lands.',
-        ];
-  return `## Storage: bytes on disk, snapshots, cold loads (issue 13, item 5)
+      ? others.flatMap((l) => {
+          const base = baseline.parts[0];
+          if (!base) return [];
+          return [
+            ...l.parts.map(
+              (p) =>
+                `- ${where(l, p)} / \`${baseline.key}\`: bytes per event ${ratio(p.bytesPerEvent / base.bytesPerEvent)}, bytes per member (one year, with its snapshot) ${ratio(p.bytesPerMember / base.bytesPerMember)}.`,
+            ),
+            `- Cold loads, \`${l.key}\` / \`${baseline.key}\`: ${o.events} events without a snapshot ${ratio(l.loadEvents.mean / baseline.loadEvents.mean)}, from the snapshot ${ratio(l.loadSnapshot.mean / baseline.loadSnapshot.mean)}` +
+              (l.loadFromCold ? `; from the cold tier only, from the snapshot ${ratio(l.loadFromCold.mean / baseline.loadSnapshot.mean)}.` : '.'),
+          ];
+        })
+      : ['- Only one layout in this run: no ratio to the baseline.'];
+  const loadRows = result.layouts.flatMap((l) => [
+    `| \`${l.key}\`${l.parts.some((p) => p.role === 'hot') ? ' (real-time loads: hot)' : ''} | ${loadCell(l.loadEvents)} | ${loadCell(l.loadSnapshot)} |`,
+    ...(l.loadFromCold
+      ? [`| \`${l.key}\`, cold tier only (the fallback when hot cannot be reached) | n/a (cold holds generations once sealed) | ${loadCell(l.loadFromCold)} |`]
+      : []),
+  ]);
+  const yearRows = result.layouts.flatMap((l) =>
+    l.parts.flatMap((part) =>
+      l.years.map((y) => {
+        const p = y.parts.find((q) => q.role === part.role);
+        return `| ${where(l, part)} | ${y.year} | ${fmt(y.eventsPerMember, 0)} | ${p ? bytes(p.bytesPerMember) : 'n/a'} | ${p ? bytes(p.eventBytesPerMember) : 'n/a'} | ${bytes(y.snapshotPayloadBytes)} B |`;
+      }),
+    ),
+  );
+  const yearRatios = result.layouts.flatMap((l) =>
+    l.parts.map((part) => {
+      const perMember = overYears(l, (y) => y.parts.find((p) => p.role === part.role)?.bytesPerMember ?? NaN);
+      const second = l.years[1]?.parts.find((p) => p.role === part.role)?.bytesPerMember;
+      const fromSecond = second !== undefined && o.years > 2 ? `; ${o.years} years / 2 years: ${ratio(perMember.last / second)}` : '';
+      return `- ${where(l, part)}, ${o.years} years / 1 year: bytes per member ${ratio(perMember.ratio)}${fromSecond}.`;
+    }),
+  );
+  const snapshotRatios = result.layouts.map(
+    (l) => `- \`${l.key}\`, ${o.years} years / 1 year: snapshot at the year's end ${ratio(overYears(l, (y) => y.snapshotPayloadBytes).ratio)}.`,
+  );
+  const tiered = result.layouts.some((l) => l.parts.some((p) => p.role === 'hot'));
+  return `## Storage: bytes on disk per tier, snapshots, cold loads (issue 13, item 5)
 
 Machine: ${result.machine}; code ${result.code}; Cassandra ${result.cassandraVersion}, one local node (${result.contactPoints.join(', ')}) started by \`npm run cassandra:start\` on the same machine.
 Command: \`npm run cassandra:start && npx tsx bench/storage-bench.ts ${flags}\` (${result.defaultOptions ? 'the defaults' : 'not the defaults: a quick run'}; \`npm run bench\` runs it last, flags \`--storage-members\`, ...).
@@ -125,63 +170,48 @@ Run of ${result.date}, ${fmt(result.durationS, 0)} s. All figures come from this
 Workload: ${o.members} members, each with a one-year history of ${o.events} events (acquire, playback, release over 3 devices and 50 titles, decided by the
 domain: \`bench/histories.ts\`, the same generator as the report), a random UUID correlation id per command as the HTTP path stores, no request id.
 The same histories go through each layout's event store (\`append\`, whole commands of about 12 events per append: the rows one append per command
-would write, in fewer Paxos rounds) into a keyspace of its own, then \`nodetool flush\` and \`nodetool compact\` (one SSTable per table) and
-\`nodetool tablestats\`, run from the node's own jars (\`cluster/cassandra/nodetool.ts\`). "Space used (live)" counts every component of the
-live SSTables (data, index, bloom filter, statistics, compression offsets). The keyspaces are dropped afterwards.
+would write, in fewer Paxos rounds) into keyspaces of its own; then one snapshot per member through \`MemberRepository.snapshot\` (which opens
+generation 1), the layout's background work awaited (the tiered store's archiver), \`nodetool flush\` and \`nodetool compact\` of each keyspace (one
+SSTable per table) and \`nodetool tablestats\`, run from the node's own jars (\`cluster/cassandra/nodetool.ts\`). "Space used (live)" counts every
+component of the live SSTables (data, index, bloom filter, statistics, compression offsets). The keyspaces are dropped afterwards.
 Layouts measured:
 ${layoutList.join('\n')}
 
-### Bytes on disk after one year (${o.members} members, ${events.toLocaleString('en-US')} events)
+### Bytes on disk after one year (${o.members} members, ${events.toLocaleString('en-US')} events, one snapshot each)
 
-Events only, before any snapshot:
+| Layout, keyspace | Table | Space used (live), bytes | SSTables | Compression ratio | Per event, bytes | Per member, bytes |
+| --- | --- | --- | --- | --- | --- | --- |
+${result.layouts.flatMap((l) => l.parts.flatMap((p) => tableRows(l, p, p.tables, o))).join('\n')}
 
-| Layout | Table | Space used (live), bytes | SSTables | Compression ratio | Per event |
-| --- | --- | --- | --- | --- | --- |
-${result.layouts
-  .flatMap((l) =>
-    tableRows(
-      l,
-      l.events.tables.filter((t) => l.eventTables.includes(t.table)),
-      { label: 'B', divisor: events },
-    ),
-  )
-  .join('\n')}
+| Layout, keyspace | Bytes per event (event tables) | Bytes per member (all tables) |
+| --- | --- | --- |
+${result.layouts.flatMap((l) => l.parts.map((p) => `| ${where(l, p)} | ${fmt(p.bytesPerEvent, 1)} | ${bytes(p.bytesPerMember)} |`)).join('\n')}
 
-Then one snapshot per member (through \`MemberRepository.snapshot\`, which also opens generation 1):
+Snapshot payload per member after one year: ${result.layouts.map((l) => `\`${l.key}\` ${bytes(l.snapshotPayloadBytes)} B`).join(', ')}.${
+    tiered
+      ? `
+After one year the hot tier still holds every event: the archiver copies a sealed generation to cold, but drops it from hot only once a
+newer snapshot sealed the next one (hot keeps the latest snapshot and at most two generations), so per event hot and cold hold the same rows.`
+      : ''
+  }
 
-| Layout | Table | Space used (live), bytes | SSTables | Compression ratio | Per member |
-| --- | --- | --- | --- | --- | --- |
-${result.layouts.flatMap((l) => tableRows(l, l.withSnapshots.tables, { label: 'B', divisor: o.members })).join('\n')}
+### Cold loads (${o.loads} members, through \`MemberRepository.load\`, no member cache)
 
-| Layout | Bytes per event (event tables) | Bytes per member (all tables) | Snapshot payload per member | Cold load, ${o.events} events, no snapshot | Cold load from the snapshot |
-| --- | --- | --- | --- | --- | --- |
-${result.layouts
-  .map(
-    (l) =>
-      `| \`${l.key}\` | ${fmt(l.events.bytesPerEvent, 1)} | ${bytes(l.withSnapshots.bytesPerMember)} | ${bytes(l.snapshotPayloadBytes)} B | ` +
-      `mean ${ms(l.loadEvents.mean)}, p50 ${ms(l.loadEvents.p50)}, p99 ${ms(l.loadEvents.p99)} | mean ${ms(l.loadSnapshot.mean)}, p50 ${ms(l.loadSnapshot.p50)}, p99 ${ms(l.loadSnapshot.p99)} |`,
-  )
-  .join('\n')}
+| Store | ${o.events} events, no snapshot | From the snapshot |
+| --- | --- | --- |
+${loadRows.join('\n')}
 
-Cold loads: ${o.loads} members spread over the set, each loaded once per layout through \`MemberRepository.load\` (no member cache, no snapshot written by
-the load), one load at a time, layouts alternating member by member (each member starting with the next layout), after ${result.warmupLoads} unmeasured warm-up loads; every layout loaded the same state.
+Each member loaded once per store, one load at a time, stores alternating member by member (each member starting with the next store), after
+${result.warmupLoads} unmeasured warm-up loads; no load writes a snapshot; every store loaded the same state.
 ${comparisons.join('\n')}
 
 ### ${o.years} years at the same rate (${o.yearsMembers} members, a snapshot every ${result.snapshotEvery} events as the service takes them, and one at each year's end)
 
-| Layout | After year | Events per member | Bytes per member (all tables) | Of which event tables | Snapshot payload at the year's end |
+| Layout, keyspace | After year | Events per member | Bytes per member (all tables) | Of which event tables | Snapshot payload at the year's end |
 | --- | --- | --- | --- | --- | --- |
-${result.layouts.flatMap((l) => l.years.map((y) => `| \`${l.key}\` | ${y.year} | ${fmt(y.eventsPerMember, 0)} | ${bytes(y.bytesPerMember)} | ${bytes(y.eventBytesPerMember)} | ${bytes(y.snapshotPayloadBytes)} B |`)).join('\n')}
+${yearRows.join('\n')}
 
-${result.layouts
-  .map((l) => {
-    const first = l.years[0];
-    const last = l.years.at(-1);
-    return first && last
-      ? `\`${l.key}\`, ${last.year} years / 1 year: bytes per member ${ratio(last.bytesPerMember / first.bytesPerMember)}, year-end snapshot ${ratio(last.snapshotPayloadBytes / first.snapshotPayloadBytes)}.`
-      : '';
-  })
-  .join('\n')}
+${[...yearRatios, ...snapshotRatios].join('\n')}
 
 ### Targets of issue 13 (this run)
 
@@ -189,8 +219,7 @@ ${result.layouts
 | --- | --- | --- |
 ${targets.map((t) => `| ${t.target} | ${t.measured} | ${verdict(t.met)} |`).join('\n')}
 
-Not built yet, so not measured here: the hot and cold tiers. Each layout above is one keyspace that keeps every event and every snapshot, as
-the service does today; the hot and cold figures are the rows under each tier's table options, and "hot bytes per member" is everything a member
-costs in such a keyspace (no archiver drops sealed generations yet). A cold load from the cold tier is not measured either. V8 heap per cached member is measured by \`bench/member-state-bench.ts\` (section "member-state").
+Not measured here: V8 heap per cached member (\`bench/member-state-bench.ts\`, section "member-state"), throughput under sustained load
+(\`bench/sustained-bench.ts\`, section "sustained").
 `;
 }
