@@ -219,3 +219,25 @@ t.test('the debug API and the CLI show the whole history once hot has dropped mo
     'license-accounting dump: the same history',
   );
 });
+
+t.test('with cold unreachable from the start, hot serves: real-time reads, appends and snapshots; archiving waits', async (t) => {
+  // Nothing listens on port 1: the cold tier cannot be reached at all.
+  const store = await TieredEventStore.connect({ ...settings, requestTimeoutMs: 1000, cold: { contactPoints: ['127.0.0.1:1'] } });
+  t.teardown(() => store.close());
+  const memberId = `tiers-nocold-${randomUUID()}`;
+  const written = await history(store, memberId, 4, 2);
+  // A snapshot that just opened generation 4: a load reads it, empty.
+  const head = await store.writeSnapshot(memberId, written, { takenAt: 1_700_000_000_100, schemaVersion: 2, payload: '{}' });
+  t.same(head, { generation: 4, position: 8 });
+  // What a real-time load reads: the latest snapshot, the head, the snapshot's generation.
+  t.equal((await store.readLatestSnapshot(memberId))?.generation, 4);
+  t.same(await store.readHead(memberId), head);
+  t.same(await collect(store.readGeneration(memberId, 4)), [], 'an empty open generation reads as empty, without cold');
+  t.same(await store.append(memberId, head, [event(1_700_000_000_200, 9)]), { generation: 4, position: 9 }, 'appends go on');
+  await t.rejects(store.archive(memberId), { code: 'STORE_UNAVAILABLE' }, 'archiving waits for cold');
+  const hot = tierSettings(settings, 'hot');
+  const client = new cassandra.Client({ contactPoints: settings.contactPoints, localDataCenter: settings.localDataCenter });
+  await client.connect();
+  t.teardown(() => client.shutdown());
+  t.same(await partitions(client, hot.keyspace, memberId, 4), [0, 1, 2, 3, 4], 'nothing left hot');
+});

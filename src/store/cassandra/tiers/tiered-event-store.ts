@@ -28,6 +28,7 @@ import {
 } from '../../event-store.ts';
 import { CassandraEventStore } from '../cassandra-event-store.ts';
 import { connectToKeyspace, shutdownBounded } from '../connect.ts';
+import { isUnavailable, unavailable } from '../driver-errors.ts';
 import { refuseUnmigratedKeyspace } from '../layout-state.ts';
 import { Archiver, type ArchiverHooks, type ArchiveProgress } from './archiver.ts';
 import { ColdStore } from './cold-store.ts';
@@ -63,6 +64,7 @@ export class TieredEventStore implements EventStore, HasColdReader, HasDebugView
   readonly settings: { hot: CassandraSettings; cold: CassandraSettings };
   readonly counters = { copiesFailed: 0, copiesSkipped: 0, archiveRuns: 0, archiveFailures: 0, sweeps: 0 };
   readonly #hotClient: Client;
+  readonly #hotRead: cassandra.QueryOptions;
   readonly #options: TieredOptions;
   #cold: ColdStore | null = null;
   #coldConnecting: Promise<ColdStore> | null = null;
@@ -77,6 +79,7 @@ export class TieredEventStore implements EventStore, HasColdReader, HasDebugView
 
   private constructor(hotClient: Client, settings: { hot: CassandraSettings; cold: CassandraSettings }, cold: ColdStore | null, options: TieredOptions) {
     this.#hotClient = hotClient;
+    this.#hotRead = { prepare: true, consistency: consistency(settings.hot.readConsistency) };
     this.settings = settings;
     this.hot = CassandraEventStore.over(hotClient, settings.hot, 'compact', { ownsClient: true });
     this.#options = options;
@@ -188,6 +191,15 @@ export class TieredEventStore implements EventStore, HasColdReader, HasDebugView
     return run;
   }
 
+  async #archivedBelow(memberId: string): Promise<number> {
+    try {
+      const row = (await this.#hotClient.execute('SELECT archived_below FROM archive_progress WHERE member_id = ?', [memberId], this.#hotRead)).first();
+      return (row?.['archived_below'] as number | null | undefined) ?? 0;
+    } catch (error) {
+      throw isUnavailable(error) ? unavailable(error, 'archive progress read') : error;
+    }
+  }
+
   async archiveProgress(memberId: string): Promise<ArchiveProgress> {
     const { archiver } = await this.#coldTier();
     return archiver.progress(memberId);
@@ -244,8 +256,10 @@ export class TieredEventStore implements EventStore, HasColdReader, HasDebugView
       yield row;
     }
     if (any) return;
-    const { cold, archiver } = await this.#coldTier();
-    if ((await archiver.progress(memberId)).archivedBelow > generation) yield* cold.reader.readGeneration(memberId, generation, options);
+    // The progress is hot's: a generation never archived needs nothing from cold, which may be down.
+    if ((await this.#archivedBelow(memberId)) <= generation) return;
+    const { cold } = await this.#coldTier();
+    yield* cold.reader.readGeneration(memberId, generation, options);
   }
 
   async saveRulesVersion(version: string, rulesJson: string, firstSeenAt: number): Promise<void> {
