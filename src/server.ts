@@ -16,7 +16,7 @@ import { AppError } from './errors/catalog.ts';
 import { buildApp, type AppDependencies } from './http/app.ts';
 import { checkHttpLimits } from './http/http-server.ts';
 import { instrumentDecisions } from './observability/instrumented-port.ts';
-import { EdgeMetrics } from './observability/metrics.ts';
+import { EdgeMetrics, watchStoreBackgroundWork } from './observability/metrics.ts';
 import { ManualClock, systemClock, type Clock } from './service/clock.ts';
 import type { LicensePort } from './service/license-port.ts';
 import type { Logger } from './service/logger.ts';
@@ -59,19 +59,27 @@ export interface ServerOptions {
 
 export async function createServer(config: Config, options: ServerOptions = {}): Promise<Server> {
   checkHttpLimits(config.service.http); // before anything is opened
-  const store = options.store ?? (await openEventStore(config.service));
-  const clock: Clock = config.service.clock === 'manual' ? new ManualClock(options.manualClockStart ?? Date.now()) : systemClock;
-  const rules = new RulesSource(config.rules);
-  let accepting = true;
-
   // Logging goes through the app's logger, which exists only once the app is built; the
-  // callbacks run long after that.
+  // callbacks run long after that (until then, their lines are dropped).
   let app: FastifyInstance | undefined = undefined;
   const log: Logger = {
     info: (fields, message) => app?.log.info(fields, message),
     warn: (fields, message) => app?.log.warn(fields, message),
     error: (fields, message) => app?.log.error(fields, message),
   };
+  const store =
+    options.store ??
+    (await openEventStore(config.service, {
+      // A failed cold copy is counted (event_store_background_total) and redone by the archiver:
+      // a line each would flood the log while the cold tier is down. The archiver's own failures are few.
+      onBackgroundError: (what, memberId, error) => {
+        if (what !== 'cold copy') log.warn({ memberId, err: error }, `event store: ${what} failed; retried later`);
+      },
+    }));
+  const clock: Clock = config.service.clock === 'manual' ? new ManualClock(options.manualClockStart ?? Date.now()) : systemClock;
+  const rules = new RulesSource(config.rules);
+  let accepting = true;
+
   const stopRememberingRules = await keepRulesVersions(store, rules, clock, log);
   // A store in tiers archives sealed generations; its sweeper finishes what crashes or an
   // unreachable cold tier left (docs/storage.md#the-archiver). One per process, here.
@@ -101,6 +109,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   const node = cluster?.node ?? null;
 
   const edgeMetrics = new EdgeMetrics(() => rules.current().version);
+  watchStoreBackgroundWork(edgeMetrics.registry, store); // the main thread's store runs the sweeper
   const service = instrumentDecisions(members.actors, edgeMetrics);
   // Admin and debug: behind the token, on the edge app or (service.admin.port) on their own.
   const adminToken = config.service.admin.token;

@@ -12,7 +12,7 @@ import { ManualClock, systemClock } from '../service/clock.ts';
 import { DEGRADED_CHECK_LOG, licenseServiceFromConfig } from '../service/license-service.ts';
 import { GroupCommitStore, withGroupCommit } from '../store/group-commit.ts';
 import { openEventStore } from '../store/open-store.ts';
-import { instrumentStore, ServiceMetrics } from '../observability/metrics.ts';
+import { instrumentStore, ServiceMetrics, watchStoreBackgroundWork } from '../observability/metrics.ts';
 import type { ActorBatch, ActorOperation, ActorReply, ActorRequest, ArgumentsOf, ResultOf, WorkerApi, WorkerInit } from './protocol.ts';
 import type { OwnershipFence } from '../store/event-store.ts';
 import { installErrorTransfer, serializeError } from './thread-errors.ts';
@@ -26,7 +26,15 @@ const { workerId, config, now } = workerData as WorkerInit;
 const log = pino({ base: { worker: workerId }, level: process.env['LOG_LEVEL'] ?? 'info' });
 // Metrics read the service's stats lazily: the service is built from the instrumented store.
 const metrics = new ServiceMetrics({ worker: workerId }, () => service.stats(), { isolateHeap: true });
-const baseStore = instrumentStore(await openEventStore(config.service), metrics);
+const openedStore = await openEventStore(config.service, {
+  // Failed cold copies are counted (event_store_background_total) and redone by the archiver: a
+  // line each would flood the log while the cold tier is down. The archiver's failures are few.
+  onBackgroundError: (what, memberId, error) => {
+    if (what !== 'cold copy') log.warn({ memberId, err: error }, `event store: ${what} failed; retried later`);
+  },
+});
+watchStoreBackgroundWork(metrics.registry, openedStore);
+const baseStore = instrumentStore(openedStore, metrics);
 const store = config.service.actors.groupCommit ? withGroupCommit(baseStore) : baseStore;
 // On a manual clock the main thread owns time: each batch carries its reading, which the worker
 // takes as it is, backwards too (a member's events still never go back in time: see

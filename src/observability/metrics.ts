@@ -105,6 +105,33 @@ export class ServiceMetrics {
   }
 }
 
+/** Tallies of a store's background work, as a tiered store keeps them (src/store/cassandra/tiers/). */
+type BackgroundTallies = Readonly<Record<string, number>>;
+
+/**
+ * Exports a store's background work as `event_store_background_total{work}` (for the tiered
+ * store: cold copies failed or skipped, archive runs and failures, sweeps) when the store keeps
+ * such tallies (`counters`); a store without background work (SQLite) adds nothing.
+ */
+export function watchStoreBackgroundWork(registry: Registry, store: EventStore): void {
+  const tallies = (store as { counters?: unknown }).counters;
+  if (typeof tallies !== 'object' || tallies === null) return;
+  const counters = tallies as BackgroundTallies;
+  const seen = new Map<string, number>();
+  new Counter({
+    name: 'event_store_background_total',
+    help: 'Background work of the event store by kind (tiered store: copiesFailed, copiesSkipped, archiveRuns, archiveFailures, sweeps)',
+    labelNames: ['work'],
+    registers: [registry],
+    collect() {
+      for (const [work, value] of Object.entries(counters)) {
+        this.inc({ work }, value - (seen.get(work) ?? 0));
+        seen.set(work, value);
+      }
+    },
+  });
+}
+
 /** What the main thread measures: HTTP, decisions, rules, the process. */
 export class EdgeMetrics {
   readonly registry = new Registry();

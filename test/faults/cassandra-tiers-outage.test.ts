@@ -94,6 +94,11 @@ t.test('two tiers on two nodes: cold lost, then hot lost under load', { timeout:
     () => t.fail('archiving cannot finish without cold'),
     () => t.pass('archiving waits for cold'),
   );
+  // An operator sees the background work fail on /metrics (each node's store keeps the tallies).
+  const seen = (await inject({ method: 'GET', url: '/metrics' })).body;
+  const tally = (work: string): number => Number(new RegExp(`^event_store_background_total\\{work="${work}"[^}]*\\} (\\d+)`, 'm').exec(seen)?.[1] ?? 0);
+  t.ok(tally('archiveFailures') >= 1, `archive failures are counted on /metrics (${tally('archiveFailures')})`);
+  t.ok(tally('copiesFailed') + tally('copiesSkipped') >= 1, `cold copies that could not be made are counted (${tally('copiesFailed')} failed, ${tally('copiesSkipped')} skipped)`);
   const during = await store.archiveProgress('tier-a');
   t.same(during, before, 'no progress recorded while cold is away');
   const head = await store.readHead('tier-a');

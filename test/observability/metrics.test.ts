@@ -3,6 +3,9 @@ import t, { type Test } from 'tap';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { watchStoreBackgroundWork } from '../../src/observability/metrics.ts';
+import { SqliteEventStore } from '../../src/store/sqlite/sqlite-event-store.ts';
 import { startTestServer, type TestServer } from '../support/fixtures.ts';
 import type { Json } from '../http/http-support.ts';
 
@@ -61,4 +64,21 @@ t.test('worker threads: each worker reports, labelled with its id', async (t) =>
   }
   t.ok(value(text, /^nodejs_heap_size_used_bytes /) > 0, "the main thread's heap stays a series of its own");
   t.ok(value(text, new RegExp(`^event_store_operation_seconds_count\\{operation="appendMany",store="sqlite",worker="${owner}"\\}`)) >= 2, 'group commits are timed in the worker');
+});
+
+t.test("a store's background work is exported as counters that follow its tallies", async (t) => {
+  const registry = new Registry();
+  const tallies = { copiesFailed: 2, archiveRuns: 5 };
+  // A store that does background work keeps tallies as `counters` (the tiered Cassandra store does).
+  watchStoreBackgroundWork(registry, Object.assign(new SqliteEventStore(':memory:'), { counters: tallies }));
+  t.equal(value(await registry.metrics(), /^event_store_background_total\{work="copiesFailed"\}/), 2);
+  tallies.copiesFailed = 7;
+  tallies.archiveRuns = 6;
+  const text = await registry.metrics();
+  t.equal(value(text, /^event_store_background_total\{work="copiesFailed"\}/), 7, 'a scrape reports the tally, not the increments summed twice');
+  t.equal(value(text, /^event_store_background_total\{work="archiveRuns"\}/), 6);
+
+  const none = new Registry();
+  watchStoreBackgroundWork(none, new SqliteEventStore(':memory:'));
+  t.notMatch(await none.metrics(), /event_store_background_total/, 'a store without background work adds no metric');
 });
