@@ -62,7 +62,7 @@ export function storageTargets(result: StorageResult): TargetVerdict[] {
     hot
       ? {
           target: hotTarget,
-          measured: `${fmt(hot.part.bytesPerEvent, 1)} B/event, ${where(hot.layout, hot.part)}, which after one year still holds every event (see below)`,
+          measured: `${fmt(hot.part.bytesPerEvent, 1)} B/event, ${where(hot.layout, hot.part)}, which after one year still holds every event (see above)`,
           met: hot.part.bytesPerEvent <= 40,
         }
       : none(hotTarget),
@@ -161,6 +161,19 @@ export function storageMarkdown(result: StorageResult): string {
     (l) => `- \`${l.key}\`, ${o.years} years / 1 year: snapshot at the year's end ${ratio(overYears(l, (y) => y.snapshotPayloadBytes).ratio)}.`,
   );
   const tiered = result.layouts.some((l) => l.parts.some((p) => p.role === 'hot'));
+  // Where a hot tier's bytes per member go between the first and the last year, table by table.
+  const hotGrowth = result.layouts.flatMap((l) =>
+    l.parts
+      .filter((part) => part.role === 'hot')
+      .map((part) => {
+        const [first, last] = [l.years[0], l.years.at(-1)].map((y) => y?.parts.find((p) => p.role === part.role));
+        if (!first || !last) return '';
+        const perMember = (tables: readonly TableStats[], name: string): number => (tables.find((t) => t.table === name)?.spaceUsedLive ?? 0) / o.yearsMembers;
+        const names = [...new Set([...first.tables, ...last.tables].map((t) => t.table))];
+        const moves = names.map((name) => `${name} ${bytes(perMember(first.tables, name))} → ${bytes(perMember(last.tables, name))}`);
+        return `Where ${where(l, part)}'s bytes per member go from year 1 to year ${o.years}, by table: ${moves.join(', ')}.`;
+      }),
+  );
   return `## Storage: bytes on disk per tier, snapshots, cold loads (issue 13, item 5)
 
 Machine: ${result.machine}; code ${result.code}; Cassandra ${result.cassandraVersion}, one local node (${result.contactPoints.join(', ')}) started by \`npm run cassandra:start\` on the same machine.
@@ -191,7 +204,8 @@ Snapshot payload per member after one year: ${result.layouts.map((l) => `\`${l.k
     tiered
       ? `
 After one year the hot tier still holds every event: the archiver copies a sealed generation to cold, but drops it from hot only once a
-newer snapshot sealed the next one (hot keeps the latest snapshot and at most two generations), so per event hot and cold hold the same rows.`
+newer snapshot sealed the next one (hot keeps the two newest generations and the two snapshots that opened them), so after one year
+hot and cold hold the same rows.`
       : ''
   }
 
@@ -212,7 +226,7 @@ ${comparisons.join('\n')}
 ${yearRows.join('\n')}
 
 ${[...yearRatios, ...snapshotRatios].join('\n')}
-
+${hotGrowth.length > 0 ? `\n${hotGrowth.join('\n')}\n` : ''}
 ### Targets of issue 13 (this run)
 
 | Target | Measured | Verdict |
