@@ -120,6 +120,8 @@ export function jmxPortOf(options: NodetoolOptions = {}): Promise<number> {
   return port;
 }
 
+const UNINITIALIZED_TRIES = 4;
+
 /** Runs one nodetool command; resolves with its standard output, rejects with its message on a non-zero exit. */
 export async function nodetool(args: readonly string[], options: NodetoolOptions = {}): Promise<string> {
   const [libDir, port] = await Promise.all([resolveJars(), jmxPortOf(options)]);
@@ -136,7 +138,14 @@ export async function nodetool(args: readonly string[], options: NodetoolOptions
     path.join(libDir, '*'),
     MAIN_CLASS,
   ];
-  const result = await run(javaBinary(), [...jvm, '-h', HOST, '-p', String(port), ...args], options.timeoutMs ?? 600_000);
+  let result = await run(javaBinary(), [...jvm, '-h', HOST, '-p', String(port), ...args], options.timeoutMs ?? 600_000);
+  // nodetool says "Server is not initialized yet" when its own probe of the node's state fails,
+  // which a node busy with other work (seen under the whole test suite) makes it do now and then
+  // for a command that then succeeds: a few tries, a second apart, before it counts as an answer.
+  for (let attempt = 1; attempt < UNINITIALIZED_TRIES && result.code !== 0 && /Server is not initialized yet/.test(result.stderr + result.stdout); attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    result = await run(javaBinary(), [...jvm, '-h', HOST, '-p', String(port), ...args], options.timeoutMs ?? 600_000);
+  }
   if (result.code !== 0) {
     const message = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(0, 5).join('\n');
     throw new Error(`nodetool ${args.join(' ')} (JMX ${HOST}:${port}) exited ${result.code}: ${message}`);
