@@ -1,10 +1,12 @@
 /**
- * tsx cluster/cassandra/cli.ts start|stop|status|resolve [options]
+ * tsx cluster/cassandra/cli.ts start|stop|status|resolve|jmx-port [options]
  *
  *   start    fresh single node on 127.0.0.1 (data wiped), returns once CQL answers
  *   stop     SIGTERM, SIGKILL after 15 s; fine if not running
  *   status   prints running/answering; exit 0 only if the node answers CQL
  *   resolve  only fetch the jars from Maven Central (e.g. a CI warm-up step)
+ *   jmx-port prints the node's local JMX port (nodetool.ts: recorded at start, or the JDK agent
+ *            turned on in an older node), for CASSANDRA_JMX_PORT where the run folder is not at hand
  *
  * Options: --run-dir DIR  --port N (9042)  --storage-port N (7000)
  *          --heap-mb N (1024)  --timeout-ms N (120000)  --jmx-port N (a free port; 127.0.0.1 only)
@@ -12,8 +14,10 @@
  */
 import { parseArgs } from 'node:util';
 import { CASSANDRA_VERSION, cassandraStatus, resolveJars, startCassandra, stopCassandra } from './node.ts';
+import { jmxPortOf } from './nodetool.ts';
 
-const USAGE = 'usage: tsx cluster/cassandra/cli.ts start|stop|status|resolve ' + '[--run-dir DIR] [--port N] [--storage-port N] [--heap-mb N] [--timeout-ms N] [--jmx-port N]';
+const USAGE =
+  'usage: tsx cluster/cassandra/cli.ts start|stop|status|resolve|jmx-port ' + '[--run-dir DIR] [--port N] [--storage-port N] [--heap-mb N] [--timeout-ms N] [--jmx-port N]';
 
 function int(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
@@ -76,6 +80,10 @@ async function main(argv: string[]): Promise<number> {
       const t0 = Date.now();
       const lib = await resolveJars();
       console.log(`Cassandra ${CASSANDRA_VERSION} jars in ${lib} (${((Date.now() - t0) / 1000).toFixed(1)} s).`);
+      return 0;
+    }
+    case 'jmx-port': {
+      console.log(await jmxPortOf(runDir !== undefined ? { runDir } : {}));
       return 0;
     }
     default:
