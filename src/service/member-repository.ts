@@ -123,6 +123,7 @@ export class MemberRepository {
     let state = initialMemberState();
     let head: StreamHead = EMPTY_HEAD;
     let fromGeneration = 0;
+    let fromSnapshot = false;
     if (snapshot) {
       try {
         state = decodeMemberState(snapshot.schemaVersion, snapshot.payload);
@@ -131,6 +132,7 @@ export class MemberRepository {
         if (snapshot.schemaVersion < SNAPSHOT_SCHEMA_VERSION) state = pruneMemberState(state, state.lastEventAt, this.#retention);
         head = { generation: snapshot.generation, position: snapshot.position };
         fromGeneration = snapshot.generation;
+        fromSnapshot = true;
       } catch {
         // A snapshot this code cannot read (older or newer format) is only an optimisation:
         // rebuild from the full history instead, which is always authoritative.
@@ -143,8 +145,11 @@ export class MemberRepository {
     let replayed = 0;
     // Honours voids; a row that cannot be read and is not voided fails the load (EVENT_DECODE_FAILED).
     const fold = new ReplayFold(state);
+    // From a decoded snapshot, every generation read is the snapshot's or newer: a tiered store
+    // reads those from its real-time tier alone.
+    const readOptions = { sinceLatestSnapshot: fromSnapshot };
     for (let generation = fromGeneration; generation <= lastGeneration; generation++) {
-      for await (const row of store.readGeneration(memberId, generation)) {
+      for await (const row of store.readGeneration(memberId, generation, readOptions)) {
         fold.add(row);
         replayed += 1;
         if (row.position > head.position) head = { generation: row.generation, position: row.position };

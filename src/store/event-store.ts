@@ -83,6 +83,12 @@ export interface RulesVersionRecord {
 export interface ReadOptions {
   /** Rows per query; long histories are read page by page, never in one unbounded query. */
   pageSize?: number;
+  /**
+   * The caller has just read the member's latest snapshot and asks for its generation or a newer
+   * one (a real-time load). A store in tiers keeps those in its real-time tier, so it need not ask
+   * its archive whether an empty one was moved there (one query less per load after a snapshot).
+   */
+  sinceLatestSnapshot?: boolean;
 }
 
 export interface EventStore {

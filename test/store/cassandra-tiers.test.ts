@@ -240,4 +240,11 @@ t.test('with cold unreachable from the start, hot serves: real-time reads, appen
   await client.connect();
   t.teardown(() => client.shutdown());
   t.same(await partitions(client, hot.keyspace, memberId, 4), [0, 1, 2, 3, 4], 'nothing left hot');
+
+  // A real-time load says it reads from the latest snapshot on (ReadOptions.sinceLatestSnapshot):
+  // an empty generation is then empty, with no look at the archive progress or cold. Shown with a
+  // progress row claiming generation 5 archived, which sends a read without the hint to cold.
+  await client.execute(`UPDATE ${hot.keyspace}.archive_progress SET archived_below = 6 WHERE member_id = ?`, [memberId], { prepare: true });
+  await t.rejects(collect(store.readGeneration(memberId, 5)), { code: 'STORE_UNAVAILABLE' }, 'without the hint, an empty archived generation is read from cold');
+  t.same(await collect(store.readGeneration(memberId, 5, { sinceLatestSnapshot: true })), [], 'with it, hot alone answers');
 });

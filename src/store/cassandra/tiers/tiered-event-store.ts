@@ -255,7 +255,9 @@ export class TieredEventStore implements EventStore, HasColdReader, HasDebugView
       any = true;
       yield row;
     }
-    if (any) return;
+    // Hot keeps the latest snapshot's generation and the one before (the archiver drops only older
+    // ones), so a generation at or after the snapshot a load just read is never in cold alone.
+    if (any || options.sinceLatestSnapshot === true) return;
     // The progress is hot's: a generation never archived needs nothing from cold, which may be down.
     if ((await this.#archivedBelow(memberId)) <= generation) return;
     const { cold } = await this.#coldTier();
