@@ -48,10 +48,10 @@ import { isUnavailable, isUnknownOutcome, unavailable } from './driver-errors.ts
 import { connectToKeyspace, shutdownBounded } from './connect.ts';
 import { refuseUnmigratedKeyspace } from './layout-state.ts';
 import { compactLayout, type EncodedEvent, type RowLayout } from './row-layout.ts';
+import { num, toSnapshotRecord } from './rows.ts';
 
 const { types } = cassandra;
 type Client = cassandra.Client;
-type Row = cassandra.types.Row;
 
 const SEALED = -1;
 
@@ -83,11 +83,6 @@ function long(value: number): cassandra.types.Long {
   return types.Long.fromNumber(value);
 }
 
-function num(value: unknown): number {
-  if (value === null || value === undefined) throw new Error('unexpected null number');
-  return typeof value === 'number' ? value : (value as cassandra.types.Long).toNumber();
-}
-
 /** The static head of a generation as a read or a refused CAS returns it; null when the partition has none. */
 function headPositionOf(result: cassandra.types.ResultSet): number | null {
   const value: unknown = result.first()?.['head_position'];
@@ -113,17 +108,6 @@ interface CasOutcome {
   current: number | null;
   /** The owner the refused CAS found (fenced writes only). */
   owner?: OwnershipFence | null;
-}
-
-function toSnapshotRecord(row: Row): SnapshotRecord {
-  return {
-    memberId: row['member_id'] as string,
-    generation: row['generation'] as number,
-    position: row['position'] as number,
-    takenAt: num(row['taken_at']),
-    schemaVersion: row['schema_version'] as number,
-    payload: row['payload'] as string,
-  };
 }
 
 export type CassandraSettings = ServiceConfig['cassandra'];

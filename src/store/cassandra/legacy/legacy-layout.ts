@@ -9,14 +9,10 @@
 import cassandra from 'cassandra-driver';
 import type { EventRecord } from '../../event-store.ts';
 import type { RowLayout } from '../row-layout.ts';
+import { num } from '../rows.ts';
 
 const { types } = cassandra;
 type Row = cassandra.types.Row;
-
-function num(value: unknown): number {
-  if (value === null || value === undefined) throw new Error('unexpected null number');
-  return typeof value === 'number' ? value : (value as cassandra.types.Long).toNumber();
-}
 
 export function toLegacyEventRecord(row: Row): EventRecord {
   return {

@@ -19,6 +19,7 @@ import cassandra from 'cassandra-driver';
 import type { SnapshotRecord } from '../../event-store.ts';
 import type { CassandraEventStore } from '../cassandra-event-store.ts';
 import { isUnavailable, unavailable } from '../driver-errors.ts';
+import { toSnapshotRecord } from '../rows.ts';
 import type { ColdStore } from './cold-store.ts';
 
 type Client = cassandra.Client;
@@ -109,15 +110,7 @@ export class Archiver {
         'snapshot read',
       )
     ).first();
-    if (!row) return null;
-    return {
-      memberId,
-      generation,
-      position: row['position'] as number,
-      takenAt: (row['taken_at'] as cassandra.types.Long).toNumber(),
-      schemaVersion: row['schema_version'] as number,
-      payload: row['payload'] as string,
-    };
+    return row ? toSnapshotRecord(row) : null;
   }
 
   /** Throws unless cold holds every position hot has in the generation (and the snapshot that sealed it). */

@@ -11,6 +11,7 @@ import { CassandraEventStore } from '../cassandra-event-store.ts';
 import { connectToKeyspace, shutdownBounded } from '../connect.ts';
 import { isUnavailable, unavailable } from '../driver-errors.ts';
 import { compactLayout, type RowLayout } from '../row-layout.ts';
+import { toSnapshotRecord } from '../rows.ts';
 import type { CassandraSettings } from './tier-settings.ts';
 
 type Client = cassandra.Client;
@@ -112,15 +113,7 @@ export class ColdStore {
         'snapshot read',
       )
     ).first();
-    if (!row) return null;
-    return {
-      memberId: row['member_id'] as string,
-      generation: row['generation'] as number,
-      position: row['position'] as number,
-      takenAt: (row['taken_at'] as cassandra.types.Long).toNumber(),
-      schemaVersion: row['schema_version'] as number,
-      payload: row['payload'] as string,
-    };
+    return row ? toSnapshotRecord(row) : null;
   }
 
   async close(): Promise<void> {

@@ -377,6 +377,16 @@ class ColdReader implements EventStore {
  * read from cold only, so debugging costs the real-time tier nothing for them. When hot cannot be
  * reached, what cold holds is shown.
  */
+/** A debug read: hot's answer, or cold's when hot cannot be reached (any other failure stands). */
+async function hotElseCold<T>(hot: () => Promise<T>, cold: () => Promise<T>): Promise<T> {
+  try {
+    return await hot();
+  } catch (error) {
+    if (!isStoreUnavailable(error)) throw error;
+    return cold();
+  }
+}
+
 class DebugView implements EventStore {
   readonly kind = 'cassandra-debug';
   readonly #cold: ColdReader;
@@ -401,22 +411,18 @@ class DebugView implements EventStore {
     return this.tiered.saveRulesVersion(version, rulesJson, firstSeenAt);
   }
 
-  async readHead(memberId: string, latest?: SnapshotRecord | null): Promise<StreamHead> {
-    try {
-      return await this.tiered.readHead(memberId, latest);
-    } catch (error) {
-      if (!isStoreUnavailable(error)) throw error;
-      return this.#cold.readHead(memberId);
-    }
+  readHead(memberId: string, latest?: SnapshotRecord | null): Promise<StreamHead> {
+    return hotElseCold(
+      () => this.tiered.readHead(memberId, latest),
+      () => this.#cold.readHead(memberId),
+    );
   }
 
-  async readLatestSnapshot(memberId: string): Promise<SnapshotRecord | null> {
-    try {
-      return await this.tiered.readLatestSnapshot(memberId);
-    } catch (error) {
-      if (!isStoreUnavailable(error)) throw error;
-      return this.#cold.readLatestSnapshot(memberId);
-    }
+  readLatestSnapshot(memberId: string): Promise<SnapshotRecord | null> {
+    return hotElseCold(
+      () => this.tiered.readLatestSnapshot(memberId),
+      () => this.#cold.readLatestSnapshot(memberId),
+    );
   }
 
   async *readGeneration(memberId: string, generation: number, options?: ReadOptions): AsyncIterable<EventRecord> {
@@ -446,13 +452,11 @@ class DebugView implements EventStore {
     yield* [...merged.values()].sort((a, b) => a.position - b.position);
   }
 
-  async readRulesVersion(version: string): Promise<RulesVersionRecord | null> {
-    try {
-      return await this.tiered.readRulesVersion(version);
-    } catch (error) {
-      if (!isStoreUnavailable(error)) throw error;
-      return this.#cold.readRulesVersion(version);
-    }
+  readRulesVersion(version: string): Promise<RulesVersionRecord | null> {
+    return hotElseCold(
+      () => this.tiered.readRulesVersion(version),
+      () => this.#cold.readRulesVersion(version),
+    );
   }
 
   listMembers(): AsyncIterable<string> {
