@@ -86,3 +86,50 @@ t.test('a stale writer never touches the snapshot row of the writer that sealed'
   await t.rejects(store.writeSnapshot(memberId, head, { takenAt: 1000, schemaVersion: 1, payload: '{"loser":true}' }), { code: 'STORE_CONFLICT' });
   t.equal((await store.readLatestSnapshot(memberId))?.payload, '{"winner":true}', 'the sealing writer’s snapshot stands');
 });
+
+// The owner dies between its seal and the next generation's open (a node killed mid-snapshot):
+// the node that takes the member over must be able to write, and the dead owner must not.
+for (const crash of ['row written', 'row missing'] as const) {
+  t.test(`a new owner takes over a member whose owner crashed mid-snapshot (${crash})`, async (t) => {
+    const memberId = `crash-${randomUUID()}`;
+    const dead = { epoch: 3, node: 'node-a' };
+    const next = { epoch: 4, node: 'node-b' };
+    await store.claim(memberId, dead);
+    let head = await store.append(memberId, { generation: 0, position: 0 }, [event(1000), event(2000)], dead);
+    head = await store.writeSnapshot(memberId, head, { takenAt: 2000, schemaVersion: 1, payload: '{"s":1}' }, dead);
+    t.same(head, { generation: 1, position: 2 });
+    await raw.execute('DELETE FROM events_v2 WHERE member_id = ? AND generation = ?', [memberId, 1], { prepare: true });
+    if (crash === 'row missing') await raw.execute('DELETE FROM snapshots_v2 WHERE member_id = ? AND generation = ?', [memberId, 1], { prepare: true });
+
+    await t.rejects(store.claim(memberId, { epoch: 2, node: 'node-c' }), { code: 'OWNERSHIP_MOVED' }, 'an owner older than the one that sealed may not claim');
+    await store.claim(memberId, next);
+    const taken = await store.readHead(memberId);
+    t.same(taken, { generation: 1, position: 2 }, 'the new owner goes on from the sealed position');
+    t.same(await store.append(memberId, taken, [event(3000)], next), { generation: 1, position: 3 }, 'the new owner opens the generation');
+    await t.rejects(store.append(memberId, { generation: 1, position: 3 }, [event(3500)], dead), { code: 'OWNERSHIP_MOVED' }, 'the dead owner may not write');
+    t.same(
+      (await everyRow(memberId, 1)).map((row) => [row.generation, row.position]),
+      [
+        [0, 1],
+        [0, 2],
+        [1, 3],
+      ],
+      'every event is there once, in order',
+    );
+  });
+
+  t.test(`a new owner snapshots a member whose owner crashed mid-snapshot (${crash})`, async (t) => {
+    const memberId = `crash-${randomUUID()}`;
+    const dead = { epoch: 3, node: 'node-a' };
+    const next = { epoch: 4, node: 'node-b' };
+    await store.claim(memberId, dead);
+    const head = await store.append(memberId, { generation: 0, position: 0 }, [event(1000)], dead);
+    await store.writeSnapshot(memberId, head, { takenAt: 1000, schemaVersion: 1, payload: '{"s":1}' }, dead);
+    await raw.execute('DELETE FROM events_v2 WHERE member_id = ? AND generation = ?', [memberId, 1], { prepare: true });
+    if (crash === 'row missing') await raw.execute('DELETE FROM snapshots_v2 WHERE member_id = ? AND generation = ?', [memberId, 1], { prepare: true });
+    await store.claim(memberId, next);
+    const taken = await store.readHead(memberId);
+    t.same(await store.writeSnapshot(memberId, taken, { takenAt: 2000, schemaVersion: 1, payload: '{"s":2}' }, next), { generation: 2, position: 1 }, 'the new owner seals it');
+    t.equal((await store.readLatestSnapshot(memberId))?.payload, '{"s":2}');
+  });
+}

@@ -103,6 +103,17 @@ function ownerOf(result: cassandra.types.ResultSet): OwnershipFence | null {
   return typeof epoch === 'number' && typeof node === 'string' ? { epoch, node } : null;
 }
 
+/**
+ * May a fenced writer open a generation that a crash left unopened (sealed before it, no static
+ * row or one holding only a claim)? The owner that sealed the previous generation may; so may a
+ * newer owner that has claimed the unopened generation (the sealer died mid-snapshot and the
+ * member moved). Anyone else is a stale writer.
+ */
+function mayOpenAfterCrash(fence: OwnershipFence, sealer: OwnershipFence | null, claimant: OwnershipFence | null): boolean {
+  if (sameFence(sealer, fence)) return true;
+  return sameFence(claimant, fence) && mayClaim(sealer, fence);
+}
+
 interface CasOutcome {
   applied: boolean;
   current: number | null;
@@ -215,8 +226,7 @@ export class CassandraEventStore implements EventStore {
       // Crash recovery: a snapshot sealed the previous generation but never opened this one.
       const opens = await this.#generationOpensAt(memberId, expected);
       if (opens.opens) {
-        // A fenced writer opens it only as the owner that sealed the previous generation.
-        if (fence && !sameFence(opens.previousOwner, fence)) throw new OwnershipFencedError(memberId, fence, opens.previousOwner);
+        if (fence && !mayOpenAfterCrash(fence, opens.previousOwner, outcome.owner ?? null)) throw new OwnershipFencedError(memberId, fence, opens.previousOwner);
         outcome = await this.#conditionalAppend(write, null, outcome.owner ?? null);
         if (outcome.applied) return next;
         this.#refuseStaleOwner(memberId, fence, outcome);
@@ -242,6 +252,12 @@ export class CassandraEventStore implements EventStore {
       const owner = ownerOf(row);
       if (head === SEALED) continue; // a snapshot is opening the next generation: read again
       if (!mayClaim(owner, fence)) throw new OwnershipFencedError(memberId, fence, owner);
+      if (owner === null && generation > 0) {
+        // A generation nobody opened (its owner crashed between seal and open): the owner that
+        // sealed the one before is the one to outrank.
+        const sealer = ownerOf(await this.#execute(this.#cql.readStatic, [memberId, generation - 1], this.#serialRead, 'owner read'));
+        if (!mayClaim(sealer, fence)) throw new OwnershipFencedError(memberId, fence, sealer);
+      }
       if (sameFence(owner, fence)) return;
       const result = await this.#execute(
         this.#cql.claimOwner,
@@ -348,7 +364,8 @@ export class CassandraEventStore implements EventStore {
     const claimedByAnother = fence !== null && fence !== undefined && sealed.owner !== undefined && sealed.owner !== null && !sameFence(sealed.owner, fence);
     if (!sealed.applied && sealed.current === null && expected.generation > 0 && !claimedByAnother) {
       const opens = await this.#generationOpensAt(memberId, expected);
-      if (opens.opens && (!fence || sameFence(opens.previousOwner, fence))) sealed = await this.#seal(memberId, expected, null, fence ?? null, sealed.owner ?? null);
+      if (opens.opens && (!fence || mayOpenAfterCrash(fence, opens.previousOwner, sealed.owner ?? null)))
+        sealed = await this.#seal(memberId, expected, null, fence ?? null, sealed.owner ?? null);
     }
     if (!sealed.applied) {
       this.#refuseStaleOwner(memberId, fence, sealed);
