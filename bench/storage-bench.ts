@@ -149,7 +149,7 @@ async function appendUntil(
 
 function writersFor(histories: ReadonlyMap<string, readonly HistoryCommand[]>): Writer[] {
   return [...histories].map(([memberId, commands]) => ({
-    member: { memberId, state: initialMemberState(), head: EMPTY_HEAD, eventsSinceSnapshot: 0, replayMs: 0, fence: null },
+    member: { memberId, state: initialMemberState(), head: EMPTY_HEAD, eventsSinceSnapshot: 0, replayMs: 0, fence: null, owner: null },
     commands,
     next: 0,
     events: 0,

@@ -10,7 +10,7 @@ import { shareIds } from '../domain/member/share-ids.ts';
 import { applyEvent, initialMemberState, type EventMetadata, type MemberState } from '../domain/member/state.ts';
 import { encodeEvent } from '../store/codec/event-codec.ts';
 import { decodeMemberState, encodeMemberState, SNAPSHOT_SCHEMA_VERSION } from '../store/codec/snapshot-codec.ts';
-import { EMPTY_HEAD, type EventStore, type OwnershipFence, type StreamHead } from '../store/event-store.ts';
+import { EMPTY_HEAD, mayClaim, OwnershipFencedError, sameFence, type EventStore, type OwnershipFence, type StreamHead, type WriteFence } from '../store/event-store.ts';
 import { coldReaderOf } from '../store/read-purpose.ts';
 import { ReplayFold } from './replay-fold.ts';
 
@@ -31,8 +31,13 @@ export interface LoadedMember {
   eventsSinceSnapshot: number;
   /** How long the last load's replay took, ms. */
   replayMs: number;
-  /** The ownership this node claimed the member with (cluster); every write carries it. Null: single node. */
+  /** The ownership this node writes the member with (cluster); every write carries it. Null: single node. */
   fence: OwnershipFence | null;
+  /**
+   * The member's owner in the store as this node last read or wrote it. While it is not `fence`
+   * (a member just taken over), the next write claims the member from it (WriteFence).
+   */
+  owner: OwnershipFence | null;
   /**
    * Set when the member was loaded from the cold tier because hot could not be reached: its
    * checks are answered and marked degraded, its commands refused until it is reloaded from hot.
@@ -60,6 +65,7 @@ class CachedMember implements LoadedMember {
     public eventsSinceSnapshot: number,
     public replayMs: number,
     readonly fence: OwnershipFence | null,
+    public owner: OwnershipFence | null,
   ) {
     this.#generation = head.generation;
     this.#position = head.position;
@@ -73,6 +79,22 @@ class CachedMember implements LoadedMember {
     this.#generation = head.generation;
     this.#position = head.position;
   }
+}
+
+/**
+ * A member in transit between two nodes (live migration, docs/cluster.md): its exact state in
+ * memory (the snapshot encoding, not pruned), where its stream stood, and the owner the store
+ * held for it when the sending node last read or wrote it. Plain data: it crosses threads and
+ * the peer channel as it is.
+ */
+export interface ShippedMember {
+  memberId: string;
+  /** The snapshot codec's version the state was encoded with. */
+  schemaVersion: number;
+  state: string;
+  head: StreamHead;
+  eventsSinceSnapshot: number;
+  owner: OwnershipFence | null;
 }
 
 /** A member read from cold: a class of its own, so a member loaded from hot carries no extra field. */
@@ -97,8 +119,9 @@ export class MemberRepository {
   }
 
   /**
-   * In a cluster, `fence` is claimed before anything is read: once the claim stands, the
-   * previous owner can no longer write, so what this load reads is all there will be.
+   * Plain reads, in a cluster too: the member's first write claims it (see `writeFence`). A
+   * previous owner that writes after this load moves the head, so that first write is refused as
+   * a conflict and the command is decided again on what the store holds.
    */
   async load(memberId: string, fence: OwnershipFence | null = null): Promise<LoadedMember> {
     try {
@@ -118,7 +141,6 @@ export class MemberRepository {
 
   async #load(store: EventStore, memberId: string, fence: OwnershipFence | null, degraded: boolean): Promise<LoadedMember> {
     const started = performance.now();
-    if (fence) await store.claim(memberId, fence);
     const snapshot = await store.readLatestSnapshot(memberId);
     let state = initialMemberState();
     let head: StreamHead = EMPTY_HEAD;
@@ -141,7 +163,10 @@ export class MemberRepository {
     }
     // Usually the snapshot's generation; later when a snapshot sealed a generation but its row
     // was never written (a crash): then the generations after the snapshot are replayed too.
-    const lastGeneration = Math.max(snapshot?.generation ?? 0, (await store.readHead(memberId, snapshot)).generation);
+    const stored = fence ? await store.readHeadAndOwner(memberId, snapshot) : { head: await store.readHead(memberId, snapshot), owner: null };
+    // A newer owner holds the member: this node's view is behind; never load what it may not write.
+    if (fence && !mayClaim(stored.owner, fence)) throw new OwnershipFencedError(memberId, fence, stored.owner);
+    const lastGeneration = Math.max(snapshot?.generation ?? 0, stored.head.generation);
     let replayed = 0;
     // Honours voids; a row that cannot be read and is not voided fails the load (EVENT_DECODE_FAILED).
     const fold = new ReplayFold(state);
@@ -160,11 +185,29 @@ export class MemberRepository {
     head = { generation: lastGeneration, position: head.position };
     // Whole milliseconds (a small integer, where a fraction costs a boxed double per member): the
     // threshold is whole milliseconds, and floor(x) >= n exactly when x >= n.
-    const member = new (degraded ? DegradedMember : CachedMember)(memberId, state, head, replayed, Math.floor(performance.now() - started), fence);
+    const member = new (degraded ? DegradedMember : CachedMember)(memberId, state, head, replayed, Math.floor(performance.now() - started), fence, stored.owner);
     if ((!degraded && replayed >= this.thresholds.eventCount) || (replayed > 0 && member.replayMs >= this.thresholds.replayMs)) {
       await this.snapshot(member);
     }
     return member;
+  }
+
+  /** A member in memory as data for its new owner (live migration): its exact state, not pruned. */
+  ship(member: LoadedMember): ShippedMember {
+    const { memberId, head, eventsSinceSnapshot, owner } = member;
+    return { memberId, schemaVersion: SNAPSHOT_SCHEMA_VERSION, state: encodeMemberState(member.state), head, eventsSinceSnapshot, owner };
+  }
+
+  /**
+   * A shipped member as the cache holds it, writing with this node's `fence`, nothing read from
+   * the store: its first write takes it over from the shipped owner (writeFence). A shipment
+   * behind the store fails that write's head condition, and the service reloads the member.
+   */
+  install(shipped: ShippedMember, fence: OwnershipFence | null): LoadedMember {
+    const state = decodeMemberState(shipped.schemaVersion, shipped.state);
+    shareIds(state);
+    const head = { generation: shipped.head.generation, position: shipped.head.position };
+    return new CachedMember(shipped.memberId, state, head, shipped.eventsSinceSnapshot, 0, fence, fence ? shipped.owner : null);
   }
 
   /**
@@ -174,7 +217,8 @@ export class MemberRepository {
   async append(member: LoadedMember, events: readonly DomainEvent[], metadata: EventMetadata): Promise<void> {
     if (events.length === 0) return;
     const rows = events.map((event) => encodeEvent(event, metadata));
-    member.head = await this.store.append(member.memberId, member.head, rows, member.fence);
+    member.head = await this.store.append(member.memberId, member.head, rows, writeFence(member));
+    member.owner = member.fence;
     for (const event of events) applyEvent(member.state, event, metadata);
     member.eventsSinceSnapshot += events.length;
     if (member.eventsSinceSnapshot >= this.thresholds.eventCount) await this.snapshot(member);
@@ -201,8 +245,9 @@ export class MemberRepository {
           schemaVersion: SNAPSHOT_SCHEMA_VERSION,
           payload: encodeMemberState(pruned),
         },
-        member.fence,
+        writeFence(member),
       );
+      member.owner = member.fence;
       member.state = pruned;
       member.eventsSinceSnapshot = 0;
       return true;
@@ -213,4 +258,11 @@ export class MemberRepository {
       return false;
     }
   }
+}
+
+/** The fence a member's next write carries: its own, naming the owner it takes over from on the first write after a move. */
+function writeFence(member: LoadedMember): WriteFence | null {
+  const { fence, owner } = member;
+  if (!fence || sameFence(owner, fence)) return fence;
+  return { epoch: fence.epoch, node: fence.node, takeOverFrom: owner };
 }

@@ -8,11 +8,14 @@
  * Concurrency control: every write states the head it expects (generation and last position);
  * a store whose head differs refuses with ConcurrencyConflictError and writes nothing.
  *
- * Ownership fencing (cluster, docs/cluster.md): a node that takes a member over first
- * claims it with its ownership fence (cluster epoch and node id); from then on the store refuses
- * (OwnershipFencedError) every write that carries another fence. A node paused through a
- * rebalance therefore cannot write when it wakes up, whatever its memory says. Writes without a
- * fence are not checked: that is the single-node mode, where no other node can write.
+ * Ownership fencing (cluster, docs/cluster.md): every write of a node carries its ownership
+ * fence (cluster epoch and node id), and the store refuses (OwnershipFencedError) a write whose
+ * fence is not the member's owner. A node that takes a member over loads it with plain reads
+ * (readHeadAndOwner) and claims it with its first write: that write names the owner it read
+ * (WriteFence.takeOverFrom) in its condition and makes its own fence the owner, so a command is
+ * one conditional write and a load none. From then on a node paused through a rebalance cannot
+ * write when it wakes up, whatever its memory says. Writes without a fence are not checked: that
+ * is the single-node mode, where no other node can write.
  */
 import type { StoreErrorCode } from '../errors/catalog.ts';
 
@@ -27,6 +30,27 @@ export interface StreamHead {
 export interface OwnershipFence {
   epoch: number;
   node: string;
+}
+
+/**
+ * The fence a write carries. `takeOverFrom` is set on a node's first write of a member it took
+ * over: the owner it read when it loaded the member (null: none). The write then claims the
+ * member from that owner, in the same conditional write, and is refused if another node took it
+ * meanwhile or if that owner is not older than the fence (an epoch never goes back).
+ */
+export interface WriteFence extends OwnershipFence {
+  takeOverFrom?: OwnershipFence | null;
+}
+
+/** The owner a fenced write expects to find: the one it takes over from, or itself. */
+export function expectedOwnerOf(fence: WriteFence): OwnershipFence | null {
+  return fence.takeOverFrom !== undefined ? fence.takeOverFrom : fence;
+}
+
+/** A head and the owner the store holds for it (the owner of the generation it is in). */
+export interface OwnedHead {
+  head: StreamHead;
+  owner: OwnershipFence | null;
 }
 
 export const EMPTY_HEAD: StreamHead = Object.freeze({ generation: 0, position: 0 });
@@ -97,9 +121,10 @@ export interface EventStore {
    * Appends one command's events atomically at positions expected.position + 1... in the
    * expected generation. Returns the new head.
    */
-  append(memberId: string, expected: StreamHead, events: readonly NewEventRecord[], fence?: OwnershipFence | null): Promise<StreamHead>;
+  append(memberId: string, expected: StreamHead, events: readonly NewEventRecord[], fence?: WriteFence | null): Promise<StreamHead>;
   /**
-   * Makes `fence` the member's owner before the node loads it. Idempotent for the same fence;
+   * Makes `fence` the member's owner without writing an event (operator tools and tests; the
+   * service claims with its first write instead, see WriteFence). Idempotent for the same fence;
    * refused with OwnershipFencedError when a newer epoch, or another node at the same epoch,
    * holds the member. Once claimed, writes carrying any other fence are refused.
    */
@@ -109,6 +134,11 @@ export interface EventStore {
    * latest snapshot (readLatestSnapshot) when the caller has just read it, so it is not read again.
    */
   readHead(memberId: string, latest?: SnapshotRecord | null): Promise<StreamHead>;
+  /**
+   * readHead, and the member's owner as stored for that head: what a node taking the member over
+   * names in its first write (WriteFence.takeOverFrom). Plain reads, no consensus round.
+   */
+  readHeadAndOwner(memberId: string, latest?: SnapshotRecord | null): Promise<OwnedHead>;
   /**
    * The events of one generation in position order: the order they were appended, which is the
    * order the service applied them in (the service never stamps a member's event earlier than
@@ -120,7 +150,7 @@ export interface EventStore {
    * Stores a snapshot of the state at `expected` and opens generation expected.generation + 1.
    * Refused (ConcurrencyConflictError) when the head moved since the state was read.
    */
-  writeSnapshot(memberId: string, expected: StreamHead, snapshot: NewSnapshot, fence?: OwnershipFence | null): Promise<StreamHead>;
+  writeSnapshot(memberId: string, expected: StreamHead, snapshot: NewSnapshot, fence?: WriteFence | null): Promise<StreamHead>;
   /**
    * Records a rules version so decisions taken under it can be explained later. Idempotent:
    * the first write of a version wins and later writes of the same version change nothing
@@ -180,6 +210,15 @@ export function mayClaim(owner: OwnershipFence | null, fence: OwnershipFence): b
   if (!owner) return true;
   if (owner.epoch !== fence.epoch) return owner.epoch < fence.epoch;
   return owner.node === fence.node;
+}
+
+/**
+ * A fenced write refused, and the owner it found: another node's newer claim (the writer is
+ * stale), or an owner the writer may still take over (then the write lost a race on the head and
+ * is a conflict to retry on fresh state).
+ */
+export function isStaleOwner(found: OwnershipFence | null, fence: OwnershipFence): found is OwnershipFence {
+  return found !== null && !sameFence(found, fence) && !mayClaim(found, fence);
 }
 
 export function sameFence(a: OwnershipFence | null, b: OwnershipFence | null): boolean {

@@ -4,13 +4,25 @@
  * them durable at once. Each append is still acknowledged only once the store has it, and each
  * keeps its own concurrency check: a conflict for one member does not fail the others.
  */
-import type { EventStore, NewEventRecord, OwnershipFence, NewSnapshot, ReadOptions, RulesVersionRecord, SnapshotRecord, StreamHead, EventRecord } from './event-store.ts';
+import type {
+  EventStore,
+  NewEventRecord,
+  OwnershipFence,
+  NewSnapshot,
+  OwnedHead,
+  ReadOptions,
+  RulesVersionRecord,
+  SnapshotRecord,
+  StreamHead,
+  EventRecord,
+  WriteFence,
+} from './event-store.ts';
 
 export interface AppendRequest {
   memberId: string;
   expected: StreamHead;
   events: readonly NewEventRecord[];
-  fence?: OwnershipFence | null;
+  fence?: WriteFence | null;
 }
 
 export type AppendOutcome = { ok: true; head: StreamHead } | { ok: false; error: unknown };
@@ -40,7 +52,7 @@ export class GroupCommitStore implements EventStore {
     this.kind = inner.kind;
   }
 
-  append(memberId: string, expected: StreamHead, events: readonly NewEventRecord[], fence?: OwnershipFence | null): Promise<StreamHead> {
+  append(memberId: string, expected: StreamHead, events: readonly NewEventRecord[], fence?: WriteFence | null): Promise<StreamHead> {
     return new Promise((resolve, reject) => {
       this.#pending.push({ memberId, expected, events, fence: fence ?? null, resolve, reject });
       if (!this.#scheduled) {
@@ -72,13 +84,16 @@ export class GroupCommitStore implements EventStore {
   readHead(memberId: string, latest?: SnapshotRecord | null): Promise<StreamHead> {
     return this.inner.readHead(memberId, latest);
   }
+  readHeadAndOwner(memberId: string, latest?: SnapshotRecord | null): Promise<OwnedHead> {
+    return this.inner.readHeadAndOwner(memberId, latest);
+  }
   readGeneration(memberId: string, generation: number, options?: ReadOptions): AsyncIterable<EventRecord> {
     return this.inner.readGeneration(memberId, generation, options);
   }
   readLatestSnapshot(memberId: string): Promise<SnapshotRecord | null> {
     return this.inner.readLatestSnapshot(memberId);
   }
-  writeSnapshot(memberId: string, expected: StreamHead, snapshot: NewSnapshot, fence?: OwnershipFence | null): Promise<StreamHead> {
+  writeSnapshot(memberId: string, expected: StreamHead, snapshot: NewSnapshot, fence?: WriteFence | null): Promise<StreamHead> {
     return this.inner.writeSnapshot(memberId, expected, snapshot, fence);
   }
   claim(memberId: string, fence: OwnershipFence): Promise<void> {

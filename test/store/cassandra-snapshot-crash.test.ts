@@ -133,3 +133,28 @@ for (const crash of ['row written', 'row missing'] as const) {
     t.equal((await store.readLatestSnapshot(memberId))?.payload, '{"s":2}');
   });
 }
+
+// The same crash, and the new owner takes the member over the way the service does: plain reads,
+// then its first write names the owner it read (the one that sealed) and claims the member.
+for (const crash of ['row written', 'row missing'] as const) {
+  t.test(`a new owner takes over with its first write a member whose owner crashed mid-snapshot (${crash})`, async (t) => {
+    const memberId = `crash-${randomUUID()}`;
+    const dead = { epoch: 3, node: 'node-a' };
+    const next = { epoch: 4, node: 'node-b' };
+    const head = await store.append(memberId, { generation: 0, position: 0 }, [event(1000), event(2000)], { ...dead, takeOverFrom: null });
+    await store.writeSnapshot(memberId, head, { takenAt: 2000, schemaVersion: 1, payload: '{"s":1}' }, dead);
+    await raw.execute('DELETE FROM events_v2 WHERE member_id = ? AND generation = ?', [memberId, 1], { prepare: true });
+    if (crash === 'row missing') await raw.execute('DELETE FROM snapshots_v2 WHERE member_id = ? AND generation = ?', [memberId, 1], { prepare: true });
+
+    const read = await store.readHeadAndOwner(memberId);
+    t.same(read, { head: { generation: 1, position: 2 }, owner: dead }, 'the unopened generation is held by the owner that sealed');
+    await t.rejects(
+      store.append(memberId, read.head, [event(2500)], { epoch: 2, node: 'node-c', takeOverFrom: read.owner }),
+      { code: 'OWNERSHIP_MOVED' },
+      'an older owner may not take over',
+    );
+    t.same(await store.append(memberId, read.head, [event(3000)], { ...next, takeOverFrom: read.owner }), { generation: 1, position: 3 }, 'the new owner opens it');
+    await t.rejects(store.append(memberId, { generation: 1, position: 3 }, [event(3500)], dead), { code: 'OWNERSHIP_MOVED' }, 'the dead owner may not write');
+    t.same((await store.readHeadAndOwner(memberId)).owner, next);
+  });
+}

@@ -278,6 +278,70 @@ export function eventStoreContract(t: Test, harness: StoreHarness): void {
     t.same(await store.append(id, EMPTY_HEAD, [event('license', 'L1', 1000)], { epoch: 6, node: 'node-6' }), { generation: 0, position: 1 });
   });
 
+  t.test('a take-over claims the member with its first write: one conditional write, no claim before', async (t) => {
+    const id = member();
+    const a = { epoch: 3, node: 'node-a' };
+    const b = { epoch: 4, node: 'node-b' };
+    t.same(await store.readHeadAndOwner(id), { head: EMPTY_HEAD, owner: null }, 'a member never written has no owner');
+    // A new member: the first write takes it over from nobody.
+    let head = await store.append(id, EMPTY_HEAD, [event('license', 'L1', 1000)], { ...a, takeOverFrom: null });
+    t.same(await store.readHeadAndOwner(id), { head, owner: a }, 'the write made its fence the owner');
+    t.same(await store.append(id, head, [event('license', 'L1', 1500)], a), { generation: 0, position: 2 }, 'the owner writes on');
+    // Node b loads with plain reads and takes the member over with its first write.
+    const read = await store.readHeadAndOwner(id);
+    t.same(read.owner, a);
+    head = await store.append(id, read.head, [event('license', 'L1', 2000)], { ...b, takeOverFrom: read.owner });
+    t.same(await store.readHeadAndOwner(id), { head, owner: b });
+    await t.rejects(store.append(id, head, [event('license', 'L1', 2500)], a), { code: 'OWNERSHIP_MOVED' }, 'the old owner is fenced out');
+    // Epochs never go back: taking over from a newer owner is refused, whatever its head.
+    await t.rejects(store.append(id, head, [event('license', 'L1', 2600)], { ...a, takeOverFrom: b }), { code: 'OWNERSHIP_MOVED' });
+    await t.rejects(store.append(id, head, [event('license', 'L1', 2700)], { epoch: 4, node: 'node-c', takeOverFrom: b }), { code: 'OWNERSHIP_MOVED' });
+    // And the same through a snapshot: a take-over may be a snapshot.
+    const c = { epoch: 5, node: 'node-c' };
+    head = await store.writeSnapshot(id, head, { takenAt: 2000, schemaVersion: 1, payload: '{"s":1}' }, { ...c, takeOverFrom: b });
+    t.same(await store.readHeadAndOwner(id), { head, owner: c }, 'the snapshot carried the claim into the next generation');
+    await t.rejects(store.append(id, head, [event('license', 'L1', 3000)], b), { code: 'OWNERSHIP_MOVED' });
+    t.same(
+      [...(await collect(store.readGeneration(id, 0)))].map((r) => r.at),
+      [1000, 1500, 2000],
+      'only the owners’ events are stored',
+    );
+  });
+
+  t.test('a moved member’s first write meets a stale owner’s write at the same head: exactly one wins', async (t) => {
+    for (let round = 0; round < 6; round++) {
+      const id = member();
+      const old = { epoch: 3, node: 'node-a' };
+      const moved = { epoch: 4, node: 'node-b' };
+      const head = await store.append(id, EMPTY_HEAD, [event('license', 'L1', 1000)], { ...old, takeOverFrom: null });
+      const read = await store.readHeadAndOwner(id);
+      const writes = [
+        store.append(id, head, [event('license', 'stale', 2000)], old),
+        store.append(id, read.head, [event('license', 'moved', 2000)], { ...moved, takeOverFrom: read.owner }),
+      ];
+      // Started in both orders across rounds; whichever the store takes first, the other is refused.
+      const outcomes = await Promise.allSettled(round % 2 === 0 ? writes : [...writes].reverse());
+      t.equal(outcomes.filter((o) => o.status === 'fulfilled').length, 1, `round ${round}: one write won`);
+      const refused = outcomes.find((o) => o.status === 'rejected');
+      t.ok(refused && ['STORE_CONFLICT', 'OWNERSHIP_MOVED'].includes((refused.reason as { code?: string }).code ?? ''), 'the other was refused, retryable');
+      const rows = await collect(store.readGeneration(id, 0));
+      t.same(
+        rows.map((r) => r.position),
+        [1, 2],
+        'one event after the first, no gap, no duplicate position',
+      );
+      const after = await store.readHeadAndOwner(id);
+      const winner = rows[1]?.aggregateId;
+      t.same(after.owner, winner === 'moved' ? moved : old, 'the owner is the winner’s fence');
+      if (winner === 'stale') {
+        // The new owner reloads and takes over on its retry: the stale owner is then fenced out.
+        const retry = await store.append(id, after.head, [event('license', 'moved', 3000)], { ...moved, takeOverFrom: after.owner });
+        t.same(retry, { generation: 0, position: 3 });
+        await t.rejects(store.append(id, retry, [event('license', 'stale', 3500)], old), { code: 'OWNERSHIP_MOVED' });
+      }
+    }
+  });
+
   if (harness.reopen) {
     const reopen = harness.reopen.bind(harness);
     t.test('a restart loses nothing that was acknowledged', async (t) => {

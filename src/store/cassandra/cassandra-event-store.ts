@@ -31,10 +31,14 @@ import { StoreUnavailableError } from '../../errors/catalog.ts';
 import {
   ConcurrencyConflictError,
   DEFAULT_PAGE_SIZE,
+  expectedOwnerOf,
+  isStaleOwner,
   mayClaim,
   OwnershipFencedError,
   sameFence,
+  type OwnedHead,
   type OwnershipFence,
+  type WriteFence,
   type EventRecord,
   type EventStore,
   type NewEventRecord,
@@ -105,13 +109,20 @@ function ownerOf(result: cassandra.types.ResultSet): OwnershipFence | null {
 
 /**
  * May a fenced writer open a generation that a crash left unopened (sealed before it, no static
- * row or one holding only a claim)? The owner that sealed the previous generation may; so may a
- * newer owner that has claimed the unopened generation (the sealer died mid-snapshot and the
- * member moved). Anyone else is a stale writer.
+ * row or one holding only a claim)? Its holder is the node that claimed it, else the owner that
+ * sealed the generation before. The holder may; so may a newer owner taking the member over from
+ * the holder (the sealer died mid-snapshot and the member moved). Anyone else is a stale writer.
  */
-function mayOpenAfterCrash(fence: OwnershipFence, sealer: OwnershipFence | null, claimant: OwnershipFence | null): boolean {
-  if (sameFence(sealer, fence)) return true;
-  return sameFence(claimant, fence) && mayClaim(sealer, fence);
+function mayOpenAfterCrash(fence: WriteFence, sealer: OwnershipFence | null, claimant: OwnershipFence | null): boolean {
+  const holder = claimant ?? sealer;
+  if (!mayClaim(sealer, fence)) return false;
+  if (sameFence(holder, fence)) return true;
+  return fence.takeOverFrom !== undefined && sameFence(fence.takeOverFrom, holder) && mayClaim(holder, fence);
+}
+
+/** A write taking the member over from an owner that is not older than its fence is stale before it starts. */
+function refuseBackwardTakeOver(memberId: string, fence: WriteFence | null | undefined): void {
+  if (fence?.takeOverFrom && !mayClaim(fence.takeOverFrom, fence)) throw new OwnershipFencedError(memberId, fence, fence.takeOverFrom);
 }
 
 interface CasOutcome {
@@ -187,15 +198,34 @@ export class CassandraEventStore implements EventStore {
   }
 
   async readHead(memberId: string, latest?: SnapshotRecord | null): Promise<StreamHead> {
+    return (await this.#readHead(memberId, latest, false)).head;
+  }
+
+  readHeadAndOwner(memberId: string, latest?: SnapshotRecord | null): Promise<OwnedHead> {
+    return this.#readHead(memberId, latest, true);
+  }
+
+  async #readHead(memberId: string, latest: SnapshotRecord | null | undefined, withOwner: boolean): Promise<OwnedHead> {
     const snapshot = latest !== undefined ? latest : await this.readLatestSnapshot(memberId);
     let generation = snapshot?.generation ?? 0;
     let position = snapshot?.position ?? 0;
+    let sealer: OwnershipFence | null | undefined;
     // A sealed generation whose snapshot row is missing (a crash between seal and row) hands
     // over to the next one at its sealed position. Bounded: each hop needs such a crash.
     for (let hops = 0; hops < 1000; hops++) {
       const row = await this.#execute(this.#cql.readStatic, [memberId, generation], this.#read, 'head read');
       const head = headPositionOf(row);
-      if (head !== SEALED) return { generation, position: head ?? position };
+      if (head !== SEALED) {
+        let owner = ownerOf(row);
+        if (withOwner && owner === null && generation > 0) {
+          // A generation not opened yet (a crash between seal and open): its owner is, until
+          // someone opens it, the one that sealed the generation before.
+          sealer ??= ownerOf(await this.#execute(this.#cql.readStatic, [memberId, generation - 1], this.#read, 'owner read'));
+          owner = sealer;
+        }
+        return { head: { generation, position: head ?? position }, owner };
+      }
+      sealer = ownerOf(row);
       position = sealedPositionOf(row) ?? position;
       generation += 1;
     }
@@ -207,7 +237,8 @@ export class CassandraEventStore implements EventStore {
     return headPositionOf(result);
   }
 
-  async append(memberId: string, expected: StreamHead, events: readonly NewEventRecord[], fence?: OwnershipFence | null): Promise<StreamHead> {
+  async append(memberId: string, expected: StreamHead, events: readonly NewEventRecord[], fence?: WriteFence | null): Promise<StreamHead> {
+    refuseBackwardTakeOver(memberId, fence);
     const next: StreamHead = { generation: expected.generation, position: expected.position + events.length };
     // A partition not written yet has no head: the expected value is null, not 0.
     const opening = expected.generation === 0 && expected.position === 0;
@@ -219,14 +250,14 @@ export class CassandraEventStore implements EventStore {
       throw isUnavailable(error) ? unavailable(error, 'append (rules version id)', 'not-applied') : error;
     }
     const write = { memberId, expected, next, encoded, fence: fence ?? null };
-    let outcome = await this.#conditionalAppend(write, opening ? null : expected.position, fence ?? null);
+    let outcome = await this.#conditionalAppend(write, opening ? null : expected.position, fence ? expectedOwnerOf(fence) : null);
     if (outcome.applied) return next;
     this.#refuseStaleOwner(memberId, fence, outcome);
     if (outcome.current === null && expected.generation > 0) {
       // Crash recovery: a snapshot sealed the previous generation but never opened this one.
       const opens = await this.#generationOpensAt(memberId, expected);
       if (opens.opens) {
-        if (fence && !mayOpenAfterCrash(fence, opens.previousOwner, outcome.owner ?? null)) throw new OwnershipFencedError(memberId, fence, opens.previousOwner);
+        if (fence && !mayOpenAfterCrash(fence, opens.previousOwner, outcome.owner ?? null)) throw new OwnershipFencedError(memberId, fence, outcome.owner ?? opens.previousOwner);
         outcome = await this.#conditionalAppend(write, null, outcome.owner ?? null);
         if (outcome.applied) return next;
         this.#refuseStaleOwner(memberId, fence, outcome);
@@ -235,11 +266,12 @@ export class CassandraEventStore implements EventStore {
     throw new ConcurrencyConflictError(memberId, expected, null);
   }
 
-  /** A fenced CAS refused because another node owns the member now: that, not a head conflict. */
-  #refuseStaleOwner(memberId: string, fence: OwnershipFence | null | undefined, outcome: CasOutcome): void {
-    if (fence && outcome.owner !== undefined && outcome.owner !== null && !sameFence(outcome.owner, fence)) {
-      throw new OwnershipFencedError(memberId, fence, outcome.owner);
-    }
+  /**
+   * A fenced CAS refused because a newer owner holds the member now: that, not a head conflict.
+   * (An owner the writer may still take over means it lost a race: a conflict, retried on fresh state.)
+   */
+  #refuseStaleOwner(memberId: string, fence: WriteFence | null | undefined, outcome: CasOutcome): void {
+    if (fence && outcome.owner !== undefined && isStaleOwner(outcome.owner, fence)) throw new OwnershipFencedError(memberId, fence, outcome.owner);
   }
 
   async claim(memberId: string, fence: OwnershipFence): Promise<void> {
@@ -271,7 +303,7 @@ export class CassandraEventStore implements EventStore {
   }
 
   async #conditionalAppend(
-    write: { memberId: string; expected: StreamHead; next: StreamHead; encoded: readonly EncodedEvent[]; fence: OwnershipFence | null },
+    write: { memberId: string; expected: StreamHead; next: StreamHead; encoded: readonly EncodedEvent[]; fence: WriteFence | null },
     expectedHead: number | null,
     expectedOwner: OwnershipFence | null,
   ): Promise<CasOutcome> {
@@ -357,11 +389,12 @@ export class CassandraEventStore implements EventStore {
     return null;
   }
 
-  async writeSnapshot(memberId: string, expected: StreamHead, snapshot: NewSnapshot, fence?: OwnershipFence | null): Promise<StreamHead> {
+  async writeSnapshot(memberId: string, expected: StreamHead, snapshot: NewSnapshot, fence?: WriteFence | null): Promise<StreamHead> {
+    refuseBackwardTakeOver(memberId, fence);
     const next: StreamHead = { generation: expected.generation + 1, position: expected.position };
     // 1. Seal first: only the writer Paxos lets through goes on to write a row.
-    let sealed = await this.#seal(memberId, expected, expected.position, fence ?? null, fence ?? null);
-    const claimedByAnother = fence !== null && fence !== undefined && sealed.owner !== undefined && sealed.owner !== null && !sameFence(sealed.owner, fence);
+    let sealed = await this.#seal(memberId, expected, expected.position, fence ?? null, fence ? expectedOwnerOf(fence) : null);
+    const claimedByAnother = fence !== null && fence !== undefined && sealed.owner !== undefined && isStaleOwner(sealed.owner, fence);
     if (!sealed.applied && sealed.current === null && expected.generation > 0 && !claimedByAnother) {
       const opens = await this.#generationOpensAt(memberId, expected);
       if (opens.opens && (!fence || mayOpenAfterCrash(fence, opens.previousOwner, sealed.owner ?? null)))
@@ -380,7 +413,7 @@ export class CassandraEventStore implements EventStore {
     return next;
   }
 
-  async #seal(memberId: string, expected: StreamHead, expectedHead: number | null, fence: OwnershipFence | null, expectedOwner: OwnershipFence | null): Promise<CasOutcome> {
+  async #seal(memberId: string, expected: StreamHead, expectedHead: number | null, fence: WriteFence | null, expectedOwner: OwnershipFence | null): Promise<CasOutcome> {
     const result = fence
       ? await this.#execute(
           this.#cql.sealFenced,

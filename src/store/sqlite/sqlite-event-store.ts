@@ -14,7 +14,9 @@ import {
   OwnershipFencedError,
   sameFence,
   sameHead,
+  type OwnedHead,
   type OwnershipFence,
+  type WriteFence,
   type EventRecord,
   type EventStore,
   type NewEventRecord,
@@ -166,11 +168,30 @@ export class SqliteEventStore implements EventStore, BatchAppender {
     return { ...this.#readHead(memberId) };
   }
 
-  /** Inside a transaction: a fenced write goes on only while its fence owns the member. */
-  #checkFence(memberId: string, fence: OwnershipFence | null | undefined): void {
-    if (!fence) return;
-    const owner = this.#statements.owner.get(memberId) ?? null;
-    if (!sameFence(owner, fence)) throw new OwnershipFencedError(memberId, fence, owner);
+  async readHeadAndOwner(memberId: string): Promise<OwnedHead> {
+    return this.#db.transaction(() => ({ head: { ...this.#readHead(memberId) }, owner: this.#ownerOf(memberId) }))();
+  }
+
+  #ownerOf(memberId: string): OwnershipFence | null {
+    const row = this.#statements.owner.get(memberId);
+    return row ? { epoch: row.epoch, node: row.node } : null;
+  }
+
+  /**
+   * Inside a transaction: a fenced write goes on only while its fence owns the member, or when it
+   * takes the member over from the owner it names (WriteFence). Returns whether the write claims.
+   */
+  #checkFence(memberId: string, fence: WriteFence | null | undefined): boolean {
+    if (!fence) return false;
+    const owner = this.#ownerOf(memberId);
+    if (sameFence(owner, fence)) return false;
+    if (fence.takeOverFrom !== undefined && sameFence(owner, fence.takeOverFrom) && mayClaim(owner, fence)) return true;
+    throw new OwnershipFencedError(memberId, fence, owner);
+  }
+
+  /** Claims after the head check passed, so a refused write claims nothing. */
+  #claimIf(claims: boolean, memberId: string, fence: WriteFence | null | undefined): void {
+    if (claims && fence) this.#statements.upsertOwner.run(memberId, fence.epoch, fence.node);
   }
 
   async claim(memberId: string, fence: OwnershipFence): Promise<void> {
@@ -184,10 +205,11 @@ export class SqliteEventStore implements EventStore, BatchAppender {
   }
 
   /** Inside a transaction: check the fence and the head, insert the events, move the head. */
-  #appendInTransaction(memberId: string, expected: StreamHead, events: readonly NewEventRecord[], fence?: OwnershipFence | null): StreamHead {
-    this.#checkFence(memberId, fence);
+  #appendInTransaction(memberId: string, expected: StreamHead, events: readonly NewEventRecord[], fence?: WriteFence | null): StreamHead {
+    const claims = this.#checkFence(memberId, fence);
     const actual = this.#readHead(memberId);
     if (!sameHead(actual, expected)) throw new ConcurrencyConflictError(memberId, expected, actual);
+    this.#claimIf(claims, memberId, fence);
     let position = expected.position;
     for (const event of events) {
       position += 1;
@@ -197,7 +219,7 @@ export class SqliteEventStore implements EventStore, BatchAppender {
     return { generation: expected.generation, position };
   }
 
-  async append(memberId: string, expected: StreamHead, events: readonly NewEventRecord[], fence?: OwnershipFence | null): Promise<StreamHead> {
+  async append(memberId: string, expected: StreamHead, events: readonly NewEventRecord[], fence?: WriteFence | null): Promise<StreamHead> {
     // IMMEDIATE takes the write lock before reading the head, so the check and the insert
     // cannot interleave with another connection's append to the same file (other workers).
     return this.#db.transaction(() => this.#appendInTransaction(memberId, expected, events, fence)).immediate();
@@ -244,11 +266,12 @@ export class SqliteEventStore implements EventStore, BatchAppender {
     };
   }
 
-  async writeSnapshot(memberId: string, expected: StreamHead, snapshot: NewSnapshot, fence?: OwnershipFence | null): Promise<StreamHead> {
+  async writeSnapshot(memberId: string, expected: StreamHead, snapshot: NewSnapshot, fence?: WriteFence | null): Promise<StreamHead> {
     const write = this.#db.transaction((): StreamHead => {
-      this.#checkFence(memberId, fence);
+      const claims = this.#checkFence(memberId, fence);
       const actual = this.#readHead(memberId);
       if (!sameHead(actual, expected)) throw new ConcurrencyConflictError(memberId, expected, actual);
+      this.#claimIf(claims, memberId, fence);
       const next = { generation: expected.generation + 1, position: expected.position };
       this.#statements.insertSnapshot.run(memberId, next.generation, next.position, snapshot.takenAt, snapshot.schemaVersion, snapshot.payload);
       this.#statements.upsertHead.run(memberId, next.generation, next.position);

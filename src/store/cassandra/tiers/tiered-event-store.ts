@@ -20,11 +20,13 @@ import {
   type EventStore,
   type NewEventRecord,
   type NewSnapshot,
+  type OwnedHead,
   type OwnershipFence,
   type ReadOptions,
   type RulesVersionRecord,
   type SnapshotRecord,
   type StreamHead,
+  type WriteFence,
 } from '../../event-store.ts';
 import { CassandraEventStore } from '../cassandra-event-store.ts';
 import { connectToKeyspace, shutdownBounded } from '../connect.ts';
@@ -141,7 +143,7 @@ export class TieredEventStore implements EventStore, HasColdReader, HasDebugView
     return { cold: this.#cold as ColdStore, archiver: this.#archiver as Archiver };
   }
 
-  async append(memberId: string, expected: StreamHead, events: readonly NewEventRecord[], fence?: OwnershipFence | null): Promise<StreamHead> {
+  async append(memberId: string, expected: StreamHead, events: readonly NewEventRecord[], fence?: WriteFence | null): Promise<StreamHead> {
     const head = await this.hot.append(memberId, expected, events, fence);
     this.#copyToCold(events.map((event, index) => ({ ...event, memberId, generation: expected.generation, position: expected.position + 1 + index })));
     return head;
@@ -163,7 +165,7 @@ export class TieredEventStore implements EventStore, HasColdReader, HasDebugView
       .finally(() => (this.#copies -= 1));
   }
 
-  async writeSnapshot(memberId: string, expected: StreamHead, snapshot: NewSnapshot, fence?: OwnershipFence | null): Promise<StreamHead> {
+  async writeSnapshot(memberId: string, expected: StreamHead, snapshot: NewSnapshot, fence?: WriteFence | null): Promise<StreamHead> {
     const head = await this.hot.writeSnapshot(memberId, expected, snapshot, fence);
     void this.archive(memberId).catch(() => {});
     return head;
@@ -236,6 +238,9 @@ export class TieredEventStore implements EventStore, HasColdReader, HasDebugView
 
   readHead(memberId: string, latest?: SnapshotRecord | null): Promise<StreamHead> {
     return this.hot.readHead(memberId, latest);
+  }
+  readHeadAndOwner(memberId: string, latest?: SnapshotRecord | null): Promise<OwnedHead> {
+    return this.hot.readHeadAndOwner(memberId, latest);
   }
 
   readLatestSnapshot(memberId: string): Promise<SnapshotRecord | null> {
@@ -352,6 +357,11 @@ class ColdReader implements EventStore {
     return head;
   }
 
+  /** Cold keeps no owner: a member read from it is read-only (degraded), never written. */
+  async readHeadAndOwner(memberId: string, latest?: SnapshotRecord | null): Promise<OwnedHead> {
+    return { head: await this.readHead(memberId, latest), owner: null };
+  }
+
   async readLatestSnapshot(memberId: string): Promise<SnapshotRecord | null> {
     return (await this.cold()).latestSnapshot(memberId);
   }
@@ -398,13 +408,13 @@ class DebugView implements EventStore {
     this.#cold = new ColdReader(() => coldTier().then(({ cold }) => cold));
   }
 
-  append(memberId: string, expected: StreamHead, events: readonly NewEventRecord[], fence?: OwnershipFence | null): Promise<StreamHead> {
+  append(memberId: string, expected: StreamHead, events: readonly NewEventRecord[], fence?: WriteFence | null): Promise<StreamHead> {
     return this.tiered.append(memberId, expected, events, fence);
   }
   claim(memberId: string, fence: OwnershipFence): Promise<void> {
     return this.tiered.claim(memberId, fence);
   }
-  writeSnapshot(memberId: string, expected: StreamHead, snapshot: NewSnapshot, fence?: OwnershipFence | null): Promise<StreamHead> {
+  writeSnapshot(memberId: string, expected: StreamHead, snapshot: NewSnapshot, fence?: WriteFence | null): Promise<StreamHead> {
     return this.tiered.writeSnapshot(memberId, expected, snapshot, fence);
   }
   saveRulesVersion(version: string, rulesJson: string, firstSeenAt: number): Promise<void> {
@@ -415,6 +425,13 @@ class DebugView implements EventStore {
     return hotElseCold(
       () => this.tiered.readHead(memberId, latest),
       () => this.#cold.readHead(memberId),
+    );
+  }
+
+  readHeadAndOwner(memberId: string, latest?: SnapshotRecord | null): Promise<OwnedHead> {
+    return hotElseCold(
+      () => this.tiered.readHeadAndOwner(memberId, latest),
+      () => this.#cold.readHeadAndOwner(memberId),
     );
   }
 
