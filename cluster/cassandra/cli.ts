@@ -10,14 +10,16 @@
  *
  * Options: --run-dir DIR  --port N (9042)  --storage-port N (7000)
  *          --heap-mb N (1024)  --timeout-ms N (120000)  --jmx-port N (a free port; 127.0.0.1 only)
+ *          --paxos-variant v1|v2 (cassandra.yaml paxos_variant; default DEFAULT_PAXOS_VARIANT in node.ts)
  * Exit codes: 0 ok, 1 failure or usage error (one message on stderr).
  */
 import { parseArgs } from 'node:util';
-import { CASSANDRA_VERSION, cassandraStatus, resolveJars, startCassandra, stopCassandra } from './node.ts';
+import { CASSANDRA_VERSION, cassandraStatus, PAXOS_VARIANTS, resolveJars, startCassandra, stopCassandra, type PaxosVariant } from './node.ts';
 import { jmxPortOf } from './nodetool.ts';
 
 const USAGE =
-  'usage: tsx cluster/cassandra/cli.ts start|stop|status|resolve|jmx-port ' + '[--run-dir DIR] [--port N] [--storage-port N] [--heap-mb N] [--timeout-ms N] [--jmx-port N]';
+  'usage: tsx cluster/cassandra/cli.ts start|stop|status|resolve|jmx-port ' +
+  '[--run-dir DIR] [--port N] [--storage-port N] [--heap-mb N] [--timeout-ms N] [--jmx-port N] [--paxos-variant v1|v2]';
 
 function int(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
@@ -27,6 +29,13 @@ function int(name: string, v: string | undefined): number | undefined {
 }
 
 class UsageError extends Error {}
+
+function paxosVariant(v: string | undefined): PaxosVariant | undefined {
+  if (v === undefined) return undefined;
+  const variant = PAXOS_VARIANTS.find((known) => known === v);
+  if (!variant) throw new UsageError(`--paxos-variant needs one of ${PAXOS_VARIANTS.join(', ')}, got "${v}"`);
+  return variant;
+}
 
 async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -39,6 +48,7 @@ async function main(argv: string[]): Promise<number> {
       'heap-mb': { type: 'string' },
       'timeout-ms': { type: 'string' },
       'jmx-port': { type: 'string' },
+      'paxos-variant': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -58,11 +68,12 @@ async function main(argv: string[]): Promise<number> {
         storagePort: int('storage-port', values['storage-port']),
         heapMb: int('heap-mb', values['heap-mb']),
         jmxPort: int('jmx-port', values['jmx-port']),
+        paxosVariant: paxosVariant(values['paxos-variant']),
         timeoutMs,
       });
       console.log(
         `Cassandra ${CASSANDRA_VERSION} answers CQL on ${r.contactPoint} (pid ${r.pid}, ` +
-          `started in ${(r.startupMs / 1000).toFixed(1)} s, run dir ${r.runDir}${r.jmxPort !== undefined ? `, JMX on 127.0.0.1:${r.jmxPort}` : ''}).`,
+          `Paxos ${r.paxosVariant}, started in ${(r.startupMs / 1000).toFixed(1)} s, run dir ${r.runDir}${r.jmxPort !== undefined ? `, JMX on 127.0.0.1:${r.jmxPort}` : ''}).`,
       );
       return 0;
     }

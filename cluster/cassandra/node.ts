@@ -52,6 +52,15 @@ export const CASSANDRA_VERSION: string = (() => {
   return m[1].trim();
 })();
 
+/**
+ * Cassandra's Paxos implementation for lightweight transactions (cassandra.yaml `paxos_variant`):
+ * v1 takes 4 round trips per conditional write, v2 (Cassandra 4.1+, CEP-14) 2. The default is
+ * the one bench/acquire-bench.ts measured faster here (bench/RESULTS.md, section "acquire").
+ */
+export type PaxosVariant = 'v1' | 'v2';
+export const PAXOS_VARIANTS: readonly PaxosVariant[] = ['v1', 'v2'];
+export const DEFAULT_PAXOS_VARIANT: PaxosVariant = 'v1';
+
 export interface StartOptions {
   /** Run folder (default <repo>/cluster/cassandra/.run). Its data is wiped on start. */
   runDir?: string | undefined;
@@ -72,6 +81,8 @@ export interface StartOptions {
   extraJvmArgs?: string[] | undefined;
   /** Keep the data of an earlier run in this folder (a restart) instead of wiping it. */
   keepData?: boolean | undefined;
+  /** cassandra.yaml `paxos_variant` (default DEFAULT_PAXOS_VARIANT). */
+  paxosVariant?: PaxosVariant | undefined;
 }
 
 export interface StartResult {
@@ -84,6 +95,7 @@ export interface StartResult {
   startupMs: number;
   /** Local JMX port, undefined when JMX is off. */
   jmxPort: number | undefined;
+  paxosVariant: PaxosVariant;
 }
 
 export interface RunDirOptions {
@@ -125,6 +137,8 @@ interface NodeState {
   jmxPort?: number;
   runDir: string;
   version: string;
+  /** Absent for a node started by a version of this file that did not choose it (then v1). */
+  paxosVariant?: PaxosVariant;
   startedAt: string;
 }
 
@@ -517,6 +531,17 @@ export async function isAnswering(contactPoints: string[], port: number, timeout
   }
 }
 
+/** cassandra.yaml from the template: the run folder, the ports and the Paxos variant filled in. */
+export function renderYaml(template: string, node: { runDir: string; port: number; storagePort: number; paxosVariant: PaxosVariant }): string {
+  // Paths are inserted inside YAML double quotes; JSON escaping is valid there.
+  const yamlRunDir = JSON.stringify(node.runDir).slice(1, -1);
+  return template
+    .replaceAll('__RUN_DIR__', yamlRunDir)
+    .replaceAll('__NATIVE_PORT__', String(node.port))
+    .replaceAll('__STORAGE_PORT__', String(node.storagePort))
+    .replaceAll('__PAXOS_VARIANT__', node.paxosVariant);
+}
+
 /**
  * Starts a single node (all data wiped unless keepData) as a detached JVM that outlives
  * the calling process, and resolves once CQL answers on 127.0.0.1:port.
@@ -528,6 +553,8 @@ export async function startCassandra(opts: StartOptions = {}): Promise<StartResu
   const port = opts.port ?? 9042;
   const storagePort = opts.storagePort ?? 7000;
   const heapMb = opts.heapMb ?? 1024;
+  const paxosVariant = opts.paxosVariant ?? DEFAULT_PAXOS_VARIANT;
+  if (!PAXOS_VARIANTS.includes(paxosVariant)) throw new Error(`paxosVariant must be one of ${PAXOS_VARIANTS.join(', ')}, got "${String(paxosVariant)}"`);
   const timeoutMs = opts.timeoutMs ?? 120_000;
   const deadline = Date.now() + timeoutMs;
 
@@ -556,12 +583,7 @@ export async function startCassandra(opts: StartOptions = {}): Promise<StartResu
     if (!(opts.keepData && DATA_DIRS.has(d))) await fsp.rm(dir, { recursive: true, force: true });
     await fsp.mkdir(dir, { recursive: true });
   }
-  // Paths are inserted inside YAML double quotes; JSON escaping is valid there.
-  const yamlRunDir = JSON.stringify(runDir).slice(1, -1);
-  const yaml = (await fsp.readFile(YAML_TEMPLATE, 'utf8'))
-    .replaceAll('__RUN_DIR__', yamlRunDir)
-    .replaceAll('__NATIVE_PORT__', String(port))
-    .replaceAll('__STORAGE_PORT__', String(storagePort));
+  const yaml = renderYaml(await fsp.readFile(YAML_TEMPLATE, 'utf8'), { runDir, port, storagePort, paxosVariant });
   await fsp.writeFile(path.join(runDir, 'conf', 'cassandra.yaml'), yaml);
   await fsp.copyFile(LOGBACK, path.join(runDir, 'conf', 'logback.xml'));
 
@@ -596,6 +618,7 @@ export async function startCassandra(opts: StartOptions = {}): Promise<StartResu
     ...(jmxPort !== undefined ? { jmxPort } : {}),
     runDir,
     version: CASSANDRA_VERSION,
+    paxosVariant,
     startedAt: new Date(t0).toISOString(),
   };
   await fsp.writeFile(path.join(runDir, STATE_FILE), JSON.stringify(state, null, 2));
@@ -617,7 +640,7 @@ export async function startCassandra(opts: StartOptions = {}): Promise<StartResu
     if (left <= 0) return fail(`it did not answer CQL within ${timeoutMs} ms`);
     if (await tcpConnects(HOST, port, Math.min(1000, left))) {
       if (await isAnswering([HOST], port, Math.min(5000, Math.max(500, deadline - Date.now())))) {
-        return { pid, contactPoint: `${HOST}:${port}`, port, runDir, startupMs: Date.now() - t0, jmxPort };
+        return { pid, contactPoint: `${HOST}:${port}`, port, runDir, startupMs: Date.now() - t0, jmxPort, paxosVariant };
       }
     }
     await sleep(250);

@@ -1,0 +1,397 @@
+/**
+ * Acquires against the floor of their write, for Paxos v1 and v2 side by side (issue 14, items 1
+ * and 4). The bench starts two private Cassandra nodes on free loopback ports, one with
+ * `paxos_variant: v1` and one with v2 (same template, heap and schema otherwise), and measures on
+ * each, at the same concurrency, one child process per measurement:
+ *   raw-plain        raw prepared single-row INSERTs of one event-sized row (report.ts's ceiling);
+ *   raw-conditional  the floor of a fenced append: one single-partition conditional batch that
+ *                    moves a static head and owner (`IF head_position = ? AND owner_epoch = ? AND
+ *                    owner_node = ?`, as the store's fenced append) and inserts the two rows an
+ *                    acquire writes (LicenseAcquired and TitleDownloaded, real encoded events);
+ *   acquire          AcquireLicense through LicenseService, MemberRepository and the store the
+ *                    service opens (openEventStore: the tiered store, hot and cold keyspaces on the
+ *                    node), single-node mode (no fence);
+ *   acquire-fenced   the same with an ownership fence (cluster mode);
+ *   acquire-fenced-hot  the same on the hot tier alone (CassandraEventStore, no background copy
+ *                    to cold): what the tiered store's cold copy costs.
+ * Each loop works on its own member (or partition), so there is no contention: the figures are
+ * the cost of a round, not of conflicts. Modes alternate between the two nodes (v1 then v2 for each
+ * mode), so a drift of the shared machine's load touches both variants alike. Both nodes are
+ * stopped at the end, also on failure. Writes bench/RESULTS.md (section "acquire") and
+ * bench/results/acquire.json.
+ * Run: npx tsx bench/acquire-bench.ts [--seconds 8] [--warmup 2] [--concurrency 32] [--heap-mb 1024]
+ *      (or npm run acquire in bench/); about 3 minutes.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { CASSANDRA_DIR, CASSANDRA_VERSION, freePort, PAXOS_VARIANTS, startCassandra, stopCassandra, type PaxosVariant } from '../cluster/cassandra/node.ts';
+import { parseConfig } from '../src/config/load.ts';
+import type { Config } from '../src/config/types.ts';
+import { fmt, machine, numericArg, summarize, UNLIMITED_RULES, writeResultsSection } from './support.ts';
+
+const args = process.argv.slice(2);
+const arg = (name: string, fallback: number): number => {
+  const value = numericArg(name, fallback, args);
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number`);
+  return value;
+};
+const SECONDS = arg('seconds', 8);
+const WARMUP = arg('warmup', 2);
+const CONCURRENCY = Math.floor(arg('concurrency', 32));
+const HEAP_MB = Math.floor(arg('heap-mb', 1024));
+const KEYSPACE = 'license_acquire_bench';
+const RAW_KEYSPACE = 'acquire_bench_raw';
+const HERE = fileURLToPath(import.meta.url);
+const DAY = 86_400_000;
+const FENCE = { epoch: 1, node: 'bench-node' };
+/** A whole run stays within this bound; past it every child and node is stopped. */
+const RUN_LIMIT_MS = 6 * 60_000;
+
+const MODES = ['raw-plain', 'raw-conditional', 'acquire', 'acquire-fenced', 'acquire-fenced-hot'] as const;
+type Mode = (typeof MODES)[number];
+
+interface Measured {
+  perSecond: number;
+  latency: ReturnType<typeof summarize>;
+  errors: number;
+  firstError: string | null;
+}
+
+/** The service's config on the private node: defaults, the product's snapshot policy. */
+function benchConfig(): Config {
+  const contactPoints = (process.env.CASSANDRA_CONTACT_POINTS ?? '').split(',').filter((p) => p !== '');
+  if (contactPoints.length === 0) throw new Error('CASSANDRA_CONTACT_POINTS is not set (the parent sets it to its private node)');
+  return parseConfig(
+    { service: { store: 'cassandra', cassandra: { keyspace: KEYSPACE, contactPoints }, snapshot: { eventCount: 200, replayMs: 50 } }, rules: UNLIMITED_RULES },
+    null,
+  );
+}
+
+/** `CONCURRENCY` loops call `op` for WARMUP seconds (not recorded), then SECONDS (recorded). */
+async function closedLoop(op: (worker: number, i: number) => Promise<void>): Promise<Measured> {
+  let latencies: number[] = [];
+  let errors = 0;
+  let firstError: string | null = null;
+  const counters = new Array<number>(CONCURRENCY).fill(0);
+  const run = async (seconds: number): Promise<void> => {
+    const until = performance.now() + seconds * 1000;
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async (_, worker) => {
+        while (performance.now() < until) {
+          const i = counters[worker] ?? 0;
+          counters[worker] = i + 1;
+          const started = performance.now();
+          try {
+            await op(worker, i);
+            latencies.push(performance.now() - started);
+          } catch (error) {
+            errors += 1;
+            firstError ??= String(error);
+          }
+        }
+      }),
+    );
+  };
+  await run(WARMUP);
+  latencies = [];
+  errors = 0;
+  firstError = null;
+  await run(SECONDS);
+  return { perSecond: latencies.length / SECONDS, latency: summarize(latencies), errors, firstError };
+}
+
+// ---- children: one measurement each, against the node in CASSANDRA_CONTACT_POINTS ----
+
+async function child(mode: Mode): Promise<Measured> {
+  const config = benchConfig();
+  const settings = config.service.cassandra;
+  const runId = randomUUID().slice(0, 8);
+  if (mode === 'raw-plain' || mode === 'raw-conditional') {
+    const cassandra = (await import('cassandra-driver')).default;
+    const { encodeEvent } = await import('../src/store/codec/event-codec.ts');
+    const client = new cassandra.Client({ contactPoints: settings.contactPoints, localDataCenter: settings.localDataCenter });
+    await client.connect();
+    try {
+      await client.execute(`CREATE KEYSPACE IF NOT EXISTS ${RAW_KEYSPACE} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`);
+      const consistencies = cassandra.types.consistencies;
+      // The store's own consistency levels (config defaults): LOCAL_QUORUM writes, LOCAL_SERIAL conditions.
+      const write = { prepare: true, consistency: consistencies.localQuorum, serialConsistency: consistencies.localSerial };
+      const now = Date.now();
+      const licenseId = randomUUID();
+      const acquired = encodeEvent(
+        { type: 'LicenseAcquired', at: now, licenseId, deviceId: 'phone-1', titleId: 'title-1-1234', studioId: null, expiresAt: now + 30 * DAY },
+        { rulesVersion: 'bench-1' },
+      );
+      const downloaded = encodeEvent({ type: 'TitleDownloaded', at: now, titleId: 'title-1-1234', licenseId, deviceId: 'phone-1', via: 'acquire' }, { rulesVersion: 'bench-1' });
+      const at = cassandra.types.Long.fromNumber(now);
+      if (mode === 'raw-plain') {
+        await client.execute(
+          `CREATE TABLE IF NOT EXISTS ${RAW_KEYSPACE}.raw_plain (id uuid PRIMARY KEY, member_id text, aggregate_name text, aggregate_id text, at bigint, type text, schema_version int, serializer text, payload text, rules_version text)`,
+        );
+        const insert = `INSERT INTO ${RAW_KEYSPACE}.raw_plain (id, member_id, aggregate_name, aggregate_id, at, type, schema_version, serializer, payload, rules_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+        const r = acquired;
+        return await closedLoop(async (worker) => {
+          await client.execute(
+            insert,
+            [cassandra.types.Uuid.random(), `raw-${runId}-${worker}`, r.aggregateName, r.aggregateId, at, r.type, r.schemaVersion, r.serializer, r.payload, r.rulesVersion],
+            write,
+          );
+        });
+      }
+      await client.execute(
+        `CREATE TABLE IF NOT EXISTS ${RAW_KEYSPACE}.raw_appends (member_id text, generation int, position int, head_position int static, owner_epoch int static, owner_node text static, ` +
+          'aggregate_name text, aggregate_id text, at bigint, type text, schema_version int, serializer text, payload text, rules_version text, PRIMARY KEY ((member_id, generation), position))',
+      );
+      const open = `INSERT INTO ${RAW_KEYSPACE}.raw_appends (member_id, generation, head_position, owner_epoch, owner_node) VALUES (?, 0, 0, ?, ?) IF NOT EXISTS`;
+      const advance = `UPDATE ${RAW_KEYSPACE}.raw_appends SET head_position = ?, owner_epoch = ?, owner_node = ? WHERE member_id = ? AND generation = 0 IF head_position = ? AND owner_epoch = ? AND owner_node = ?`;
+      const row = `INSERT INTO ${RAW_KEYSPACE}.raw_appends (member_id, generation, position, aggregate_name, aggregate_id, at, type, schema_version, serializer, payload, rules_version) VALUES (?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+      const heads = new Array<number>(CONCURRENCY).fill(0);
+      // Each loop's partition is opened before the clock starts (the store opens a generation once too).
+      for (let worker = 0; worker < CONCURRENCY; worker++) await client.execute(open, [`cas-${runId}-${worker}`, FENCE.epoch, FENCE.node], write);
+      return await closedLoop(async (worker) => {
+        const member = `cas-${runId}-${worker}`;
+        const head = heads[worker] ?? 0;
+        const rows = [acquired, downloaded].map((r, k) => ({
+          query: row,
+          params: [member, head + 1 + k, r.aggregateName, r.aggregateId, at, r.type, r.schemaVersion, r.serializer, r.payload, r.rulesVersion],
+        }));
+        const result = await client.batch([{ query: advance, params: [head + 2, FENCE.epoch, FENCE.node, member, head, FENCE.epoch, FENCE.node] }, ...rows], {
+          ...write,
+          logged: false,
+        });
+        if (result.first()?.['[applied]'] !== true) throw new Error(`conditional batch not applied at head ${head}`);
+        heads[worker] = head + 2;
+      });
+    } finally {
+      await client.shutdown();
+    }
+  }
+
+  const { RulesSource } = await import('../src/config/rules-source.ts');
+  const { ManualClock } = await import('../src/service/clock.ts');
+  const { LicenseService } = await import('../src/service/license-service.ts');
+  const { MemberRepository } = await import('../src/service/member-repository.ts');
+  const { openEventStore } = await import('../src/store/open-store.ts');
+  const { CassandraEventStore } = await import('../src/store/cassandra/cassandra-event-store.ts');
+  const store = mode === 'acquire-fenced-hot' ? await CassandraEventStore.connect(settings) : await openEventStore(config.service);
+  try {
+    const service = new LicenseService({
+      repository: new MemberRepository(store, config.service.snapshot),
+      rules: new RulesSource(UNLIMITED_RULES),
+      clock: new ManualClock(Date.UTC(2026, 0, 1)),
+      maxMembersInMemory: 100_000,
+      conflictRetries: 3,
+    });
+    const fence = mode === 'acquire' ? null : FENCE;
+    // One member per loop, loaded (and, fenced, claimed) during the warm-up; distinct titles.
+    return await closedLoop(async (worker, i) => {
+      const result = await service.execute(`acq-${runId}-${worker}`, { type: 'AcquireLicense', deviceId: 'phone-1', titleId: `title-${i}` }, fence);
+      if (result.outcome !== 'done') throw new Error(`acquire refused: ${result.refusal.reason}`);
+    });
+  } finally {
+    await store.close();
+  }
+}
+
+// ---- the parent: nodes, children, report ----
+
+const children = new Set<ChildProcess>();
+const nodes = PAXOS_VARIANTS.map((variant) => ({ variant, runDir: join(CASSANDRA_DIR, `.run-acquire-bench-${variant}`) }));
+
+/** Stops every child and node, and removes the nodes' run folders (their data is of no further use). */
+async function cleanUp(): Promise<void> {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
+  await Promise.all(
+    nodes.map(async (node) => {
+      const stopped = await stopCassandra({ runDir: node.runDir }).then(
+        () => true,
+        () => false,
+      );
+      if (stopped) await rm(node.runDir, { recursive: true, force: true });
+    }),
+  );
+}
+
+function runChild(mode: Mode, contactPoint: string): Promise<Measured> {
+  const c = fork(HERE, ['child', mode, '--', ...args], {
+    execArgv: ['--import', 'tsx'],
+    env: { ...process.env, CASSANDRA_CONTACT_POINTS: contactPoint },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  children.add(c);
+  return new Promise((resolve, reject) => {
+    c.once('message', (reply: { result?: Measured; error?: string }) => (reply.result ? resolve(reply.result) : reject(new Error(`${mode}: ${reply.error ?? 'no result'}`))));
+    c.once('exit', (code) => {
+      children.delete(c);
+      reject(new Error(`${mode} child exited with ${code} before it answered`));
+    });
+  });
+}
+
+/** The variant the node itself reports (system_views.settings), so the table never names the wrong one. */
+async function reportedVariant(contactPoint: string): Promise<string> {
+  const cassandra = (await import('cassandra-driver')).default;
+  const client = new cassandra.Client({ contactPoints: [contactPoint], localDataCenter: 'datacenter1' });
+  try {
+    await client.connect();
+    const rs = await client.execute("SELECT value FROM system_views.settings WHERE name = 'paxos_variant'");
+    return String(rs.first()?.['value'] ?? 'unknown');
+  } finally {
+    await client.shutdown();
+  }
+}
+
+function gitRevision(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { encoding: 'utf8' }).trim() !== '';
+    return dirty ? `${head} with uncommitted changes under src/` : head;
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function main(): Promise<void> {
+  const startedAt = new Date();
+  const watchdog = setTimeout(() => {
+    console.error(`acquire-bench: over ${RUN_LIMIT_MS / 1000} s, stopping`);
+    void cleanUp().finally(() => process.exit(1));
+  }, RUN_LIMIT_MS);
+  watchdog.unref();
+  const loadBefore = loadavg()[0] ?? NaN;
+  const log = (line: string): void => console.error(`[acquire-bench ${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s] ${line}`);
+
+  await Promise.all(nodes.map((node) => stopCassandra({ runDir: node.runDir })));
+  const ports: { port: number; storagePort: number }[] = [];
+  for (let k = 0; k < nodes.length; k++) ports.push({ port: await freePort(), storagePort: await freePort() });
+  log(`starting ${nodes.length} private nodes (${nodes.map((n, k) => `${n.variant} on 127.0.0.1:${ports[k]?.port}`).join(', ')})`);
+  const started = await Promise.all(
+    nodes.map((node, k) => startCassandra({ runDir: node.runDir, ...ports[k], heapMb: HEAP_MB, paxosVariant: node.variant, jmxPort: false, timeoutMs: 180_000 })),
+  );
+  const reported = await Promise.all(started.map((s) => reportedVariant(s.contactPoint)));
+  const results = new Map<PaxosVariant, Map<Mode, Measured>>(nodes.map((n) => [n.variant, new Map()]));
+  for (const mode of MODES) {
+    for (const [k, node] of nodes.entries()) {
+      const contactPoint = started[k]?.contactPoint ?? '';
+      log(`${mode} on ${node.variant}`);
+      const measured = await runChild(mode, contactPoint);
+      if (measured.errors > 0) log(`${mode} on ${node.variant}: ${measured.errors} errors, first: ${measured.firstError}`);
+      results.get(node.variant)?.set(mode, measured);
+    }
+  }
+  const loadAfter = loadavg()[0] ?? NaN;
+  await cleanUp();
+  log('nodes stopped');
+
+  const get = (variant: PaxosVariant, mode: Mode): Measured => {
+    const m = results.get(variant)?.get(mode);
+    if (!m) throw new Error(`no result for ${mode} on ${variant}`);
+    return m;
+  };
+  const ratios: Record<string, Record<string, number>> = Object.fromEntries(
+    PAXOS_VARIANTS.map((v) => {
+      const raw = get(v, 'raw-plain').perSecond;
+      const cas = get(v, 'raw-conditional').perSecond;
+      return [
+        v,
+        {
+          fencedToConditional: get(v, 'acquire-fenced').perSecond / cas,
+          fencedToPlain: get(v, 'acquire-fenced').perSecond / raw,
+          unfencedToConditional: get(v, 'acquire').perSecond / cas,
+          unfencedToPlain: get(v, 'acquire').perSecond / raw,
+          hotFencedToConditional: get(v, 'acquire-fenced-hot').perSecond / cas,
+          conditionalToPlain: cas / raw,
+        },
+      ];
+    }),
+  );
+  const v2Wins = get('v2', 'acquire-fenced').perSecond > get('v1', 'acquire-fenced').perSecond && get('v2', 'acquire').perSecond > get('v1', 'acquire').perSecond;
+
+  const label: Record<Mode, string> = {
+    'raw-plain': 'Raw prepared INSERT, one event-sized row',
+    'raw-conditional': 'Raw conditional batch, one partition: static head and owner `IF` + the 2 event rows of an acquire',
+    acquire: 'Acquire through LicenseService + tiered store, no fence (single node)',
+    'acquire-fenced': 'Acquire through LicenseService + tiered store, fenced (cluster mode)',
+    'acquire-fenced-hot': 'Acquire, fenced, hot tier alone (CassandraEventStore, no cold copy)',
+  };
+  const cell = (m: Measured): string => `${fmt(m.perSecond, 0)} /s, p50 ${fmt(m.latency.p50)} ms, p99 ${fmt(m.latency.p99)} ms${m.errors ? `, ${m.errors} errors` : ''}`;
+  const rows = MODES.map(
+    (mode) => `| ${label[mode]} | ${cell(get('v1', mode))} | ${cell(get('v2', mode))} | ${fmt(get('v2', mode).perSecond / get('v1', mode).perSecond, 2)} |`,
+  ).join('\n');
+  const met = (value: number, target: number): string => `${fmt(value, 2)} (${value >= target ? 'met' : 'not met'})`;
+  const ratioRow = (name: string, key: string, target: number | null): string =>
+    `| ${name} | ${target === null ? fmt(ratios['v1']?.[key] ?? NaN, 2) : met(ratios['v1']?.[key] ?? NaN, target)} | ${target === null ? fmt(ratios['v2']?.[key] ?? NaN, 2) : met(ratios['v2']?.[key] ?? NaN, target)} |`;
+  const json = {
+    startedAt: startedAt.toISOString(),
+    machine: machine(),
+    cassandra: CASSANDRA_VERSION,
+    revision: gitRevision(),
+    seconds: SECONDS,
+    warmup: WARMUP,
+    concurrency: CONCURRENCY,
+    heapMb: HEAP_MB,
+    loadAverage1m: { before: loadBefore, after: loadAfter },
+    reportedVariants: Object.fromEntries(nodes.map((n, k) => [n.variant, reported[k]])),
+    results: Object.fromEntries([...results].map(([v, m]) => [v, Object.fromEntries(m)])),
+    ratios,
+    v2Wins,
+  };
+  const markdown = `
+## Acquires vs raw conditional and plain inserts, Paxos v1 vs v2
+
+Run of ${json.startedAt} (revision ${json.revision}). Machine: ${json.machine}; 1-minute load average ${fmt(loadBefore, 2)} before, ${fmt(loadAfter, 2)} after.
+Two private Cassandra ${CASSANDRA_VERSION} nodes started by the bench on free loopback ports, the same template as the local node (${HEAP_MB} MiB heap,
+commit log fsync in 5 ms groups, paxos_state_purging legacy), one with \`paxos_variant: v1\` and one with v2 (the nodes report ${reported.join(' and ')}).
+Command: \`npx tsx bench/acquire-bench.ts --seconds ${SECONDS} --warmup ${WARMUP} --concurrency ${CONCURRENCY}\` (\`npm run acquire\` in bench/).
+Each figure is one child process (${WARMUP} s warm-up, then ${SECONDS} s measured), ${CONCURRENCY} operations in flight, each loop on its own member or
+partition (no contention); modes alternate between the two nodes. Acquires go through LicenseService.execute, MemberRepository and the store the service
+opens (the tiered store; its cold keyspace is on the same node), in-process: no HTTP, no worker thread (\`npm run bench\` measures those).
+
+| What | Paxos v1 | Paxos v2 | v2 / v1 |
+| --- | --- | --- | --- |
+${rows}
+
+| Ratio (throughput) | Paxos v1 | Paxos v2 |
+| --- | --- | --- |
+${ratioRow('Fenced acquires / raw conditional (target ≥ 0.9)', 'fencedToConditional', 0.9)}
+${ratioRow('Fenced acquires / raw plain inserts (target ≥ 0.5)', 'fencedToPlain', 0.5)}
+${ratioRow('Unfenced acquires / raw conditional (target ≥ 0.9)', 'unfencedToConditional', 0.9)}
+${ratioRow('Unfenced acquires / raw plain inserts (target ≥ 0.5)', 'unfencedToPlain', 0.5)}
+${ratioRow('Fenced acquires, hot tier alone / raw conditional', 'hotFencedToConditional', null)}
+${ratioRow('Raw conditional / raw plain (the price of the Paxos round itself)', 'conditionalToPlain', null)}
+
+Paxos v2 ${v2Wins ? 'wins' : 'does not win'} here on acquires (fenced ${fmt(get('v2', 'acquire-fenced').perSecond, 0)} vs ${fmt(get('v1', 'acquire-fenced').perSecond, 0)} /s, unfenced ${fmt(get('v2', 'acquire').perSecond, 0)} vs ${fmt(get('v1', 'acquire').perSecond, 0)} /s).
+`;
+  writeResultsSection('acquire', markdown, json);
+  console.log(markdown);
+}
+
+if (args[0] === 'child') {
+  const mode = MODES.find((m) => m === args[1]);
+  process.on('disconnect', () => process.exit(0));
+  process.on('SIGTERM', () => process.exit(0));
+  (mode ? child(mode) : Promise.reject(new Error(`unknown mode ${args[1]}`))).then(
+    (result) => {
+      process.send?.({ result }, () => process.exit(0));
+    },
+    (error: unknown) => {
+      console.error(error);
+      process.send?.({ error: String(error) }, () => process.exit(1));
+    },
+  );
+} else {
+  main().then(
+    () => process.exit(0),
+    async (error: unknown) => {
+      console.error(error);
+      await cleanUp();
+      process.exit(1);
+    },
+  );
+}
