@@ -6,22 +6,24 @@
  *   3. memory per cached member with 3 active licenses, and members per node in 2 GB.
  * Each server runs in its own child process; the load comes from this process over loopback
  * (undici Pool), one server at a time.
- * Run: npx tsx bench/actor-bench.ts [--seconds 10] [--connections 32]
+ * Run: npx tsx bench/actor-bench.ts [--seconds 10] [--connections 32] [--checks-only]
+ * --checks-only: part 1 alone, printed and written to bench/results/checks.json (RESULTS.md untouched).
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
-import { fmt, machine, numericArg, summarize, UNLIMITED_RULES, writeResultsSection } from './support.ts';
+import { BENCH_DIR, fmt, machine, numericArg, summarize, UNLIMITED_RULES, writeResultsSection } from './support.ts';
 
 const args = process.argv.slice(2);
 const arg = (name: string, fallback: number): number => numericArg(name, fallback, args);
 const SECONDS = arg('seconds', 10);
 const CONNECTIONS = arg('connections', 32);
 const WORKERS = arg('workers', 2);
+const CHECKS_ONLY = args.includes('--checks-only');
 // Stop other load first (a local Cassandra, say): this machine has 2 cores.
 const MEMBERS = 1000;
 const HERE = fileURLToPath(import.meta.url);
@@ -40,7 +42,30 @@ function startChild(mode: string, extra: string[] = [], execArgv: string[] = [])
   });
 }
 
-async function loadChecks(port: number): Promise<{ perSecond: number; latency: ReturnType<typeof summarize>; errors: number }> {
+/**
+ * CPU time of a process so far, in ms, from Linux's per-thread scheduler statistics: all of its
+ * threads (main, workers, GC helpers), and its main thread alone. NaN where /proc is not there.
+ * CPU per check varies much less than checks per second on a machine shared with other work.
+ */
+function cpuMs(pid: number | undefined): { process: number; main: number } {
+  const ns = (task: string): number => Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+  try {
+    const tasks = readdirSync(`/proc/${pid}/task`);
+    return { process: tasks.reduce((sum, task) => sum + ns(task), 0) / 1e6, main: ns(String(pid)) / 1e6 };
+  } catch {
+    return { process: NaN, main: NaN };
+  }
+}
+
+interface CheckLoad {
+  perSecond: number;
+  latency: ReturnType<typeof summarize>;
+  errors: number;
+  /** The server's CPU per check while measured, in µs: all its threads, and its main thread. */
+  cpuPerCheck: { process: number; main: number };
+}
+
+async function loadChecks(port: number, pid?: number): Promise<CheckLoad> {
   const pool = new Pool(`http://127.0.0.1:${port}`, { connections: CONNECTIONS, pipelining: 1 });
   const latencies: number[] = [];
   let errors = 0;
@@ -59,19 +84,38 @@ async function loadChecks(port: number): Promise<{ perSecond: number; latency: R
     );
   };
   await run(2, false); // warm-up: JIT, connections
+  const before = cpuMs(pid);
   await run(SECONDS, true);
+  const after = cpuMs(pid);
   await pool.close();
-  return { perSecond: latencies.length / SECONDS, latency: summarize(latencies), errors };
+  const perCheck = (ms: number): number => (ms * 1000) / Math.max(1, latencies.length);
+  return {
+    perSecond: latencies.length / SECONDS,
+    latency: summarize(latencies),
+    errors,
+    cpuPerCheck: { process: perCheck(after.process - before.process), main: perCheck(after.main - before.main) },
+  };
 }
 
 async function main(): Promise<void> {
   // 1. Checks: ceiling, then the actor pool.
   const ceiling = await startChild('ceiling');
-  const ceilingResult = await loadChecks(ceiling.reply.port ?? 0);
+  const ceilingResult = await loadChecks(ceiling.reply.port ?? 0, ceiling.child.pid);
   ceiling.child.kill('SIGTERM');
   const actors = await startChild('actors', [String(WORKERS)]);
-  const actorResult = await loadChecks(actors.reply.port ?? 0);
+  const actorResult = await loadChecks(actors.reply.port ?? 0, actors.child.pid);
   actors.child.kill('SIGTERM');
+  if (CHECKS_ONLY) {
+    const ratio = actorResult.perSecond / ceilingResult.perSecond;
+    const summary = { machine: machine(), node: process.version, seconds: SECONDS, connections: CONNECTIONS, workers: WORKERS, ceiling: ceilingResult, actors: actorResult, ratio };
+    mkdirSync(join(BENCH_DIR, 'results'), { recursive: true });
+    writeFileSync(join(BENCH_DIR, 'results', 'checks.json'), JSON.stringify(summary, null, 2));
+    const cpu = (r: CheckLoad): string => `CPU ${fmt(r.cpuPerCheck.process, 1)} µs/check, main thread ${fmt(r.cpuPerCheck.main, 1)}`;
+    console.log(
+      `ceiling ${fmt(ceilingResult.perSecond, 0)}/s (${cpu(ceilingResult)}), actors ${fmt(actorResult.perSecond, 0)}/s (p50 ${fmt(actorResult.latency.p50, 2)} ms, ${cpu(actorResult)}), ratio ${fmt(ratio, 2)}`,
+    );
+    return;
+  }
 
   // 2. Acquires with and without group commit.
   const withGroup = (await startChild('acquires', ['true'])).reply.result as { perSecond: number; appendsPerFlush: number };
@@ -126,6 +170,8 @@ ${memory.members} members with 3 active licenses each, loaded in one LicenseServ
 
 async function child(mode: string, extra: string[]): Promise<void> {
   const send = (reply: ChildReply): void => void process.send?.(reply);
+  // An exit on SIGTERM rather than death by it: BENCH_CPU_PROF's profile is written at exit.
+  process.on('SIGTERM', () => process.exit(0));
   if (mode === 'ceiling') {
     const Fastify = (await import('fastify')).default;
     const { memberParams, id, plan } = await import('../src/http/schemas.ts');
@@ -157,7 +203,6 @@ async function child(mode: string, extra: string[]): Promise<void> {
     service: { sqlite: { path: join(dir, 'events.db') }, actors: { workers, groupCommit, maxPendingPerWorker: 100000 } },
     rules,
   });
-  process.on('SIGTERM', () => process.exit(0));
 
   if (mode === 'actors') {
     const server = await createServer(parseConfig(serviceConfig(Number(extra[0] ?? 2), true), null));

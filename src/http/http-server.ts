@@ -128,7 +128,11 @@ export function requestRefusal(req: IncomingMessage, limits: HttpLimits): Refusa
     return { code: 'URI_TOO_LONG', message: `the URL is over ${limits.maxUrlBytes} bytes` };
   }
   let hosts = 0;
-  for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]?.toLowerCase() === 'host') hosts += 1;
+  for (let i = 0; i < req.rawHeaders.length; i += 2) {
+    const name = req.rawHeaders[i];
+    // The length first: most headers are not four characters long, and need no lower-casing.
+    if (name?.length === 4 && name.toLowerCase() === 'host') hosts += 1;
+  }
   // RFC 9112 3.2: a request with no Host (HTTP/1.1) or with several is answered 400. Node keeps
   // the first of several, and a proxy in front may have routed on another one.
   if (hosts > 1) return { code: 'MALFORMED_REQUEST', message: 'the request has more than one Host header' };

@@ -1,5 +1,6 @@
 /** Counts every decision the service makes, by command and outcome, in `decisions_total`. */
 import type { LicensePort } from '../service/license-port.ts';
+import type { CheckResult } from '../service/license-service.ts';
 import type { EdgeMetrics } from './metrics.ts';
 
 function codeOf(error: unknown): string {
@@ -8,33 +9,37 @@ function codeOf(error: unknown): string {
 }
 
 export function instrumentDecisions(port: LicensePort, metrics: EdgeMetrics): LicensePort {
+  // A check is the hot path: counted in a `then` of the port's promise rather than an async
+  // wrapper awaiting it (one promise and one turn of the microtask queue less per check).
+  const countCheck = (result: CheckResult): CheckResult => {
+    // Degraded: the fallback for an unreadable history, or decided on the cold tier's copy (hot unreachable).
+    if (result.degraded !== undefined) metrics.countDecision('Check', 'degraded', result.degraded === 'hot-tier-unavailable' ? 'HOT_TIER_UNAVAILABLE' : 'EVENT_DECODE_FAILED');
+    else metrics.countDecision('Check', result.allowed ? 'allowed' : 'refused', result.allowed ? 'NONE' : result.reason);
+    return result;
+  };
+  const countCheckError = (error: unknown): never => {
+    metrics.countDecision('Check', 'error', codeOf(error));
+    throw error;
+  };
   return {
     async execute(memberId, input) {
       try {
         const result = await port.execute(memberId, input);
-        metrics.decisions.inc({
-          command: input.type,
-          outcome: result.outcome,
-          reason: result.outcome === 'refused' ? result.refusal.reason : result.repeated ? 'REPEATED' : 'NONE',
-        });
+        metrics.countDecision(input.type, result.outcome, result.outcome === 'refused' ? result.refusal.reason : result.repeated ? 'REPEATED' : 'NONE');
         return result;
       } catch (error) {
-        metrics.decisions.inc({ command: input.type, outcome: 'error', reason: codeOf(error) });
+        metrics.countDecision(input.type, 'error', codeOf(error));
         throw error;
       }
     },
-    async check(memberId, input) {
+    check(memberId, input) {
+      let answer: Promise<CheckResult>;
       try {
-        const result = await port.check(memberId, input);
-        // Degraded: the fallback for an unreadable history, or decided on the cold tier's copy (hot unreachable).
-        if (result.degraded !== undefined)
-          metrics.decisions.inc({ command: 'Check', outcome: 'degraded', reason: result.degraded === 'hot-tier-unavailable' ? 'HOT_TIER_UNAVAILABLE' : 'EVENT_DECODE_FAILED' });
-        else metrics.decisions.inc({ command: 'Check', outcome: result.allowed ? 'allowed' : 'refused', reason: result.allowed ? 'NONE' : result.reason });
-        return result;
+        answer = port.check(memberId, input);
       } catch (error) {
-        metrics.decisions.inc({ command: 'Check', outcome: 'error', reason: codeOf(error) });
-        throw error;
+        answer = Promise.reject(error); // as an async wrapper would: a port that throws at once is a failed check
       }
+      return answer.then(countCheck, countCheckError);
     },
     activeLicenses: (memberId) => port.activeLicenses(memberId),
   };

@@ -132,12 +132,51 @@ export function watchStoreBackgroundWork(registry: Registry, store: EventStore):
   });
 }
 
+type CounterChild = ReturnType<Counter['labels']>;
+type HistogramChild = ReturnType<Histogram['labels']>;
+
+/** One route's series for one method: its latency, and its count per status. */
+interface MethodSeries {
+  seconds: HistogramChild;
+  byStatus: Map<number, CounterChild>;
+}
+
+/**
+ * The labelled series of one route, each made once: a request adds to its series without building
+ * a label object (prom-client validates and hashes a label object on every call otherwise).
+ */
+export class RouteSeries {
+  readonly #byMethod = new Map<string, MethodSeries>();
+
+  constructor(
+    private readonly metrics: EdgeMetrics,
+    private readonly route: string,
+  ) {}
+
+  record(method: string, status: number, seconds: number): void {
+    let series = this.#byMethod.get(method);
+    if (series === undefined) {
+      series = { seconds: this.metrics.requestSeconds.labels({ method, route: this.route }), byStatus: new Map() };
+      this.#byMethod.set(method, series);
+    }
+    let count = series.byStatus.get(status);
+    if (count === undefined) {
+      count = this.metrics.requests.labels({ method, route: this.route, status: String(status) });
+      series.byStatus.set(status, count);
+    }
+    count.inc();
+    series.seconds.observe(seconds);
+  }
+}
+
 /** What the main thread measures: HTTP, decisions, rules, the process. */
 export class EdgeMetrics {
   readonly registry = new Registry();
   readonly requests: Counter<'method' | 'route' | 'status'>;
   readonly requestSeconds: Histogram<'method' | 'route'>;
   readonly decisions: Counter<'command' | 'outcome' | 'reason'>;
+  /** decisions_total's series by command, outcome and reason, each made once (see RouteSeries). */
+  readonly #decisionSeries = new Map<string, Map<string, Map<string, CounterChild>>>();
 
   constructor(rulesVersion: () => string) {
     const registers = [this.registry];
@@ -166,6 +205,17 @@ export class EdgeMetrics {
         this.set({ version: rulesVersion() }, 1);
       },
     });
+  }
+
+  /** Counts one decision in `decisions_total`. */
+  countDecision(command: string, outcome: string, reason: string): void {
+    let byOutcome = this.#decisionSeries.get(command);
+    if (byOutcome === undefined) this.#decisionSeries.set(command, (byOutcome = new Map<string, Map<string, CounterChild>>()));
+    let byReason = byOutcome.get(outcome);
+    if (byReason === undefined) byOutcome.set(outcome, (byReason = new Map<string, CounterChild>()));
+    let series = byReason.get(reason);
+    if (series === undefined) byReason.set(reason, (series = this.decisions.labels({ command, outcome, reason })));
+    series.inc();
   }
 
   /** The exposition text of the main thread's metrics merged with the workers'. */

@@ -36,21 +36,23 @@ export function queryRoutes(app: FastifyInstance, service: LicensePort, now: () 
         },
       },
     },
-    async (request, reply) => {
-      const result = await service.check(request.params.memberId, request.query);
-      if (result.allowed && result.degraded === UNDECODABLE_HISTORY) {
-        // The fallback answer for a member whose history cannot be read: a valid answer, marked.
-        reply.header(DEGRADED_HEADER, result.degraded);
-        return { allowed: true, rulesVersion: result.rulesVersion };
-      }
-      if (result.degraded !== undefined) {
-        // Decided on the cold tier's copy (hot unreachable): the decision, marked.
-        reply.header(DEGRADED_HEADER, result.degraded);
-        const { degraded: _marked, ...answer } = result;
-        return answer;
-      }
-      return result;
-    },
+    // The port's promise with the answer chained on, rather than an async handler awaiting it:
+    // one promise less on the hottest route.
+    (request, reply) =>
+      service.check(request.params.memberId, request.query).then((result) => {
+        if (result.allowed && result.degraded === UNDECODABLE_HISTORY) {
+          // The fallback answer for a member whose history cannot be read: a valid answer, marked.
+          reply.header(DEGRADED_HEADER, result.degraded);
+          return { allowed: true, rulesVersion: result.rulesVersion };
+        }
+        if (result.degraded !== undefined) {
+          // Decided on the cold tier's copy (hot unreachable): the decision, marked.
+          reply.header(DEGRADED_HEADER, result.degraded);
+          const { degraded: _marked, ...answer } = result;
+          return answer;
+        }
+        return result;
+      }),
   );
 
   app.get<{ Params: { memberId: string } }>(
