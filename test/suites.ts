@@ -10,6 +10,8 @@ export const NOT_UNIT = new Map<string, string>([
   ['test/actors/concurrent-member.test.ts', 'Cassandra (the actor runtime on each store)'],
   ['test/actors/eviction.test.ts', 'Cassandra (the actor runtime on each store)'],
   ['test/actors/worker-crash.test.ts', 'Cassandra (the actor runtime on each store)'],
+  ['test/cluster/live-migration-nodes.test.ts', 'Cassandra (cluster nodes)'],
+  ['test/cluster/live-migration.test.ts', 'Cassandra (two cluster nodes in one process over the store)'],
   ['test/cluster/node-failure.test.ts', 'Cassandra (cluster nodes)'],
   ['test/cluster/rebalance.test.ts', 'Cassandra (cluster nodes)'],
   ['test/cluster/stale-writer.test.ts', 'Cassandra (cluster nodes)'],

@@ -15,7 +15,7 @@ import type { RulesSource } from '../config/rules-source.ts';
 import { AppError } from '../errors/catalog.ts';
 import { createRing, type Ring } from '../routing/ring.ts';
 import type { Clock } from '../service/clock.ts';
-import type { MemberActors } from '../service/license-port.ts';
+import type { MemberActors, ShippedMember } from '../service/license-port.ts';
 import type { CheckInput, CheckResult, CommandInput, CommandResult, SnapshotResult } from '../service/license-service.ts';
 import type { MetricsJson } from '../observability/metrics.ts';
 import type { OwnershipFence } from '../store/event-store.ts';
@@ -125,6 +125,21 @@ export class ActorPool implements MemberActors {
   /** Loads (and, in a cluster, claims) a member so its first request finds it in memory. */
   warm(memberId: string): Promise<boolean> {
     return this.#request({ op: 'warm', memberId, args: [], fence: null });
+  }
+
+  /** Live migration, sending: its worker finishes its queued commands, then gives it up as data. */
+  export(memberId: string): Promise<ShippedMember | null> {
+    return this.#request({ op: 'export', memberId, args: [], fence: null });
+  }
+
+  /** Live migration, receiving: its requests wait in its worker's mailbox for the shipment (bounded). */
+  expectInstall(memberId: string, waitMs: number): Promise<boolean> {
+    return this.#request({ op: 'expectInstall', memberId, args: [waitMs], fence: null });
+  }
+
+  /** Live migration, receiving: the shipped member goes into memory with this node's fence. */
+  install(memberId: string, shipped: ShippedMember | null): Promise<boolean> {
+    return this.#request({ op: 'install', memberId, args: [shipped], fence: null });
   }
 
   /** How many members are in memory over all live workers. */

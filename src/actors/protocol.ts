@@ -19,9 +19,9 @@ interface OperationTraits {
   /** Reads and writes go in separate batches, so a quick read never waits for a slow write. */
   batch: 'reads' | 'writes';
   /**
-   * Loads (and so, in a cluster, claims) the member: the request carries the ownership fence the
-   * main thread routed it with. An eviction loads nothing: it runs exactly when the member is no
-   * longer this node's.
+   * Loads the member, or installs it (live migration), to write it with this node's ownership
+   * fence: the request carries the fence the main thread routed it with. An eviction or an export
+   * loads nothing: it runs exactly when the member is no longer this node's.
    */
   fenced: boolean;
 }
@@ -33,6 +33,9 @@ export const ACTOR_OPERATIONS = {
   snapshotNow: { batch: 'writes', fenced: true },
   evict: { batch: 'writes', fenced: false },
   warm: { batch: 'reads', fenced: true },
+  export: { batch: 'writes', fenced: false },
+  expectInstall: { batch: 'writes', fenced: false },
+  install: { batch: 'writes', fenced: true },
 } as const satisfies { readonly [Op in keyof MemberOperations]: OperationTraits };
 
 export type ActorOperation = keyof typeof ACTOR_OPERATIONS;

@@ -4,16 +4,20 @@
  * the ring, routes members by the ring of its view, and hands off the members a new view moves
  * away from it.
  *
- * Handoff, per moved member: the member's queued commands finish here, it leaves memory
- * (evict), then its new owner loads it, claiming it with the new epoch first (warm). A
- * configurable number of members are in flight at once, so a rebalance never floods Cassandra
- * with loads. Safety does not depend on any of this: the store refuses every write of an owner
- * whose fence is older than the newest claim (see OwnershipFence), so a node that missed the
- * handoff (paused, partitioned) cannot write when it comes back.
+ * Handoff, per moved member, with live migration (`liveMigration`, the default): the new owner
+ * is told the member is coming (its requests there wait for it, bounded), the member's queued
+ * commands finish here, its state leaves memory as data (export) and the new owner installs it
+ * without reading the store (docs/cluster.md, "Live migration"). Without it, or when a shipment
+ * fails: the member leaves memory (evict) and its new owner loads it from the store (warm), or
+ * its next request does. A configurable number of members are in flight at once, so a
+ * rebalance never floods Cassandra with loads. Safety does not depend on any of this: the store
+ * refuses every write of an owner whose fence is older than the newest claim (see
+ * OwnershipFence), so a node that missed the handoff (paused, partitioned) cannot write when it
+ * comes back, and a shipped state behind the store fails its first write's head condition.
  */
 import type { ClusterConfig } from '../config/types.ts';
 import { AppError } from '../errors/catalog.ts';
-import type { MemberActors } from '../service/license-port.ts';
+import type { MemberActors, ShippedMember } from '../service/license-port.ts';
 import type { Logger } from '../service/logger.ts';
 import type { OwnershipFence } from '../store/event-store.ts';
 import type { Ring } from '../routing/ring.ts';
@@ -36,7 +40,24 @@ import { createRing } from '../routing/ring.ts';
 import pLimit, { type LimitFunction } from 'p-limit';
 
 /** What the cluster needs from this node's actors (the actor pool, or the in-process service). */
-export type LocalActors = Pick<MemberActors, 'memberIds' | 'memberCount' | 'evict' | 'warm'>;
+export type LocalActors = Pick<MemberActors, 'memberIds' | 'memberCount' | 'evict' | 'warm' | 'export' | 'expectInstall' | 'install'>;
+
+/** One member of an install batch: its shipped state, or null when its export failed (it loads instead). */
+export interface Shipment {
+  memberId: string;
+  member: ShippedMember | null;
+}
+
+/** What a new owner did with a batch of shipped members. */
+export interface InstallAnswer {
+  /** Put in memory from the shipment, no store read. */
+  installed: number;
+  /** Not this node's in its view, or already in memory here (a request loaded it first). */
+  skipped: number;
+  /** Shipped without state: loaded from the store instead (warm). */
+  warmed: number;
+  failed: number;
+}
 
 export interface MoveProgress {
   /** The epoch whose ring these moves follow. */
@@ -46,7 +67,9 @@ export interface MoveProgress {
   /** Members evicted here so far (GET /v1/admin/cluster shows it under this documented name). */
   released: number;
   warmed: number;
-  /** Members whose warm-up failed on the new owner (they load on their next request instead). */
+  /** Members the new owner installed from their shipped state (live migration). */
+  installed: number;
+  /** Members whose warm-up or install failed on the new owner (they load on their next request instead). */
   failed: number;
   inFlight: number;
   byTarget: Record<string, number>;
@@ -61,6 +84,8 @@ export interface NodeStatus {
   epoch: number;
   membersInMemory: number;
   moves: MoveProgress | null;
+  /** Members other nodes shipped here since this node started (live migration), by outcome. */
+  received: InstallAnswer;
 }
 
 export interface PreviewAnswer {
@@ -85,6 +110,13 @@ export interface ChangePlan {
 }
 
 const INTERNAL_TIMEOUT_MS = 2000;
+/**
+ * How long an announced member's requests wait on its new owner for the shipment before they
+ * load it from the store. Below the forwarders' timeout, so a forwarded request still answers.
+ */
+const INSTALL_WAIT_MS = 2000;
+/** An install batch is split so no request body grows past this (heavy members). */
+const MAX_SHIPMENT_BYTES = 4 * 1024 * 1024;
 /** A warm-up batch waits behind the receiver's own bound on loads (other senders' batches). */
 const WARM_TIMEOUT_MS = 60_000;
 
@@ -108,6 +140,7 @@ export class ClusterNode {
    * times that many claims and loads at once.
    */
   readonly #warming: LimitFunction;
+  readonly #received: InstallAnswer = { installed: 0, skipped: 0, warmed: 0, failed: 0 };
 
   constructor(deps: { settings: ClusterConfig; store: MembershipStore; actors: LocalActors; peers: Peers; log: Logger; now?: () => number }) {
     this.#settings = deps.settings;
@@ -310,7 +343,7 @@ export class ClusterNode {
   }
 
   async status(): Promise<NodeStatus> {
-    return { nodeId: this.nodeId, epoch: this.#view?.epoch ?? 0, membersInMemory: await this.#actors.memberCount(), moves: this.#moves };
+    return { nodeId: this.nodeId, epoch: this.#view?.epoch ?? 0, membersInMemory: await this.#actors.memberCount(), moves: this.#moves, received: { ...this.#received } };
   }
 
   /** The new owner's half of a handoff: load (claim) the members this node owns at `epoch`. */
@@ -337,6 +370,52 @@ export class ClusterNode {
       ),
     );
     return { warmed, skipped, failed };
+  }
+
+  /**
+   * The new owner's first half of a live migration: members about to be shipped here. Their
+   * requests wait for the shipment in their mailboxes (bounded), instead of loading them from
+   * the store while the old owner still finishes their commands. Answers how many will wait.
+   */
+  async incoming(epoch: number, memberIds: string[]): Promise<{ expecting: number }> {
+    if (epoch > (this.#view?.epoch ?? 0)) await this.refresh();
+    const waitMs = Math.min(INSTALL_WAIT_MS, Math.floor(this.#settings.forwardTimeoutMs / 2));
+    const answers = await Promise.all(
+      memberIds.map((memberId) => (this.ownerOf(memberId)?.id === this.nodeId ? this.#actors.expectInstall(memberId, waitMs).catch(() => false) : Promise.resolve(false))),
+    );
+    return { expecting: answers.filter(Boolean).length };
+  }
+
+  /**
+   * The new owner's second half: installs the shipped members it owns, with no store read. One
+   * shipped without state (its export failed) is loaded from the store instead (warm).
+   */
+  async install(epoch: number, shipments: Shipment[]): Promise<InstallAnswer> {
+    if (epoch > (this.#view?.epoch ?? 0)) await this.refresh();
+    const answer: InstallAnswer = { installed: 0, skipped: 0, warmed: 0, failed: 0 };
+    await Promise.all(
+      shipments.map(async ({ memberId, member }) => {
+        if (this.ownerOf(memberId)?.id !== this.nodeId) {
+          answer.skipped += 1;
+          return;
+        }
+        try {
+          if (member) {
+            answer[(await this.#actors.install(memberId, member)) ? 'installed' : 'skipped'] += 1;
+            return;
+          }
+          // Release its waiting requests, then load it as today.
+          await this.#actors.install(memberId, null);
+          await this.#warming(() => this.#actors.warm(memberId));
+          answer.warmed += 1;
+        } catch (error) {
+          answer.failed += 1;
+          this.#log.warn({ memberId, err: error }, 'installing a shipped member failed; it loads on its next request');
+        }
+      }),
+    );
+    for (const key of ['installed', 'skipped', 'warmed', 'failed'] as const) this.#received[key] += answer[key];
+    return answer;
   }
 
   async #apply(view: ClusterView): Promise<void> {
@@ -368,6 +447,7 @@ export class ClusterNode {
       planned: moving.length,
       released: 0,
       warmed: 0,
+      installed: 0,
       failed: 0,
       inFlight: 0,
       // Keyed by node id, which may be `__proto__`: no prototype to find or to set.
@@ -385,8 +465,6 @@ export class ClusterNode {
       }
       const chunk = moving.slice(start, start + size);
       progress.inFlight = chunk.length;
-      await Promise.all(chunk.map((id) => this.#actors.evict(id).catch(() => false)));
-      progress.released += chunk.length;
       const byOwner = new Map<string, { node: NodeRecord; ids: string[] }>();
       for (const id of chunk) {
         const owner = this.ownerOf(id);
@@ -395,9 +473,18 @@ export class ClusterNode {
         entry.ids.push(id);
         byOwner.set(owner.id, entry);
       }
+      // Across an epoch jump what memory holds may be stale: only a reload from the store will do.
+      const migrating = this.#settings.liveMigration && !jumped ? [...byOwner.values()].filter(({ node }) => node.id !== this.nodeId) : [];
+      const shipping = new Set(migrating.flatMap(({ ids: members }) => members));
+      await Promise.all(chunk.filter((id) => !shipping.has(id)).map((id) => this.#actors.evict(id).catch(() => false)));
+      progress.released += chunk.length - shipping.size;
       await Promise.all(
         [...byOwner.values()].map(async ({ node, ids: members }) => {
           progress.byTarget[node.id] = (progress.byTarget[node.id] ?? 0) + members.length;
+          if (shipping.has(members[0] as string)) {
+            await this.#migrate(view.epoch, node, members, progress);
+            return;
+          }
           try {
             const answer =
               node.id === this.nodeId
@@ -415,9 +502,57 @@ export class ClusterNode {
     }
     progress.finishedAt = this.#now();
     this.#log.info(
-      { epoch: view.epoch, moved: progress.planned, warmed: progress.warmed, failed: progress.failed, ms: progress.finishedAt - progress.startedAt },
+      { epoch: view.epoch, moved: progress.planned, installed: progress.installed, warmed: progress.warmed, failed: progress.failed, ms: progress.finishedAt - progress.startedAt },
       'handoff finished',
     );
+  }
+
+  /**
+   * Live migration of one batch to its new owner: announce (its requests there wait for the
+   * shipment), export here (queued commands finish first), install there. A new owner that does
+   * not take the announcement gets today's handoff (evict here, warm there); members whose
+   * shipment fails load from the store on their next request.
+   */
+  async #migrate(epoch: number, node: NodeRecord, members: string[], progress: MoveProgress): Promise<void> {
+    try {
+      await this.#peers.call<{ expecting: number }>(node.address, 'POST', '/v1/internal/cluster/incoming', { epoch, members }, INTERNAL_TIMEOUT_MS);
+    } catch (error) {
+      this.#log.warn({ to: node.id, members: members.length, err: error }, 'handoff: the new owner did not take the announcement; handing these members off through the store');
+      await Promise.all(members.map((id) => this.#actors.evict(id).catch(() => false)));
+      progress.released += members.length;
+      try {
+        const answer = await this.#peers.call<{ warmed: number; failed: number }>(node.address, 'POST', '/v1/internal/cluster/warm', { epoch, members }, WARM_TIMEOUT_MS);
+        progress.warmed += answer.warmed;
+        progress.failed += answer.failed;
+      } catch {
+        progress.failed += members.length;
+      }
+      return;
+    }
+    const shipments = await Promise.all(
+      members.map(async (memberId): Promise<Shipment> => {
+        try {
+          return { memberId, member: await this.#actors.export(memberId) };
+        } catch (error) {
+          // Not shipped, but it must not stay here either: its new owner loads it instead.
+          this.#log.warn({ memberId, err: error }, 'handoff: exporting a member failed; its new owner loads it from the store');
+          await this.#actors.evict(memberId).catch(() => false);
+          return { memberId, member: null };
+        }
+      }),
+    );
+    progress.released += members.length;
+    for (const batch of byBytes(shipments, MAX_SHIPMENT_BYTES)) {
+      try {
+        const answer = await this.#peers.call<InstallAnswer>(node.address, 'POST', '/v1/internal/cluster/install', { epoch, members: batch }, WARM_TIMEOUT_MS);
+        progress.installed += answer.installed;
+        progress.warmed += answer.warmed;
+        progress.failed += answer.failed;
+      } catch (error) {
+        progress.failed += batch.length;
+        this.#log.warn({ to: node.id, members: batch.length, err: error }, 'handoff: the new owner did not install the shipped members; they load on their next request');
+      }
+    }
   }
 
   /** Takes silent nodes out of the ring (any node may; the epoch's CAS lets one change win). */
@@ -477,4 +612,23 @@ export class ClusterNode {
     this.#timers.clear();
     await this.#refreshing?.catch(() => {});
   }
+}
+
+/** Splits shipments into batches whose state text stays under `maxBytes` (one member may exceed it alone). */
+function byBytes(shipments: Shipment[], maxBytes: number): Shipment[][] {
+  const batches: Shipment[][] = [];
+  let current: Shipment[] = [];
+  let bytes = 0;
+  for (const shipment of shipments) {
+    const size = 256 + (shipment.member?.state.length ?? 0);
+    if (current.length > 0 && bytes + size > maxBytes) {
+      batches.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(shipment);
+    bytes += size;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
 }

@@ -4,7 +4,7 @@
  * same token). Registered only in cluster mode.
  */
 import type { FastifyInstance } from 'fastify';
-import type { ClusterNode } from './cluster-node.ts';
+import type { ClusterNode, Shipment } from './cluster-node.ts';
 import { addNode, drainNode, rebalance, removeNode, ringNodes, ringOf, type ClusterView } from './view.ts';
 import type { MembershipStore } from './membership-store.ts';
 import type { Peers } from './peers.ts';
@@ -152,7 +152,71 @@ export function clusterRoutes(app: FastifyInstance, deps: ClusterRouteDeps): voi
     },
     async (request) => node.warm(request.body.epoch, request.body.members),
   );
+  // Live migration (docs/cluster.md): the old owner announces a batch, then ships its state.
+  app.post<{ Body: { epoch: number; members: string[] } }>(
+    '/v1/internal/cluster/incoming',
+    {
+      schema: {
+        hide: true,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['epoch', 'members'],
+          properties: { epoch: { type: 'integer', minimum: 1 }, members: { type: 'array', maxItems: 10000, items: id } },
+        },
+      },
+    },
+    async (request) => node.incoming(request.body.epoch, request.body.members),
+  );
+  app.post<{ Body: { epoch: number; members: Shipment[] } }>(
+    '/v1/internal/cluster/install',
+    {
+      // Members' states: bigger than an edge request may be (the sender splits at 4 MiB).
+      bodyLimit: 16 * 1024 * 1024,
+      schema: {
+        hide: true,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['epoch', 'members'],
+          properties: { epoch: { type: 'integer', minimum: 1 }, members: { type: 'array', maxItems: 10000, items: shipment } },
+        },
+      },
+    },
+    async (request) => node.install(request.body.epoch, request.body.members),
+  );
 }
+
+const fenceShipped = {
+  type: ['object', 'null'],
+  additionalProperties: false,
+  required: ['epoch', 'node'],
+  properties: { epoch: { type: 'integer', minimum: 0 }, node: nodeId },
+} as const;
+const shippedMember = {
+  type: ['object', 'null'],
+  additionalProperties: false,
+  required: ['memberId', 'schemaVersion', 'state', 'head', 'eventsSinceSnapshot', 'owner'],
+  properties: {
+    memberId: id,
+    schemaVersion: { type: 'integer', minimum: 1 },
+    state: { type: 'string' },
+    head: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['generation', 'position'],
+      properties: { generation: { type: 'integer', minimum: 0 }, position: { type: 'integer', minimum: 0 } },
+    },
+    eventsSinceSnapshot: { type: 'integer', minimum: 0 },
+    owner: fenceShipped,
+  },
+} as const;
+const shipment = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['memberId', 'member'],
+  properties: { memberId: id, member: shippedMember },
+} as const;
 
 /** Computes what the change would move (asking every node), then makes it. */
 async function changeWithPlan(deps: ClusterRouteDeps, mutate: (view: ClusterView, now: number) => ClusterView) {
@@ -191,6 +255,7 @@ async function describeCluster(deps: ClusterRouteDeps) {
         epoch: status?.epoch ?? null,
         membersInMemory: status?.membersInMemory ?? null,
         moves: status?.moves ?? null,
+        received: status?.received ?? null,
       };
     }),
   );

@@ -250,6 +250,9 @@ export const serviceSchema = {
         failureTimeoutMs: { type: 'integer', minimum: 200, maximum: 600000, default: 5000 },
         // Members handed off at once per node during a rebalance (released here, warmed there).
         moveConcurrency: { type: 'integer', minimum: 1, maximum: 10000, default: 64 },
+        // Planned moves ship each member's state in memory to its new owner, which installs it
+        // without reading the store (docs/cluster.md, "Live migration"); false: it reloads there.
+        liveMigration: { type: 'boolean', default: true },
         forwardTimeoutMs: { type: 'integer', minimum: 100, maximum: 60000, default: 5000 },
         forwardConnections: { type: 'integer', minimum: 1, maximum: 1024, default: 32 },
         vnodes: { type: 'integer', minimum: 1, maximum: 4096, default: 160 },

@@ -6,6 +6,9 @@
  */
 import type { LicenseState } from '../domain/aggregates/license.ts';
 import type { CheckInput, CheckResult, CommandInput, CommandResult, SnapshotResult } from './license-service.ts';
+import type { ShippedMember } from './member-repository.ts';
+
+export type { ShippedMember };
 
 /** The edge's commands and reads. */
 export interface LicensePort {
@@ -28,6 +31,22 @@ export interface MemberOperations extends LicensePort {
   evict(memberId: string): Promise<boolean>;
   /** Loads (and, in a cluster, claims) a member so its first request finds it in memory. */
   warm(memberId: string): Promise<boolean>;
+  /**
+   * The sending half of a live migration: the member's queued commands finish, then it leaves
+   * memory and comes back as data. Null when it was not in memory (or only a degraded copy was).
+   */
+  export(memberId: string): Promise<ShippedMember | null>;
+  /**
+   * The receiving half: holds the member's requests in its mailbox until `install` brings its
+   * state or `waitMs` passes (then they load it from the store). False when it is in memory
+   * already or an earlier announcement still waits.
+   */
+  expectInstall(memberId: string, waitMs: number): Promise<boolean>;
+  /**
+   * Puts a shipped member in memory with this node's fence, reading nothing from the store; null
+   * releases an announced member without state. Never over a member already in memory: false then.
+   */
+  install(memberId: string, shipped: ShippedMember | null): Promise<boolean>;
 }
 
 /** A node's members, wherever they live. */

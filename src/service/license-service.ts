@@ -22,7 +22,7 @@ import { KeyedMailbox } from './keyed-mailbox.ts';
 import { HOT_TIER_UNAVAILABLE, MemberRepository, type LoadedMember } from './member-repository.ts';
 import type { ServiceConfig } from '../config/types.ts';
 import type { EventStore, OwnershipFence } from '../store/event-store.ts';
-import type { MemberActors } from './license-port.ts';
+import type { MemberActors, ShippedMember } from './license-port.ts';
 
 /** A command as the edge sends it: the service stamps the time and mints new license ids. */
 export type CommandInput =
@@ -71,6 +71,8 @@ export interface ServiceStats {
   mailboxDepth: number;
   loads: number;
   cacheHits: number;
+  /** Members put in memory from a shipment (live migration), with no store read. */
+  installs: number;
 }
 
 export interface LicenseServiceOptions {
@@ -101,7 +103,9 @@ export class LicenseService implements MemberActors {
   readonly #members: LRUCache<string, LoadedMember>;
   readonly #mailbox: KeyedMailbox;
   readonly #newLicenseId: () => string;
-  readonly #counters = { loads: 0, cacheHits: 0 };
+  readonly #counters = { loads: 0, cacheHits: 0, installs: 0 };
+  /** Members announced by their old owner and not installed yet: their requests wait for them. */
+  readonly #incoming = new Map<string, Incoming>();
 
   constructor(options: LicenseServiceOptions) {
     this.#options = options;
@@ -194,6 +198,88 @@ export class LicenseService implements MemberActors {
   /** Loads a member (claiming it, in a cluster) so its first request finds it in memory. */
   async warm(memberId: string, fence?: OwnershipFence | null): Promise<boolean> {
     await this.#member(memberId, this.#fenceFor(memberId, fence));
+    return true;
+  }
+
+  /**
+   * The sending half of a live migration, in the member's mailbox so its queued commands finish
+   * first: the member leaves memory and comes back as data, its exact state (the snapshot
+   * encoding of what memory holds, not pruned). A degraded member (read from cold) is only
+   * evicted: its new owner must read hot.
+   */
+  export(memberId: string): Promise<ShippedMember | null> {
+    return this.#mailbox.run(memberId, async () => {
+      const member = this.#members.get(memberId);
+      this.#members.delete(memberId);
+      if (!member || member.degraded) return null;
+      return this.#options.repository.ship(member);
+    });
+  }
+
+  /**
+   * Announces a member on its way here: a task joins its mailbox that waits for the shipment (at
+   * most `waitMs`), so the requests that arrive meanwhile queue behind it instead of loading the
+   * member from the store concurrently. False when it is in memory or already announced.
+   */
+  async expectInstall(memberId: string, waitMs: number): Promise<boolean> {
+    if (this.#members.has(memberId) || this.#incoming.has(memberId)) return false;
+    let deliver: (delivery: Delivery | null) => void = () => {};
+    const delivered = new Promise<Delivery | null>((resolve) => (deliver = resolve));
+    const timer = setTimeout(() => deliver(null), waitMs);
+    timer.unref();
+    const incoming: Incoming = { deliver, installed: Promise.resolve(false) };
+    const done = (): void => {
+      clearTimeout(timer);
+      if (this.#incoming.get(memberId) === incoming) this.#incoming.delete(memberId);
+    };
+    incoming.installed = this.#mailbox.run(memberId, async () => {
+      const delivery = await delivered;
+      done();
+      return delivery ? this.#installInTurn(memberId, delivery.shipped, delivery.fence) : false;
+    });
+    // A full mailbox refuses the waiting task at once: nothing waits then, requests load as today.
+    let refused = false;
+    incoming.installed = incoming.installed.catch(() => {
+      refused = true;
+      done();
+      return false;
+    });
+    this.#incoming.set(memberId, incoming);
+    await Promise.resolve();
+    return !refused;
+  }
+
+  /**
+   * Puts a shipped member in memory with this node's fence (`fence`, else this service's own),
+   * reading nothing from the store. An announced member is installed by its waiting task, ahead
+   * of the requests queued behind it; `shipped` null only releases them (they load as today).
+   * Never over a member already in memory: false then.
+   */
+  async install(memberId: string, shipped: ShippedMember | null, fence?: OwnershipFence | null): Promise<boolean> {
+    const incoming = this.#incoming.get(memberId);
+    if (incoming) this.#incoming.delete(memberId);
+    let owned: OwnershipFence | null;
+    try {
+      if (shipped && shipped.memberId !== memberId) throw new AppError('VALIDATION_FAILED', `a shipment for member ${shipped.memberId} was sent as member ${memberId}`);
+      owned = this.#fenceFor(memberId, fence);
+    } catch (error) {
+      incoming?.deliver(null);
+      throw error;
+    }
+    if (incoming) {
+      incoming.deliver(shipped ? { shipped, fence: owned } : null);
+      return incoming.installed;
+    }
+    if (!shipped) return false;
+    return this.#mailbox.run(memberId, async () => this.#installInTurn(memberId, shipped, owned));
+  }
+
+  async #installInTurn(memberId: string, shipped: ShippedMember, fence: OwnershipFence | null): Promise<boolean> {
+    // The member is already here (a request loaded it while the shipment was late): memory holds
+    // what the store held then, and a second copy must never replace it; the shipment is dropped.
+    if (this.#members.has(memberId)) return false;
+    this.#members.set(memberId, this.#options.repository.install(shipped, fence));
+    this.#counters.installs += 1;
     return true;
   }
 
@@ -325,6 +411,18 @@ function requireRepresentableEvents(events: readonly DomainEvent[]): void {
 }
 
 /** For a check that cannot decide (the member's history is unreadable): the decider's plan check alone. */
+/** A shipment handed to the task that waits for it in the member's mailbox. */
+interface Delivery {
+  shipped: ShippedMember;
+  fence: OwnershipFence | null;
+}
+
+interface Incoming {
+  deliver(delivery: Delivery | null): void;
+  /** The waiting task's outcome: true once the shipment is in memory. */
+  installed: Promise<boolean>;
+}
+
 function requireKnownPlan(rules: Rules, plan: string | undefined): void {
   const resolved = resolvePlan(rules, plan);
   if (isUnknownPlan(resolved)) throw unknownPlanError(resolved);

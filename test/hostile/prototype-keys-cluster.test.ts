@@ -62,6 +62,7 @@ t.test('every prototype property name in every id position: a cluster of nodes n
         heartbeatIntervalMs: 200,
         failureTimeoutMs: 15_000,
         moveConcurrency: 16,
+        liveMigration: true,
         forwardTimeoutMs: 10_000,
         forwardConnections: 8,
         vnodes: 160,
