@@ -2,7 +2,7 @@
  * Acquires against the floor of their write, for Paxos v1 and v2 side by side (issue 14, items 1
  * and 4). The bench starts two private Cassandra nodes on free loopback ports, one with
  * `paxos_variant: v1` and one with v2 (same template, heap and schema otherwise), and measures on
- * each, at the same concurrency, one child process per measurement:
+ * each, at the same concurrency, with one child process per mode and node:
  *   raw-plain        raw prepared single-row INSERTs of one event-sized row (report.ts's ceiling);
  *   raw-conditional  the floor of a fenced append: one single-partition conditional batch that
  *                    moves a static head and owner (`IF head_position = ? AND owner_epoch = ? AND
@@ -15,12 +15,13 @@
  *   acquire-fenced-hot  the same on the hot tier alone (CassandraEventStore, no background copy
  *                    to cold): what the tiered store's cold copy costs.
  * Each loop works on its own member (or partition), so there is no contention: the figures are
- * the cost of a round, not of conflicts. Modes alternate between the two nodes (v1 then v2 for each
- * mode), so a drift of the shared machine's load touches both variants alike. Both nodes are
- * stopped at the end, also on failure. Writes bench/RESULTS.md (section "acquire") and
- * bench/results/acquire.json.
- * Run: npx tsx bench/acquire-bench.ts [--seconds 8] [--warmup 2] [--concurrency 32] [--heap-mb 1024]
- *      (or npm run acquire in bench/); about 3 minutes.
+ * the cost of a round, not of conflicts. An unrecorded round warms both JVMs up; then every round
+ * measures each mode on both nodes back to back (the nodes' order flips each round), so a drift of
+ * the shared machine's load touches both variants alike; a rate is the median round. Both nodes
+ * are stopped (and their run folders removed) at the end, also on failure. Writes
+ * bench/RESULTS.md (section "acquire") and bench/results/acquire.json.
+ * Run: npx tsx bench/acquire-bench.ts [--rounds 5] [--seconds 2] [--warmup 1] [--concurrency 32]
+ *      [--heap-mb 1024] (or npm run acquire in bench/); about 4 minutes.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
@@ -41,8 +42,9 @@ const arg = (name: string, fallback: number): number => {
   if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number`);
   return value;
 };
-const SECONDS = arg('seconds', 8);
-const WARMUP = arg('warmup', 2);
+const SECONDS = arg('seconds', 2);
+const WARMUP = arg('warmup', 1);
+const ROUNDS = Math.floor(arg('rounds', 5));
 const CONCURRENCY = Math.floor(arg('concurrency', 32));
 const HEAP_MB = Math.floor(arg('heap-mb', 1024));
 const KEYSPACE = 'license_acquire_bench';
@@ -52,16 +54,29 @@ const DAY = 86_400_000;
 const FENCE = { epoch: 1, node: 'bench-node' };
 /** A whole run stays within this bound; past it every child and node is stopped. */
 const RUN_LIMIT_MS = 6 * 60_000;
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 const MODES = ['raw-plain', 'raw-conditional', 'acquire', 'acquire-fenced', 'acquire-fenced-hot'] as const;
 type Mode = (typeof MODES)[number];
 
 interface Measured {
   perSecond: number;
+  /** Every recorded latency (ms): the parent pools the rounds before taking percentiles. */
+  latencies: number[];
+  errors: number;
+  firstError: string | null;
+}
+
+/** A mode on one node over the rounds: the median round's rate, percentiles of every round's latencies. */
+interface Summary {
+  perSecond: number;
+  rounds: number[];
   latency: ReturnType<typeof summarize>;
   errors: number;
   firstError: string | null;
 }
+
+type Operation = (worker: number, i: number) => Promise<void>;
 
 /** The service's config on the private node: defaults, the product's snapshot policy. */
 function benchConfig(): Config {
@@ -73,14 +88,13 @@ function benchConfig(): Config {
   );
 }
 
-/** `CONCURRENCY` loops call `op` for WARMUP seconds (not recorded), then SECONDS (recorded). */
-async function closedLoop(op: (worker: number, i: number) => Promise<void>): Promise<Measured> {
+/** `CONCURRENCY` loops call `op` for `warmup` seconds (not recorded), then `seconds` (recorded). */
+async function closedLoop(op: Operation, counters: number[], seconds: number, warmup: number): Promise<Measured> {
   let latencies: number[] = [];
   let errors = 0;
   let firstError: string | null = null;
-  const counters = new Array<number>(CONCURRENCY).fill(0);
-  const run = async (seconds: number): Promise<void> => {
-    const until = performance.now() + seconds * 1000;
+  const run = async (forSeconds: number): Promise<void> => {
+    const until = performance.now() + forSeconds * 1000;
     await Promise.all(
       Array.from({ length: CONCURRENCY }, async (_, worker) => {
         while (performance.now() < until) {
@@ -98,17 +112,18 @@ async function closedLoop(op: (worker: number, i: number) => Promise<void>): Pro
       }),
     );
   };
-  await run(WARMUP);
+  await run(warmup);
   latencies = [];
   errors = 0;
   firstError = null;
-  await run(SECONDS);
-  return { perSecond: latencies.length / SECONDS, latency: summarize(latencies), errors, firstError };
+  await run(seconds);
+  return { perSecond: latencies.length / seconds, latencies, errors, firstError };
 }
 
-// ---- children: one measurement each, against the node in CASSANDRA_CONTACT_POINTS ----
+// ---- children: one per mode and node, against the node in CASSANDRA_CONTACT_POINTS ----
 
-async function child(mode: Mode): Promise<Measured> {
+/** Sets the mode up (schema, connections, partitions) and returns its operation and how to close it. */
+async function prepare(mode: Mode): Promise<{ op: Operation; close: () => Promise<void> }> {
   const config = benchConfig();
   const settings = config.service.cassandra;
   const runId = randomUUID().slice(0, 8);
@@ -117,7 +132,8 @@ async function child(mode: Mode): Promise<Measured> {
     const { encodeEvent } = await import('../src/store/codec/event-codec.ts');
     const client = new cassandra.Client({ contactPoints: settings.contactPoints, localDataCenter: settings.localDataCenter });
     await client.connect();
-    try {
+    const close = (): Promise<void> => client.shutdown();
+    {
       await client.execute(`CREATE KEYSPACE IF NOT EXISTS ${RAW_KEYSPACE} WITH replication = {'class': 'SimpleStrategy', 'replication_factor': 1}`);
       const consistencies = cassandra.types.consistencies;
       // The store's own consistency levels (config defaults): LOCAL_QUORUM writes, LOCAL_SERIAL conditions.
@@ -136,13 +152,16 @@ async function child(mode: Mode): Promise<Measured> {
         );
         const insert = `INSERT INTO ${RAW_KEYSPACE}.raw_plain (id, member_id, aggregate_name, aggregate_id, at, type, schema_version, serializer, payload, rules_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
         const r = acquired;
-        return await closedLoop(async (worker) => {
-          await client.execute(
-            insert,
-            [cassandra.types.Uuid.random(), `raw-${runId}-${worker}`, r.aggregateName, r.aggregateId, at, r.type, r.schemaVersion, r.serializer, r.payload, r.rulesVersion],
-            write,
-          );
-        });
+        return {
+          close,
+          op: async (worker) => {
+            await client.execute(
+              insert,
+              [cassandra.types.Uuid.random(), `raw-${runId}-${worker}`, r.aggregateName, r.aggregateId, at, r.type, r.schemaVersion, r.serializer, r.payload, r.rulesVersion],
+              write,
+            );
+          },
+        };
       }
       await client.execute(
         `CREATE TABLE IF NOT EXISTS ${RAW_KEYSPACE}.raw_appends (member_id text, generation int, position int, head_position int static, owner_epoch int static, owner_node text static, ` +
@@ -154,7 +173,7 @@ async function child(mode: Mode): Promise<Measured> {
       const heads = new Array<number>(CONCURRENCY).fill(0);
       // Each loop's partition is opened before the clock starts (the store opens a generation once too).
       for (let worker = 0; worker < CONCURRENCY; worker++) await client.execute(open, [`cas-${runId}-${worker}`, FENCE.epoch, FENCE.node], write);
-      return await closedLoop(async (worker) => {
+      const op: Operation = async (worker) => {
         const member = `cas-${runId}-${worker}`;
         const head = heads[worker] ?? 0;
         const rows = [acquired, downloaded].map((r, k) => ({
@@ -167,9 +186,8 @@ async function child(mode: Mode): Promise<Measured> {
         });
         if (result.first()?.['[applied]'] !== true) throw new Error(`conditional batch not applied at head ${head}`);
         heads[worker] = head + 2;
-      });
-    } finally {
-      await client.shutdown();
+      };
+      return { op, close };
     }
   }
 
@@ -180,7 +198,7 @@ async function child(mode: Mode): Promise<Measured> {
   const { openEventStore } = await import('../src/store/open-store.ts');
   const { CassandraEventStore } = await import('../src/store/cassandra/cassandra-event-store.ts');
   const store = mode === 'acquire-fenced-hot' ? await CassandraEventStore.connect(settings) : await openEventStore(config.service);
-  try {
+  {
     const service = new LicenseService({
       repository: new MemberRepository(store, config.service.snapshot),
       rules: new RulesSource(UNLIMITED_RULES),
@@ -189,14 +207,31 @@ async function child(mode: Mode): Promise<Measured> {
       conflictRetries: 3,
     });
     const fence = mode === 'acquire' ? null : FENCE;
-    // One member per loop, loaded (and, fenced, claimed) during the warm-up; distinct titles.
-    return await closedLoop(async (worker, i) => {
+    // One member per loop, loaded (and, fenced, claimed) during the first warm-up; distinct titles.
+    const op: Operation = async (worker, i) => {
       const result = await service.execute(`acq-${runId}-${worker}`, { type: 'AcquireLicense', deviceId: 'phone-1', titleId: `title-${i}` }, fence);
       if (result.outcome !== 'done') throw new Error(`acquire refused: ${result.refusal.reason}`);
-    });
-  } finally {
-    await store.close();
+    };
+    return { op, close: () => store.close() };
   }
+}
+
+/** A child: prepares its mode, says so, then measures whenever the parent asks, until told to close. */
+async function childMain(mode: Mode): Promise<void> {
+  const { op, close } = await prepare(mode);
+  const counters = new Array<number>(CONCURRENCY).fill(0);
+  process.on('message', (message: { measure?: { seconds: number; warmup: number }; close?: true }) => {
+    if (message.measure) {
+      const { seconds, warmup } = message.measure;
+      void closedLoop(op, counters, seconds, warmup).then(
+        (result) => process.send?.({ result }),
+        (error: unknown) => process.send?.({ error: String(error) }),
+      );
+    } else if (message.close) {
+      void close().finally(() => process.exit(0));
+    }
+  });
+  process.send?.({ ready: true });
 }
 
 // ---- the parent: nodes, children, report ----
@@ -218,20 +253,52 @@ async function cleanUp(): Promise<void> {
   );
 }
 
-function runChild(mode: Mode, contactPoint: string): Promise<Measured> {
+interface ChildReply {
+  ready?: true;
+  result?: Measured;
+  error?: string;
+}
+
+interface MeasuringChild {
+  measure(seconds: number, warmup: number): Promise<Measured>;
+  close(): void;
+}
+
+/** Forks the child of one mode on one node; resolves once it is set up. */
+function startChild(mode: Mode, contactPoint: string): Promise<MeasuringChild> {
   const c = fork(HERE, ['child', mode, '--', ...args], {
     execArgv: ['--import', 'tsx'],
     env: { ...process.env, CASSANDRA_CONTACT_POINTS: contactPoint },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   children.add(c);
-  return new Promise((resolve, reject) => {
-    c.once('message', (reply: { result?: Measured; error?: string }) => (reply.result ? resolve(reply.result) : reject(new Error(`${mode}: ${reply.error ?? 'no result'}`))));
-    c.once('exit', (code) => {
-      children.delete(c);
-      reject(new Error(`${mode} child exited with ${code} before it answered`));
+  let exited: string | null = null;
+  const next = (): Promise<ChildReply> =>
+    new Promise((resolve, reject) => {
+      if (exited !== null) return reject(new Error(exited));
+      const onExit = (): void => reject(new Error(exited ?? `${mode} child exited`));
+      c.once('exit', onExit);
+      c.once('message', (reply: ChildReply) => {
+        c.off('exit', onExit);
+        if (reply.error !== undefined) reject(new Error(`${mode}: ${reply.error}`));
+        else resolve(reply);
+      });
     });
+  c.once('exit', (code) => {
+    exited = `${mode} child exited with ${code}`;
+    children.delete(c);
   });
+  const handle: MeasuringChild = {
+    async measure(seconds, warmup) {
+      const reply = next();
+      c.send({ measure: { seconds, warmup } });
+      const { result } = await reply;
+      if (!result) throw new Error(`${mode}: no result`);
+      return result;
+    },
+    close: () => void (c.connected && c.send({ close: true })),
+  };
+  return next().then(() => handle);
 }
 
 /** The variant the node itself reports (system_views.settings), so the table never names the wrong one. */
@@ -275,22 +342,59 @@ async function main(): Promise<void> {
     nodes.map((node, k) => startCassandra({ runDir: node.runDir, ...ports[k], heapMb: HEAP_MB, paxosVariant: node.variant, jmxPort: false, timeoutMs: 180_000 })),
   );
   const reported = await Promise.all(started.map((s) => reportedVariant(s.contactPoint)));
-  const results = new Map<PaxosVariant, Map<Mode, Measured>>(nodes.map((n) => [n.variant, new Map()]));
-  for (const mode of MODES) {
-    for (const [k, node] of nodes.entries()) {
+  log(`starting ${MODES.length} children per node`);
+  const handles = new Map<string, MeasuringChild>();
+  await Promise.all(
+    nodes.map(async (node, k) => {
       const contactPoint = started[k]?.contactPoint ?? '';
-      log(`${mode} on ${node.variant}`);
-      const measured = await runChild(mode, contactPoint);
-      if (measured.errors > 0) log(`${mode} on ${node.variant}: ${measured.errors} errors, first: ${measured.firstError}`);
-      results.get(node.variant)?.set(mode, measured);
+      // One at a time per node: the first acquire child of a node creates the service's keyspaces.
+      for (const mode of MODES) handles.set(`${node.variant}/${mode}`, await startChild(mode, contactPoint));
+    }),
+  );
+  const handle = (variant: PaxosVariant, mode: Mode): MeasuringChild => {
+    const h = handles.get(`${variant}/${mode}`);
+    if (!h) throw new Error(`no child for ${mode} on ${variant}`);
+    return h;
+  };
+  // Round 0 warms up: a fresh JVM runs interpreted code for its first minute or so, and without it
+  // the modes measured first (on a colder node) would look slower. It is not recorded. The order
+  // of the two nodes flips every round, so neither always goes first.
+  const samples = new Map<string, Measured[]>();
+  for (let round = 0; round <= ROUNDS; round++) {
+    const order = round % 2 === 0 ? nodes : [...nodes].reverse();
+    log(round === 0 ? 'round 0: warm-up, not recorded' : `round ${round} of ${ROUNDS}`);
+    for (const mode of MODES) {
+      for (const node of order) {
+        const measured = await handle(node.variant, mode).measure(round === 0 ? 2 : SECONDS, WARMUP);
+        if (round === 0) continue;
+        if (measured.errors > 0) log(`${mode} on ${node.variant}: ${measured.errors} errors, first: ${measured.firstError}`);
+        samples.set(`${node.variant}/${mode}`, [...(samples.get(`${node.variant}/${mode}`) ?? []), measured]);
+      }
     }
   }
+  for (const h of handles.values()) h.close();
   const loadAfter = loadavg()[0] ?? NaN;
+  await sleep(1000);
   await cleanUp();
-  log('nodes stopped');
+  log('children and nodes stopped');
 
-  const get = (variant: PaxosVariant, mode: Mode): Measured => {
-    const m = results.get(variant)?.get(mode);
+  const median = (values: number[]): number => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length % 2 === 1 ? (sorted[mid] ?? NaN) : ((sorted[mid - 1] ?? NaN) + (sorted[mid] ?? NaN)) / 2;
+  };
+  const summaries = new Map<string, Summary>();
+  for (const [key, runs] of samples) {
+    summaries.set(key, {
+      perSecond: median(runs.map((r) => r.perSecond)),
+      rounds: runs.map((r) => Math.round(r.perSecond)),
+      latency: summarize(runs.flatMap((r) => r.latencies)),
+      errors: runs.reduce((n, r) => n + r.errors, 0),
+      firstError: runs.find((r) => r.firstError !== null)?.firstError ?? null,
+    });
+  }
+  const get = (variant: PaxosVariant, mode: Mode): Summary => {
+    const m = summaries.get(`${variant}/${mode}`);
     if (!m) throw new Error(`no result for ${mode} on ${variant}`);
     return m;
   };
@@ -311,7 +415,15 @@ async function main(): Promise<void> {
       ];
     }),
   );
-  const v2Wins = get('v2', 'acquire-fenced').perSecond > get('v1', 'acquire-fenced').perSecond && get('v2', 'acquire').perSecond > get('v1', 'acquire').perSecond;
+  // v2 against v1 round by round: the two measurements of a round are back to back, under the same
+  // load of the shared machine, so the median of these paired ratios is steadier than a ratio of medians.
+  const pairedV2ToV1 = (mode: Mode): number => {
+    const v1 = samples.get(`v1/${mode}`) ?? [];
+    const v2 = samples.get(`v2/${mode}`) ?? [];
+    return median(v1.map((a, round) => (v2[round]?.perSecond ?? NaN) / a.perSecond));
+  };
+  const v2ToV1 = Object.fromEntries(MODES.map((mode) => [mode, pairedV2ToV1(mode)])) as Record<Mode, number>;
+  const v2Wins = v2ToV1['acquire-fenced'] > 1 && v2ToV1.acquire > 1;
 
   const label: Record<Mode, string> = {
     'raw-plain': 'Raw prepared INSERT, one event-sized row',
@@ -320,10 +432,9 @@ async function main(): Promise<void> {
     'acquire-fenced': 'Acquire through LicenseService + tiered store, fenced (cluster mode)',
     'acquire-fenced-hot': 'Acquire, fenced, hot tier alone (CassandraEventStore, no cold copy)',
   };
-  const cell = (m: Measured): string => `${fmt(m.perSecond, 0)} /s, p50 ${fmt(m.latency.p50)} ms, p99 ${fmt(m.latency.p99)} ms${m.errors ? `, ${m.errors} errors` : ''}`;
-  const rows = MODES.map(
-    (mode) => `| ${label[mode]} | ${cell(get('v1', mode))} | ${cell(get('v2', mode))} | ${fmt(get('v2', mode).perSecond / get('v1', mode).perSecond, 2)} |`,
-  ).join('\n');
+  const cell = (m: Summary): string =>
+    `${fmt(m.perSecond, 0)} /s (rounds ${m.rounds.join(', ')}), p50 ${fmt(m.latency.p50)} ms, p99 ${fmt(m.latency.p99)} ms${m.errors ? `, ${m.errors} errors` : ''}`;
+  const rows = MODES.map((mode) => `| ${label[mode]} | ${cell(get('v1', mode))} | ${cell(get('v2', mode))} | ${fmt(v2ToV1[mode], 2)} |`).join('\n');
   const met = (value: number, target: number): string => `${fmt(value, 2)} (${value >= target ? 'met' : 'not met'})`;
   const ratioRow = (name: string, key: string, target: number | null): string =>
     `| ${name} | ${target === null ? fmt(ratios['v1']?.[key] ?? NaN, 2) : met(ratios['v1']?.[key] ?? NaN, target)} | ${target === null ? fmt(ratios['v2']?.[key] ?? NaN, 2) : met(ratios['v2']?.[key] ?? NaN, target)} |`;
@@ -334,12 +445,14 @@ async function main(): Promise<void> {
     revision: gitRevision(),
     seconds: SECONDS,
     warmup: WARMUP,
+    rounds: ROUNDS,
     concurrency: CONCURRENCY,
     heapMb: HEAP_MB,
     loadAverage1m: { before: loadBefore, after: loadAfter },
     reportedVariants: Object.fromEntries(nodes.map((n, k) => [n.variant, reported[k]])),
-    results: Object.fromEntries([...results].map(([v, m]) => [v, Object.fromEntries(m)])),
+    results: Object.fromEntries(PAXOS_VARIANTS.map((v) => [v, Object.fromEntries(MODES.map((mode) => [mode, { ...get(v, mode), latencies: undefined }]))])),
     ratios,
+    v2ToV1,
     v2Wins,
   };
   const markdown = `
@@ -348,12 +461,13 @@ async function main(): Promise<void> {
 Run of ${json.startedAt} (revision ${json.revision}). Machine: ${json.machine}; 1-minute load average ${fmt(loadBefore, 2)} before, ${fmt(loadAfter, 2)} after.
 Two private Cassandra ${CASSANDRA_VERSION} nodes started by the bench on free loopback ports, the same template as the local node (${HEAP_MB} MiB heap,
 commit log fsync in 5 ms groups, paxos_state_purging legacy), one with \`paxos_variant: v1\` and one with v2 (the nodes report ${reported.join(' and ')}).
-Command: \`npx tsx bench/acquire-bench.ts --seconds ${SECONDS} --warmup ${WARMUP} --concurrency ${CONCURRENCY}\` (\`npm run acquire\` in bench/).
-Each figure is one child process (${WARMUP} s warm-up, then ${SECONDS} s measured), ${CONCURRENCY} operations in flight, each loop on its own member or
-partition (no contention); modes alternate between the two nodes. Acquires go through LicenseService.execute, MemberRepository and the store the service
+Command: \`npx tsx bench/acquire-bench.ts --rounds ${ROUNDS} --seconds ${SECONDS} --warmup ${WARMUP} --concurrency ${CONCURRENCY}\` (\`npm run acquire\` in bench/).
+One child process per mode and node, started once; a first round warms both nodes up unrecorded (a fresh JVM is still interpreting), then ${ROUNDS} rounds
+measure every mode on both nodes (${WARMUP} s warm-up, then ${SECONDS} s measured, the nodes' order flipped each round). A rate is the median round (every
+round in brackets), p50 and p99 are over all rounds' latencies. ${CONCURRENCY} operations in flight, each loop on its own member or partition (no contention). Acquires go through LicenseService.execute, MemberRepository and the store the service
 opens (the tiered store; its cold keyspace is on the same node), in-process: no HTTP, no worker thread (\`npm run bench\` measures those).
 
-| What | Paxos v1 | Paxos v2 | v2 / v1 |
+| What | Paxos v1 | Paxos v2 | v2 / v1 (median of the rounds' pairs) |
 | --- | --- | --- | --- |
 ${rows}
 
@@ -366,7 +480,7 @@ ${ratioRow('Unfenced acquires / raw plain inserts (target ≥ 0.5)', 'unfencedTo
 ${ratioRow('Fenced acquires, hot tier alone / raw conditional', 'hotFencedToConditional', null)}
 ${ratioRow('Raw conditional / raw plain (the price of the Paxos round itself)', 'conditionalToPlain', null)}
 
-Paxos v2 ${v2Wins ? 'wins' : 'does not win'} here on acquires (fenced ${fmt(get('v2', 'acquire-fenced').perSecond, 0)} vs ${fmt(get('v1', 'acquire-fenced').perSecond, 0)} /s, unfenced ${fmt(get('v2', 'acquire').perSecond, 0)} vs ${fmt(get('v1', 'acquire').perSecond, 0)} /s).
+Paxos v2 ${v2Wins ? 'wins' : 'does not win'} here on acquires (v2 / v1, median of the rounds' pairs: fenced ${fmt(v2ToV1['acquire-fenced'], 2)}, unfenced ${fmt(v2ToV1.acquire, 2)}; raw conditional ${fmt(v2ToV1['raw-conditional'], 2)}).
 `;
   writeResultsSection('acquire', markdown, json);
   console.log(markdown);
@@ -376,15 +490,10 @@ if (args[0] === 'child') {
   const mode = MODES.find((m) => m === args[1]);
   process.on('disconnect', () => process.exit(0));
   process.on('SIGTERM', () => process.exit(0));
-  (mode ? child(mode) : Promise.reject(new Error(`unknown mode ${args[1]}`))).then(
-    (result) => {
-      process.send?.({ result }, () => process.exit(0));
-    },
-    (error: unknown) => {
-      console.error(error);
-      process.send?.({ error: String(error) }, () => process.exit(1));
-    },
-  );
+  (mode ? childMain(mode) : Promise.reject(new Error(`unknown mode ${args[1]}`))).catch((error: unknown) => {
+    console.error(error);
+    process.send?.({ error: String(error) }, () => process.exit(1));
+  });
 } else {
   main().then(
     () => process.exit(0),
