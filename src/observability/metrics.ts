@@ -132,18 +132,37 @@ export function watchStoreBackgroundWork(registry: Registry, store: EventStore):
   });
 }
 
-type CounterChild = ReturnType<Counter['labels']>;
 type HistogramChild = ReturnType<Histogram['labels']>;
+
+/**
+ * A counter series counted in a plain number and added to its prom-client counter when scraped
+ * (the counter's `collect`): counting a request allocates nothing, where prom-client validates
+ * and hashes a label object on every `inc`.
+ */
+class Tally {
+  pending = 0;
+  constructor(readonly labels: Readonly<Record<string, string>>) {}
+}
+
+/** Hands every tally's count since the last scrape to `counter`. */
+function flushTallies(counter: Counter<string>, tallies: readonly Tally[]): void {
+  for (const tally of tallies) {
+    if (tally.pending === 0) continue;
+    counter.inc(tally.labels, tally.pending);
+    tally.pending = 0;
+  }
+}
 
 /** One route's series for one method: its latency, and its count per status. */
 interface MethodSeries {
   seconds: HistogramChild;
-  byStatus: Map<number, CounterChild>;
+  byStatus: Map<number, Tally>;
 }
 
 /**
- * The labelled series of one route, each made once: a request adds to its series without building
- * a label object (prom-client validates and hashes a label object on every call otherwise).
+ * The series of one route, each made once: a request adds to them without building a label
+ * object. The latency goes to prom-client's histogram through a child made once (its buckets
+ * have no public way in other than `observe`).
  */
 export class RouteSeries {
   readonly #byMethod = new Map<string, MethodSeries>();
@@ -161,10 +180,10 @@ export class RouteSeries {
     }
     let count = series.byStatus.get(status);
     if (count === undefined) {
-      count = this.metrics.requests.labels({ method, route: this.route, status: String(status) });
+      count = this.metrics.requestTally({ method, route: this.route, status: String(status) });
       series.byStatus.set(status, count);
     }
-    count.inc();
+    count.pending += 1;
     series.seconds.observe(seconds);
   }
 }
@@ -175,13 +194,26 @@ export class EdgeMetrics {
   readonly requests: Counter<'method' | 'route' | 'status'>;
   readonly requestSeconds: Histogram<'method' | 'route'>;
   readonly decisions: Counter<'command' | 'outcome' | 'reason'>;
-  /** decisions_total's series by command, outcome and reason, each made once (see RouteSeries). */
-  readonly #decisionSeries = new Map<string, Map<string, Map<string, CounterChild>>>();
+  /** http_requests_total's and decisions_total's series, each made once (see Tally). */
+  readonly #requestTallies: Tally[] = [];
+  readonly #decisionTallies: Tally[] = [];
+  /** decisions_total's tallies by command, outcome and reason. */
+  readonly #decisionSeries = new Map<string, Map<string, Map<string, Tally>>>();
 
   constructor(rulesVersion: () => string) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
-    this.requests = new Counter({ name: 'http_requests_total', help: 'HTTP requests by route and status', labelNames: ['method', 'route', 'status'], registers });
+    const requestTallies = this.#requestTallies;
+    const decisionTallies = this.#decisionTallies;
+    this.requests = new Counter({
+      name: 'http_requests_total',
+      help: 'HTTP requests by route and status',
+      labelNames: ['method', 'route', 'status'],
+      registers,
+      collect() {
+        flushTallies(this, requestTallies);
+      },
+    });
     this.requestSeconds = new Histogram({
       name: 'http_request_duration_seconds',
       help: 'HTTP request latency by route',
@@ -194,6 +226,9 @@ export class EdgeMetrics {
       help: 'Decisions by command and outcome (done, refused with its reason, or error with its code)',
       labelNames: ['command', 'outcome', 'reason'],
       registers,
+      collect() {
+        flushTallies(this, decisionTallies);
+      },
     });
     new Gauge({
       name: 'rules_info',
@@ -210,12 +245,23 @@ export class EdgeMetrics {
   /** Counts one decision in `decisions_total`. */
   countDecision(command: string, outcome: string, reason: string): void {
     let byOutcome = this.#decisionSeries.get(command);
-    if (byOutcome === undefined) this.#decisionSeries.set(command, (byOutcome = new Map<string, Map<string, CounterChild>>()));
+    if (byOutcome === undefined) this.#decisionSeries.set(command, (byOutcome = new Map<string, Map<string, Tally>>()));
     let byReason = byOutcome.get(outcome);
-    if (byReason === undefined) byOutcome.set(outcome, (byReason = new Map<string, CounterChild>()));
-    let series = byReason.get(reason);
-    if (series === undefined) byReason.set(reason, (series = this.decisions.labels({ command, outcome, reason })));
-    series.inc();
+    if (byReason === undefined) byOutcome.set(outcome, (byReason = new Map<string, Tally>()));
+    let tally = byReason.get(reason);
+    if (tally === undefined) {
+      tally = new Tally({ command, outcome, reason });
+      this.#decisionTallies.push(tally);
+      byReason.set(reason, tally);
+    }
+    tally.pending += 1;
+  }
+
+  /** A new series of http_requests_total (RouteSeries keeps it). */
+  requestTally(labels: { method: string; route: string; status: string }): Tally {
+    const tally = new Tally(labels);
+    this.#requestTallies.push(tally);
+    return tally;
   }
 
   /** The exposition text of the main thread's metrics merged with the workers'. */

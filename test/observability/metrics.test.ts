@@ -82,3 +82,23 @@ t.test("a store's background work is exported as counters that follow its tallie
   watchStoreBackgroundWork(none, new SqliteEventStore(':memory:'));
   t.notMatch(await none.metrics(), /event_store_background_total/, 'a store without background work adds no metric');
 });
+
+t.test('each route counts its own answers once, HEAD twins too; what no route matched is "unmatched"', async (t) => {
+  const server = await startTestServer();
+  t.teardown(() => server.close());
+  const check = '/v1/members/metrics-m2/check?deviceId=d1&titleId=open-a';
+  for (let i = 0; i < 2; i++) t.equal((await server.app.inject({ method: 'GET', url: check })).statusCode, 200);
+  t.equal((await server.app.inject({ method: 'HEAD', url: check })).statusCode, 200);
+  t.equal((await server.app.inject({ method: 'GET', url: '/no/such/route' })).statusCode, 404);
+  t.equal((await server.app.inject({ method: 'GET', url: '/v1/members/metrics-m2/check?deviceId=d1' })).statusCode, 400);
+  const text = (await server.app.inject({ method: 'GET', url: '/metrics' })).body;
+  t.equal(value(text, /^http_requests_total\{method="GET",route="\/v1\/members\/:memberId\/check",status="200"\}/), 2);
+  t.equal(value(text, /^http_requests_total\{method="HEAD",route="\/v1\/members\/:memberId\/check",status="200"\}/), 1);
+  t.equal(value(text, /^http_requests_total\{method="GET",route="\/v1\/members\/:memberId\/check",status="400"\}/), 1);
+  t.equal(value(text, /^http_requests_total\{method="GET",route="unmatched",status="404"\}/), 1);
+  t.equal(value(text, /^http_request_duration_seconds_count\{method="GET",route="\/v1\/members\/:memberId\/check"\}/), 3);
+  t.equal(value(text, /^decisions_total\{command="Check",outcome="allowed",reason="NONE"\}/), 3, 'the HEAD check decided too');
+  const again = (await server.app.inject({ method: 'GET', url: '/metrics' })).body;
+  t.equal(value(again, /^http_requests_total\{method="GET",route="\/v1\/members\/:memberId\/check",status="200"\}/), 2, 'a second scrape adds nothing twice');
+  t.equal(value(again, /^http_requests_total\{method="GET",route="\/metrics",status="200"\}/), 1, 'the first scrape is counted once it is answered');
+});
