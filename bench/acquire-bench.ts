@@ -26,8 +26,9 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { loadavg } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -63,6 +64,9 @@ interface Measured {
   perSecond: number;
   /** Every recorded latency (ms): the parent pools the rounds before taking percentiles. */
   latencies: number[];
+  /** Operations over the whole call, warm-up included, and the child's CPU time over it (ms). */
+  opsTotal: number;
+  clientCpuMs: number;
   errors: number;
   firstError: string | null;
 }
@@ -72,6 +76,8 @@ interface Summary {
   perSecond: number;
   rounds: number[];
   latency: ReturnType<typeof summarize>;
+  /** CPU time per operation (ms, median round): the Cassandra node's JVM and the client process. */
+  cpuPerOp: { cassandra: number; client: number };
   errors: number;
   firstError: string | null;
 }
@@ -93,6 +99,8 @@ async function closedLoop(op: Operation, counters: number[], seconds: number, wa
   let latencies: number[] = [];
   let errors = 0;
   let firstError: string | null = null;
+  const cpu = process.cpuUsage();
+  let opsTotal = 0;
   const run = async (forSeconds: number): Promise<void> => {
     const until = performance.now() + forSeconds * 1000;
     await Promise.all(
@@ -103,6 +111,7 @@ async function closedLoop(op: Operation, counters: number[], seconds: number, wa
           const started = performance.now();
           try {
             await op(worker, i);
+            opsTotal += 1;
             latencies.push(performance.now() - started);
           } catch (error) {
             errors += 1;
@@ -117,7 +126,8 @@ async function closedLoop(op: Operation, counters: number[], seconds: number, wa
   errors = 0;
   firstError = null;
   await run(seconds);
-  return { perSecond: latencies.length / seconds, latencies, errors, firstError };
+  const used = process.cpuUsage(cpu);
+  return { perSecond: latencies.length / seconds, latencies, opsTotal, clientCpuMs: (used.user + used.system) / 1000, errors, firstError };
 }
 
 // ---- children: one per mode and node, against the node in CASSANDRA_CONTACT_POINTS ----
@@ -314,6 +324,25 @@ async function reportedVariant(contactPoint: string): Promise<string> {
   }
 }
 
+const CLOCK_TICKS = ((): number => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  } catch {
+    return 100;
+  }
+})();
+
+/** CPU time (ms) the process has used so far, from /proc/<pid>/stat (utime + stime). */
+function cpuMsOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
+}
+
 function gitRevision(): string {
   try {
     const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
@@ -360,13 +389,18 @@ async function main(): Promise<void> {
   // the modes measured first (on a colder node) would look slower. It is not recorded. The order
   // of the two nodes flips every round, so neither always goes first.
   const samples = new Map<string, Measured[]>();
+  const nodeCpu = new Map<string, number[]>();
+  const pidOf = new Map(nodes.map((node, k) => [node.variant, started[k]?.pid ?? 0]));
   for (let round = 0; round <= ROUNDS; round++) {
     const order = round % 2 === 0 ? nodes : [...nodes].reverse();
     log(round === 0 ? 'round 0: warm-up, not recorded' : `round ${round} of ${ROUNDS}`);
     for (const mode of MODES) {
       for (const node of order) {
+        const cpuBefore = cpuMsOf(pidOf.get(node.variant) ?? 0);
         const measured = await handle(node.variant, mode).measure(round === 0 ? 2 : SECONDS, WARMUP);
+        const cassandraCpuPerOp = (cpuMsOf(pidOf.get(node.variant) ?? 0) - cpuBefore) / measured.opsTotal;
         if (round === 0) continue;
+        nodeCpu.set(`${node.variant}/${mode}`, [...(nodeCpu.get(`${node.variant}/${mode}`) ?? []), cassandraCpuPerOp]);
         if (measured.errors > 0) log(`${mode} on ${node.variant}: ${measured.errors} errors, first: ${measured.firstError}`);
         samples.set(`${node.variant}/${mode}`, [...(samples.get(`${node.variant}/${mode}`) ?? []), measured]);
       }
@@ -389,6 +423,7 @@ async function main(): Promise<void> {
       perSecond: median(runs.map((r) => r.perSecond)),
       rounds: runs.map((r) => Math.round(r.perSecond)),
       latency: summarize(runs.flatMap((r) => r.latencies)),
+      cpuPerOp: { cassandra: median(nodeCpu.get(key) ?? []), client: median(runs.map((r) => r.clientCpuMs / r.opsTotal)) },
       errors: runs.reduce((n, r) => n + r.errors, 0),
       firstError: runs.find((r) => r.firstError !== null)?.firstError ?? null,
     });
@@ -435,6 +470,10 @@ async function main(): Promise<void> {
   const cell = (m: Summary): string =>
     `${fmt(m.perSecond, 0)} /s (rounds ${m.rounds.join(', ')}), p50 ${fmt(m.latency.p50)} ms, p99 ${fmt(m.latency.p99)} ms${m.errors ? `, ${m.errors} errors` : ''}`;
   const rows = MODES.map((mode) => `| ${label[mode]} | ${cell(get('v1', mode))} | ${cell(get('v2', mode))} | ${fmt(v2ToV1[mode], 2)} |`).join('\n');
+  const cores = cpus().length;
+  const cpuCell = (m: Summary): string =>
+    `${fmt(m.cpuPerOp.cassandra, 2)} + ${fmt(m.cpuPerOp.client, 2)} ms → ${fmt((cores * 1000) / (m.cpuPerOp.cassandra + m.cpuPerOp.client), 0)} /s`;
+  const cpuRows = MODES.map((mode) => `| ${label[mode]} | ${cpuCell(get('v1', mode))} | ${cpuCell(get('v2', mode))} |`).join('\n');
   const met = (value: number, target: number): string => `${fmt(value, 2)} (${value >= target ? 'met' : 'not met'})`;
   const ratioRow = (name: string, key: string, target: number | null): string =>
     `| ${name} | ${target === null ? fmt(ratios['v1']?.[key] ?? NaN, 2) : met(ratios['v1']?.[key] ?? NaN, target)} | ${target === null ? fmt(ratios['v2']?.[key] ?? NaN, 2) : met(ratios['v2']?.[key] ?? NaN, target)} |`;
@@ -455,6 +494,17 @@ async function main(): Promise<void> {
     v2ToV1,
     v2Wins,
   };
+  const both = (f: (v: PaxosVariant) => number, digits = 2): string => `${fmt(f('v1'), digits)} (v1) and ${fmt(f('v2'), digits)} (v2)`;
+  const profile = [
+    `- **The Paxos round itself:** a raw conditional batch runs at ${both((v) => ratios[v]?.['conditionalToPlain'] ?? NaN)} of raw plain inserts. ` +
+      'An acquire is one such round, so acquires cannot reach 0.5 of raw plain inserts while the round alone stays below it.',
+    `- **Cassandra CPU per write:** ${both((v) => get(v, 'raw-conditional').cpuPerOp.cassandra)} ms for the conditional batch against ` +
+      `${both((v) => get(v, 'raw-plain').cpuPerOp.cassandra)} ms for a plain insert.`,
+    `- **The service beyond the round:** fenced acquires on the hot tier alone run at ${both((v) => ratios[v]?.['hotFencedToConditional'] ?? NaN)} of the raw conditional batch; ` +
+      `the service's own CPU is ${both((v) => get(v, 'acquire-fenced-hot').cpuPerOp.client)} ms per acquire against ${both((v) => get(v, 'raw-conditional').cpuPerOp.client)} ms for the raw driver loop.`,
+    `- **The tiered store's cold copy** (a second, plain batch per acquire into the cold keyspace, on the same node here): fenced acquires through the tiered store run at ` +
+      `${both((v) => get(v, 'acquire-fenced').perSecond / get(v, 'acquire-fenced-hot').perSecond)} of the hot tier alone.`,
+  ].join('\n');
   const markdown = `
 ## Acquires vs raw conditional and plain inserts, Paxos v1 vs v2
 
@@ -471,6 +521,14 @@ opens (the tiered store; its cold keyspace is on the same node), in-process: no 
 | --- | --- | --- | --- |
 ${rows}
 
+Where the time goes: CPU time per operation (median round, warm-up seconds included), the Cassandra node's JVM + the
+child process (the service and its load loop, or the raw driver loop), and the rate at which those two alone would fill the machine's ${cores} cores
+(the other node, the parent and other processes on the machine left out):
+
+| What | Paxos v1: Cassandra + client CPU → ceiling | Paxos v2 |
+| --- | --- | --- |
+${cpuRows}
+
 | Ratio (throughput) | Paxos v1 | Paxos v2 |
 | --- | --- | --- |
 ${ratioRow('Fenced acquires / raw conditional (target ≥ 0.9)', 'fencedToConditional', 0.9)}
@@ -479,6 +537,8 @@ ${ratioRow('Unfenced acquires / raw conditional (target ≥ 0.9)', 'unfencedToCo
 ${ratioRow('Unfenced acquires / raw plain inserts (target ≥ 0.5)', 'unfencedToPlain', 0.5)}
 ${ratioRow('Fenced acquires, hot tier alone / raw conditional', 'hotFencedToConditional', null)}
 ${ratioRow('Raw conditional / raw plain (the price of the Paxos round itself)', 'conditionalToPlain', null)}
+
+${profile}
 
 Paxos v2 ${v2Wins ? 'wins' : 'does not win'} here on acquires (v2 / v1, median of the rounds' pairs: fenced ${fmt(v2ToV1['acquire-fenced'], 2)}, unfenced ${fmt(v2ToV1.acquire, 2)}; raw conditional ${fmt(v2ToV1['raw-conditional'], 2)}).
 `;
