@@ -360,6 +360,13 @@ async function main(): Promise<void> {
     void cleanUp().finally(() => process.exit(1));
   }, RUN_LIMIT_MS);
   watchdog.unref();
+  // The nodes are detached JVMs: Ctrl-C (or the report that started this bench stopping) must not leave them running.
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      console.error(`acquire-bench: ${signal}, stopping the children and nodes`);
+      void cleanUp().finally(() => process.exit(130));
+    });
+  }
   const loadBefore = loadavg()[0] ?? NaN;
   const log = (line: string): void => console.error(`[acquire-bench ${((Date.now() - startedAt.getTime()) / 1000).toFixed(0)} s] ${line}`);
 

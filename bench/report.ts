@@ -19,7 +19,9 @@
  * Run: npm run bench [-- --seconds 10 --warmup 2 --connections 32 --members 200 --workers 2]
  * Then the storage section (bench/storage-bench.ts, section "storage"), whose flags here are
  * --storage-members 2000 --storage-events 200 --storage-loads 200 --storage-years-members 100
- * --storage-years 5; --no-storage leaves it out.
+ * --storage-years 5; --no-storage leaves it out. Then the acquire section (bench/acquire-bench.ts,
+ * section "acquire": acquires vs raw conditional and plain inserts on private Paxos v1 and v2
+ * nodes, its own defaults); --no-acquire leaves it out.
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -408,6 +410,14 @@ ${notes.join('\n\n')}
   if (!args.includes('--no-storage')) {
     const { runStorageSection, storageOptions } = await import('./storage-bench.ts');
     await runStorageSection(storageOptions(args, 'storage-'), log);
+  }
+  // Then the acquire section (bench/acquire-bench.ts: its own private v1 and v2 Cassandra nodes, its
+  // own defaults, about 4 minutes) in its own process; --no-acquire leaves it out.
+  if (!args.includes('--no-acquire')) {
+    log('acquire section (bench/acquire-bench.ts)');
+    const acquire = fork(`${BENCH_DIR}acquire-bench.ts`, [], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
+    const code = await new Promise<number | null>((resolve) => acquire.once('exit', resolve));
+    if (code !== 0) throw new Error(`bench/acquire-bench.ts exited with ${code}`);
   }
 }
 
