@@ -54,8 +54,9 @@ export const CASSANDRA_VERSION: string = (() => {
 
 /**
  * Cassandra's Paxos implementation for lightweight transactions (cassandra.yaml `paxos_variant`):
- * v1 takes 4 round trips per conditional write, v2 (Cassandra 4.1+, CEP-14) 2. The default is
- * the one bench/acquire-bench.ts measured faster here (bench/RESULTS.md, section "acquire").
+ * v1 takes 4 round trips per conditional write, v2 (Cassandra 4.1+, CEP-14) 2. The default stays
+ * v1: bench/acquire-bench.ts found no winner on one node, where there are no round trips between
+ * replicas to save (bench/RESULTS.md, section "acquire").
  */
 export type PaxosVariant = 'v1' | 'v2';
 export const PAXOS_VARIANTS: readonly PaxosVariant[] = ['v1', 'v2'];
