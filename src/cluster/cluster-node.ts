@@ -115,6 +115,8 @@ const INTERNAL_TIMEOUT_MS = 2000;
  * load it from the store. Below the forwarders' timeout, so a forwarded request still answers.
  */
 const INSTALL_WAIT_MS = 2000;
+/** Batches of members shipped at once per sending node (each of moveConcurrency members). */
+const MIGRATION_BATCHES_IN_FLIGHT = 2;
 /** An install batch is split so no request body grows past this (heavy members). */
 const MAX_SHIPMENT_BYTES = 4 * 1024 * 1024;
 /** A warm-up batch waits behind the receiver's own bound on loads (other senders' batches). */
@@ -458,52 +460,70 @@ export class ClusterNode {
     };
     this.#moves = progress;
     const size = this.#settings.moveConcurrency;
-    for (let start = 0; start < moving.length; start += size) {
-      if (this.#closed || this.#view?.epoch !== view.epoch) {
-        progress.superseded = true;
-        return;
-      }
-      const chunk = moving.slice(start, start + size);
-      progress.inFlight = chunk.length;
-      const byOwner = new Map<string, { node: NodeRecord; ids: string[] }>();
-      for (const id of chunk) {
-        const owner = this.ownerOf(id);
-        if (!owner) continue;
-        const entry = byOwner.get(owner.id) ?? { node: owner, ids: [] };
-        entry.ids.push(id);
-        byOwner.set(owner.id, entry);
-      }
-      // Across an epoch jump what memory holds may be stale: only a reload from the store will do.
-      const migrating = this.#settings.liveMigration && !jumped ? [...byOwner.values()].filter(({ node }) => node.id !== this.nodeId) : [];
-      const shipping = new Set(migrating.flatMap(({ ids: members }) => members));
-      await Promise.all(chunk.filter((id) => !shipping.has(id)).map((id) => this.#actors.evict(id).catch(() => false)));
-      progress.released += chunk.length - shipping.size;
-      await Promise.all(
-        [...byOwner.values()].map(async ({ node, ids: members }) => {
-          progress.byTarget[node.id] = (progress.byTarget[node.id] ?? 0) + members.length;
-          if (shipping.has(members[0] as string)) {
-            await this.#migrate(view.epoch, node, members, progress);
+    const chunks: string[][] = [];
+    for (let start = 0; start < moving.length; start += size) chunks.push(moving.slice(start, start + size));
+    // A shipment costs the store nothing, only round trips: two batches travel at once, so one
+    // batch's round trips overlap the other's. Loads from the store stay one batch at a time.
+    const lanes = this.#settings.liveMigration && !jumped ? MIGRATION_BATCHES_IN_FLIGHT : 1;
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: Math.min(lanes, chunks.length) }, async () => {
+        for (let chunk = chunks[next++]; chunk; chunk = chunks[next++]) {
+          if (this.#closed || this.#view?.epoch !== view.epoch) {
+            progress.superseded = true;
             return;
           }
+          progress.inFlight += chunk.length;
           try {
-            const answer =
-              node.id === this.nodeId
-                ? await this.warm(view.epoch, members)
-                : await this.#peers.call<{ warmed: number; failed: number }>(node.address, 'POST', '/v1/internal/cluster/warm', { epoch: view.epoch, members }, WARM_TIMEOUT_MS);
-            progress.warmed += answer.warmed;
-            progress.failed += answer.failed;
-          } catch (error) {
-            progress.failed += members.length;
-            this.#log.warn({ to: node.id, members: members.length, err: error }, 'handoff: the new owner did not warm the members; they load on their next request');
+            await this.#moveChunk(view.epoch, chunk, jumped, progress);
+          } finally {
+            progress.inFlight -= chunk.length;
           }
-        }),
-      );
-      progress.inFlight = 0;
-    }
+        }
+      }),
+    );
+    if (progress.superseded) return;
     progress.finishedAt = this.#now();
     this.#log.info(
       { epoch: view.epoch, moved: progress.planned, installed: progress.installed, warmed: progress.warmed, failed: progress.failed, ms: progress.finishedAt - progress.startedAt },
       'handoff finished',
+    );
+  }
+
+  /** Hands off one batch: shipped to each new owner (live migration), or evicted here and warmed there. */
+  async #moveChunk(epoch: number, chunk: string[], jumped: boolean, progress: MoveProgress): Promise<void> {
+    const byOwner = new Map<string, { node: NodeRecord; ids: string[] }>();
+    for (const id of chunk) {
+      const owner = this.ownerOf(id);
+      if (!owner) continue;
+      const entry = byOwner.get(owner.id) ?? { node: owner, ids: [] };
+      entry.ids.push(id);
+      byOwner.set(owner.id, entry);
+    }
+    // Across an epoch jump what memory holds may be stale: only a reload from the store will do.
+    const migrating = this.#settings.liveMigration && !jumped ? [...byOwner.values()].filter(({ node }) => node.id !== this.nodeId) : [];
+    const shipping = new Set(migrating.flatMap(({ ids: members }) => members));
+    await Promise.all(chunk.filter((id) => !shipping.has(id)).map((id) => this.#actors.evict(id).catch(() => false)));
+    progress.released += chunk.length - shipping.size;
+    await Promise.all(
+      [...byOwner.values()].map(async ({ node, ids: members }) => {
+        progress.byTarget[node.id] = (progress.byTarget[node.id] ?? 0) + members.length;
+        if (shipping.has(members[0] as string)) {
+          await this.#migrate(epoch, node, members, progress);
+          return;
+        }
+        try {
+          const answer =
+            node.id === this.nodeId
+              ? await this.warm(epoch, members)
+              : await this.#peers.call<{ warmed: number; failed: number }>(node.address, 'POST', '/v1/internal/cluster/warm', { epoch, members }, WARM_TIMEOUT_MS);
+          progress.warmed += answer.warmed;
+          progress.failed += answer.failed;
+        } catch (error) {
+          progress.failed += members.length;
+          this.#log.warn({ to: node.id, members: members.length, err: error }, 'handoff: the new owner did not warm the members; they load on their next request');
+        }
+      }),
     );
   }
 
