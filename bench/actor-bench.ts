@@ -61,8 +61,8 @@ interface CheckLoad {
   perSecond: number;
   latency: ReturnType<typeof summarize>;
   errors: number;
-  /** The server's CPU per check while measured, in µs: all its threads, and its main thread. */
-  cpuPerCheck: { process: number; main: number };
+  /** CPU per check while measured, in µs: the server's (all its threads, and its main thread), and this load generator's. */
+  cpuPerCheck: { process: number; main: number; loadGenerator: number };
 }
 
 async function loadChecks(port: number, pid?: number): Promise<CheckLoad> {
@@ -85,7 +85,9 @@ async function loadChecks(port: number, pid?: number): Promise<CheckLoad> {
   };
   await run(2, false); // warm-up: JIT, connections
   const before = cpuMs(pid);
+  const loadBefore = process.cpuUsage();
   await run(SECONDS, true);
+  const load = process.cpuUsage(loadBefore);
   const after = cpuMs(pid);
   await pool.close();
   const perCheck = (ms: number): number => (ms * 1000) / Math.max(1, latencies.length);
@@ -93,7 +95,7 @@ async function loadChecks(port: number, pid?: number): Promise<CheckLoad> {
     perSecond: latencies.length / SECONDS,
     latency: summarize(latencies),
     errors,
-    cpuPerCheck: { process: perCheck(after.process - before.process), main: perCheck(after.main - before.main) },
+    cpuPerCheck: { process: perCheck(after.process - before.process), main: perCheck(after.main - before.main), loadGenerator: perCheck((load.user + load.system) / 1000) },
   };
 }
 
@@ -110,7 +112,8 @@ async function main(): Promise<void> {
     const summary = { machine: machine(), node: process.version, seconds: SECONDS, connections: CONNECTIONS, workers: WORKERS, ceiling: ceilingResult, actors: actorResult, ratio };
     mkdirSync(join(BENCH_DIR, 'results'), { recursive: true });
     writeFileSync(join(BENCH_DIR, 'results', 'checks.json'), JSON.stringify(summary, null, 2));
-    const cpu = (r: CheckLoad): string => `CPU ${fmt(r.cpuPerCheck.process, 1)} µs/check, main thread ${fmt(r.cpuPerCheck.main, 1)}`;
+    const cpu = (r: CheckLoad): string =>
+      `CPU ${fmt(r.cpuPerCheck.process, 1)} µs/check, main thread ${fmt(r.cpuPerCheck.main, 1)}, load generator ${fmt(r.cpuPerCheck.loadGenerator, 1)}`;
     console.log(
       `ceiling ${fmt(ceilingResult.perSecond, 0)}/s (${cpu(ceilingResult)}), actors ${fmt(actorResult.perSecond, 0)}/s (p50 ${fmt(actorResult.latency.p50, 2)} ms, ${cpu(actorResult)}), ratio ${fmt(ratio, 2)}`,
     );
