@@ -1,6 +1,7 @@
 /** service.rateLimit: a token bucket per member on /v1/members routes; 429 RATE_LIMITED with Retry-After. */
+import Fastify from 'fastify';
 import t from 'tap';
-import { TokenBuckets } from '../../src/http/rate-limit.ts';
+import { installMemberRateLimit, TokenBuckets } from '../../src/http/rate-limit.ts';
 import { server } from '../http/http-support.ts';
 import { send } from './admin-support.ts';
 
@@ -26,6 +27,23 @@ t.test('past the burst a member gets 429 RATE_LIMITED with Retry-After; another 
     200,
     'admin is not rate limited',
   );
+});
+
+t.test('only /v1/members routes count, a GET and its HEAD twin alike; exempt requests and unmatched URLs never do', async (t) => {
+  const app = Fastify();
+  t.teardown(() => app.close());
+  installMemberRateLimit(app, { perMemberPerSecond: 0.001, burst: 2 }, (request) => request.headers['x-exempt'] === 'yes');
+  app.get('/v1/members/:memberId/check', async () => ({ ok: true }));
+  app.get('/v1/other/:memberId', async () => ({ ok: true }));
+  const status = async (method: 'GET' | 'HEAD', url: string, headers: Record<string, string> = {}) => (await app.inject({ method, url, headers })).statusCode;
+  t.equal(await status('GET', '/v1/members/m1/check'), 200);
+  t.equal(await status('HEAD', '/v1/members/m1/check'), 200, 'the HEAD twin takes from the same bucket');
+  t.equal(await status('GET', '/v1/members/m1/check'), 429, 'the burst is spent');
+  t.equal(await status('HEAD', '/v1/members/m1/check'), 429);
+  t.equal(await status('GET', '/v1/members/m1/check', { 'x-exempt': 'yes' }), 200, 'an exempt request is neither limited nor counted');
+  for (let i = 0; i < 5; i++) t.equal(await status('GET', '/v1/other/m1'), 200, `a route outside /v1/members, request ${i + 1}`);
+  t.equal(await status('GET', '/v1/members/m1/nothing'), 404, 'a URL no route matches is not limited');
+  t.equal(await status('GET', '/v1/members/m2/check'), 200, 'another member has its own bucket');
 });
 
 t.test('rateLimit null: no limit', async (t) => {
