@@ -115,8 +115,12 @@ const INTERNAL_TIMEOUT_MS = 2000;
  * load it from the store. Below the forwarders' timeout, so a forwarded request still answers.
  */
 const INSTALL_WAIT_MS = 2000;
-/** Batches of members shipped at once per sending node (each of moveConcurrency members). */
-const MIGRATION_BATCHES_IN_FLIGHT = 2;
+/**
+ * Batches of members shipped at once per sending node (each of moveConcurrency members). A batch
+ * is three round trips and little work (tens of thousands of members a second in one process):
+ * its time is the nodes' queues, which batches in flight overlap.
+ */
+const MIGRATION_BATCHES_IN_FLIGHT = 4;
 /** An install batch is split so no request body grows past this (heavy members). */
 const MAX_SHIPMENT_BYTES = 4 * 1024 * 1024;
 /** A warm-up batch waits behind the receiver's own bound on loads (other senders' batches). */
@@ -462,8 +466,8 @@ export class ClusterNode {
     const size = this.#settings.moveConcurrency;
     const chunks: string[][] = [];
     for (let start = 0; start < moving.length; start += size) chunks.push(moving.slice(start, start + size));
-    // A shipment costs the store nothing, only round trips: two batches travel at once, so one
-    // batch's round trips overlap the other's. Loads from the store stay one batch at a time.
+    // A shipment costs the store nothing, only round trips: several batches travel at once, so
+    // their round trips overlap. Loads from the store stay one batch at a time.
     const lanes = this.#settings.liveMigration && !jumped ? MIGRATION_BATCHES_IN_FLIGHT : 1;
     let next = 0;
     await Promise.all(

@@ -1,6 +1,6 @@
 /**
- * HTTP to the other nodes: one undici Pool (keep-alive) per peer address, for forwarded edge
- * requests and for the nodes' own calls (warm, status, preview, refresh). Every call is
+ * HTTP to the other nodes: undici Pools (keep-alive) per peer address, one for forwarded edge
+ * requests and one for the nodes' own calls (warm, ship, status, preview, refresh). Every call is
  * bounded by a timeout; a peer that does not answer is an error, never a hang.
  */
 import { Pool } from 'undici';
@@ -19,26 +19,40 @@ export interface PeerRequest {
   timeoutMs: number;
 }
 
+/** Connections per peer for the nodes' own calls (a handoff's batches in flight, status, refresh). */
+const INTERNAL_CONNECTIONS = 8;
+
 export class Peers {
   readonly #pools = new Map<string, Pool>();
+  /**
+   * The nodes' own calls have connections of their own: forwarded requests for a member being
+   * shipped wait on its new owner until the install call arrives, and must never hold every
+   * connection that call needs.
+   */
+  readonly #internalPools = new Map<string, Pool>();
 
   constructor(
     private readonly token: string,
     private readonly connections: number,
   ) {}
 
-  #pool(address: string): Pool {
-    let pool = this.#pools.get(address);
+  #pool(address: string, internal = false): Pool {
+    const pools = internal ? this.#internalPools : this.#pools;
+    let pool = pools.get(address);
     if (!pool) {
-      pool = new Pool(address, { connections: this.connections, keepAliveTimeout: 10_000 });
-      this.#pools.set(address, pool);
+      pool = new Pool(address, { connections: internal ? INTERNAL_CONNECTIONS : this.connections, keepAliveTimeout: 10_000 });
+      pools.set(address, pool);
     }
     return pool;
   }
 
-  async request(address: string, request: PeerRequest): Promise<PeerResponse> {
+  request(address: string, request: PeerRequest): Promise<PeerResponse> {
+    return this.#send(this.#pool(address), request);
+  }
+
+  async #send(pool: Pool, request: PeerRequest): Promise<PeerResponse> {
     const signal = AbortSignal.timeout(request.timeoutMs);
-    const response = await this.#pool(address).request({
+    const response = await pool.request({
       method: request.method,
       path: request.path,
       headers: request.headers,
@@ -53,7 +67,7 @@ export class Peers {
 
   /** A node-to-node call: JSON in and out, authenticated with the shared admin token. */
   async call<T>(address: string, method: 'GET' | 'POST', path: string, body: unknown, timeoutMs: number): Promise<T> {
-    const response = await this.request(address, {
+    const response = await this.#send(this.#pool(address, true), {
       method,
       path,
       headers: { authorization: `Bearer ${this.token}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
@@ -66,7 +80,8 @@ export class Peers {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.#pools.values()].map((pool) => pool.close().catch(() => {})));
+    await Promise.all([...this.#pools.values(), ...this.#internalPools.values()].map((pool) => pool.close().catch(() => {})));
     this.#pools.clear();
+    this.#internalPools.clear();
   }
 }
