@@ -340,10 +340,10 @@ export class ClusterNode {
     const moves = new Map<string, number>();
     if (owners.length > 0) {
       const ring = createRing(owners, { vnodes: this.#settings.vnodes });
-      for (const id of ids) {
+      await inSlices(ids, (id) => {
         const to = ring.ownerOf(id);
         if (to !== this.nodeId) moves.set(to, (moves.get(to) ?? 0) + 1);
-      }
+      });
     }
     return { nodeId: this.nodeId, membersInMemory: ids.length, moves: Object.fromEntries(moves) };
   }
@@ -446,7 +446,10 @@ export class ClusterNode {
     // node missed views: paused, partitioned), a member may have lived elsewhere meanwhile and
     // what is in memory may be stale: evict everything; it reloads with a fresh claim.
     const jumped = view.epoch > previous.epoch + 1;
-    const moving = ids.filter((id) => jumped || this.ownerOf(id)?.id !== this.nodeId);
+    const moving: string[] = [];
+    await inSlices(ids, (id) => {
+      if (jumped || this.ownerOf(id)?.id !== this.nodeId) moving.push(id);
+    });
     if (this.#moves && this.#moves.finishedAt === null) this.#moves.superseded = true;
     const progress: MoveProgress = {
       epoch: view.epoch,
@@ -655,4 +658,15 @@ function byBytes(shipments: Shipment[], maxBytes: number): Shipment[][] {
   }
   if (current.length > 0) batches.push(current);
   return batches;
+}
+
+/**
+ * Visits every id, yielding to the event loop between slices: a ring lookup costs about 5 µs, so
+ * tens of thousands of members in one go would stall every request this node serves meanwhile.
+ */
+async function inSlices(ids: readonly string[], visit: (id: string) => void, slice = 1000): Promise<void> {
+  for (let start = 0; start < ids.length; start += slice) {
+    if (start > 0) await new Promise((resolve) => setImmediate(resolve));
+    for (let i = start; i < Math.min(ids.length, start + slice); i++) visit(ids[i] as string);
+  }
 }

@@ -232,6 +232,29 @@ export type ClusterChange = Awaited<ReturnType<typeof changeWithPlan>>;
 /** What GET /v1/admin/cluster answers. */
 export type ClusterDescription = Awaited<ReturnType<typeof describeCluster>>;
 
+/**
+ * Each owner's share of the key space, sampled (10,000 ring lookups, tens of milliseconds of this
+ * node's event loop): once per view, not on every GET, which operators and benchmarks poll.
+ */
+const sharesByView = new WeakMap<ClusterView, Record<string, number>>();
+function sharesOf(view: ClusterView, vnodes: number): Record<string, number> {
+  const known = sharesByView.get(view);
+  if (known) return { ...known };
+  const owners = ringNodes(view);
+  const ring = ringOf(view, vnodes);
+  const shares: Record<string, number> = Object.fromEntries(owners.map((owner) => [owner, 0]));
+  if (ring) {
+    const sample = 10_000;
+    for (let i = 0; i < sample; i++) {
+      const owner = ring.ownerOf(`sample-member-${i}`);
+      shares[owner] = (shares[owner] ?? 0) + 1 / sample;
+    }
+  }
+  for (const owner of owners) shares[owner] = Math.round((shares[owner] ?? 0) * 10_000) / 10_000;
+  sharesByView.set(view, shares);
+  return { ...shares };
+}
+
 async function describeCluster(deps: ClusterRouteDeps) {
   const { node, store, peers, vnodes } = deps;
   await node.refresh();
@@ -260,16 +283,7 @@ async function describeCluster(deps: ClusterRouteDeps) {
     }),
   );
   const owners = ringNodes(view);
-  const ring = ringOf(view, vnodes);
-  const shares: Record<string, number> = Object.fromEntries(owners.map((owner) => [owner, 0]));
-  if (ring) {
-    const sample = 10_000;
-    for (let i = 0; i < sample; i++) {
-      const owner = ring.ownerOf(`sample-member-${i}`);
-      shares[owner] = (shares[owner] ?? 0) + 1 / sample;
-    }
-  }
-  for (const owner of owners) shares[owner] = Math.round((shares[owner] ?? 0) * 10_000) / 10_000;
+  const shares = sharesOf(view, vnodes);
   const inProgress = nodes.filter((n) => n.moves && n.moves.finishedAt === null && !n.moves.superseded);
   return {
     clusterId: view.clusterId,
