@@ -410,7 +410,6 @@ function requireRepresentableEvents(events: readonly DomainEvent[]): void {
   );
 }
 
-/** For a check that cannot decide (the member's history is unreadable): the decider's plan check alone. */
 /** A shipment handed to the task that waits for it in the member's mailbox. */
 interface Delivery {
   shipped: ShippedMember;
@@ -423,6 +422,7 @@ interface Incoming {
   installed: Promise<boolean>;
 }
 
+/** For a check that cannot decide (the member's history is unreadable): the decider's plan check alone. */
 function requireKnownPlan(rules: Rules, plan: string | undefined): void {
   const resolved = resolvePlan(rules, plan);
   if (isUnknownPlan(resolved)) throw unknownPlanError(resolved);
