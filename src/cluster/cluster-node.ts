@@ -410,7 +410,7 @@ export class ClusterNode {
             answer[(await this.#actors.install(memberId, member)) ? 'installed' : 'skipped'] += 1;
             return;
           }
-          // Release its waiting requests, then load it as today.
+          // Release its waiting requests, then load it from the store.
           await this.#actors.install(memberId, null);
           await this.#warming(() => this.#actors.warm(memberId));
           answer.warmed += 1;
@@ -537,7 +537,7 @@ export class ClusterNode {
   /**
    * Live migration of one batch to its new owner: announce (its requests there wait for the
    * shipment), export here (queued commands finish first), install there. A new owner that does
-   * not take the announcement gets today's handoff (evict here, warm there); members whose
+   * not take the announcement gets the handoff through the store (evict here, warm there); members whose
    * shipment fails load from the store on their next request.
    */
   async #migrate(epoch: number, node: NodeRecord, members: string[], progress: MoveProgress): Promise<void> {

@@ -237,7 +237,7 @@ export class LicenseService implements MemberActors {
       done();
       return delivery ? this.#installInTurn(memberId, delivery.shipped, delivery.fence) : false;
     });
-    // A full mailbox refuses the waiting task at once: nothing waits then, requests load as today.
+    // A full mailbox refuses the waiting task at once: nothing waits then, and requests load the member.
     let refused = false;
     incoming.installed = incoming.installed.catch(() => {
       refused = true;
@@ -252,7 +252,7 @@ export class LicenseService implements MemberActors {
   /**
    * Puts a shipped member in memory with this node's fence (`fence`, else this service's own),
    * reading nothing from the store. An announced member is installed by its waiting task, ahead
-   * of the requests queued behind it; `shipped` null only releases them (they load as today).
+   * of the requests queued behind it; `shipped` null only releases them (they load the member).
    * Never over a member already in memory: false then.
    */
   async install(memberId: string, shipped: ShippedMember | null, fence?: OwnershipFence | null): Promise<boolean> {
