@@ -183,6 +183,8 @@ async function main(): Promise<void> {
   const cluster = median('cluster');
   const claim = median('claim');
   const ratio = cluster.loadsPerSecond / single.loadsPerSecond;
+  // Paired by round (run minutes apart): the spread says how much of the ratio is the machine.
+  const paired = (results.get('cluster') ?? []).map((r, i) => r.loadsPerSecond / (results.get('single')?.[i]?.loadsPerSecond ?? NaN));
   const row = (name: string, r: ChildResult): string =>
     `| ${name} | ${fmt(r.loadsPerSecond, 0)} | ${fmt(r.latencyMs.p50)} / ${fmt(r.latencyMs.p99)} | ${fmt(r.requestsPerLoad, 1)} | ${fmt(r.paxosPerLoad, 2)} | ${fmt(r.loadsPerSecond / single.loadsPerSecond, 2)}× |`;
   const markdown = `
@@ -197,7 +199,8 @@ ${row('single node (no fence)', single)}
 ${row('cluster: plain reads, the claim rides on the first write', cluster)}
 ${row('cluster before issue 14: claim (serial read + LWT), then reads', claim)}
 
-Target: cluster-mode cold loads ≥ 0.9× single-node cold loads. Measured ${fmt(ratio, 2)}×: **${ratio >= 0.9 ? 'met' : 'not met'}**.
+Target: cluster-mode cold loads ≥ 0.9× single-node cold loads. Measured ${fmt(ratio, 2)}× (ratio of the medians): **${ratio >= 0.9 ? 'met' : 'not met'}**.
+Cluster over single node, round by round: ${paired.map((r) => `${fmt(r, 2)}×`).join(', ')}. Both send the same CQL requests per load and no Paxos round, so the spread is this shared machine's noise; the request counts are the stable evidence.
 `;
   writeResultsSection('cold-loads', markdown, { machine: machine(), members: MEMBERS, rounds: ROUNDS, concurrency: CONCURRENCY, results: Object.fromEntries(results) });
   console.log(markdown);
