@@ -137,15 +137,17 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case 'status': {
-      // The cluster's nodes only when a cluster was started here (or --nodes asks for them).
+      // The single node unless only a cluster was started here; the cluster's nodes whenever one
+      // was (its cluster.json outlives a stop: their data folders are still worth showing).
+      const single = nodes > 1 ? undefined : await cassandraStatus({ runDir, address: values.address, port, timeoutMs });
       const withCluster = nodes > 1 || clusterNodes(clusterDir).length > 0;
-      const single = nodes > 1 ? [] : [await cassandraStatus({ runDir, address: values.address, port, timeoutMs })];
       const cluster = withCluster ? await cassandraClusterStatus({ clusterDir, timeoutMs }) : [];
-      for (const s of single) console.log(statusLine(withCluster ? 'single node: ' : '', s));
+      const showSingle = single !== undefined && (single.running || !withCluster);
+      if (showSingle) console.log(statusLine(withCluster ? 'single node: ' : '', single));
       for (const s of cluster) console.log(statusLine(`${s.node.name}: `, s));
       if (nodes > 1 && cluster.length === 0) console.log(`no cluster recorded in ${clusterDir}`);
-      // Exit 0 when the single node answers (as before), or with --nodes when every node does.
-      return (nodes > 1 ? cluster.length > 0 && cluster.every((s) => s.answering) : single.every((s) => s.answering)) ? 0 : 1;
+      // Exit 0 when the node shown first answers: the single node, else every node of the cluster.
+      return (showSingle ? single.answering : cluster.length > 0 && cluster.every((s) => s.answering)) ? 0 : 1;
     }
     case 'resolve': {
       const t0 = Date.now();
