@@ -8,7 +8,7 @@ import t, { type Test } from 'tap';
 import { ClusterNode, type LocalActors } from '../../src/cluster/cluster-node.ts';
 import { InMemoryMembershipStore } from '../../src/cluster/membership-store.ts';
 import type { Peers } from '../../src/cluster/peers.ts';
-import type { ClusterView } from '../../src/cluster/view.ts';
+import { addNode, removeNode, type ClusterView } from '../../src/cluster/view.ts';
 import type { ClusterConfig } from '../../src/config/types.ts';
 
 const FAILURE_TIMEOUT_MS = 4000;
@@ -30,7 +30,10 @@ class ControlledMembership extends InMemoryMembershipStore {
   }
 }
 
-async function startNode(t: Test): Promise<{ node: ClusterNode; store: ControlledMembership; clock: { now: number } }> {
+async function startNode(
+  t: Test,
+  actors: LocalActors = { memberIds: async () => [], evict: async () => true } as unknown as LocalActors,
+): Promise<{ node: ClusterNode; store: ControlledMembership; clock: { now: number } }> {
   const store = new ControlledMembership();
   const clock = { now: 1_000_000 };
   const settings: ClusterConfig = {
@@ -47,7 +50,6 @@ async function startNode(t: Test): Promise<{ node: ClusterNode; store: Controlle
     forwardConnections: 1,
     vnodes: 16,
   };
-  const actors = { memberIds: async () => [], evict: async () => true } as unknown as LocalActors;
   const node = new ClusterNode({ settings, store, actors, peers: {} as Peers, log: silentLog, now: () => clock.now });
   await node.start('http://a');
   t.teardown(() => node.close());
@@ -96,4 +98,33 @@ t.test('a read in flight from before the staleness does not count', async (t) =>
   await early;
   await fresh;
   t.equal(store.reads, reads + 1, 'a second read, started after the staleness was seen');
+});
+
+t.test('after an epoch jump, a member still owned here is dropped from memory once, before its handoff has run', async (t) => {
+  const evicted: string[] = [];
+  let listed: (ids: string[]) => void = () => {};
+  // The handoff's listing of members in memory waits for the test: the handoff has not run yet.
+  const actors = {
+    memberIds: () => new Promise<string[]>((resolve) => (listed = resolve)),
+    evict: async (id: string) => {
+      evicted.push(id);
+      return true;
+    },
+  } as unknown as LocalActors;
+  const { node, store, clock } = await startNode(t, actors);
+  const first = (await store.latest('stale-view')) as ClusterView;
+  // Two views this node misses (a node joins, then leaves): epoch 1 -> 3, node a owns everything.
+  const joined = addNode(first, { id: 'b', address: 'http://b' }, clock.now) as ClusterView;
+  await store.propose(joined);
+  await store.propose(removeNode(joined, 'b', clock.now));
+  clock.now += STALE_AFTER_MS + 1;
+  await node.ensureFresh();
+  t.equal(node.view.epoch, 3, 'jumped to epoch 3');
+  await node.reloadIfJumped('m1');
+  await node.reloadIfJumped('m1');
+  t.same(evicted, ['m1'], 'dropped once, so it reloads from the store');
+  listed([]);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  await node.reloadIfJumped('m2');
+  t.same(evicted, ['m1'], 'once the handoff has run, memory is trusted again');
 });
