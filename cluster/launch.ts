@@ -43,6 +43,15 @@ function startable(points: ContactPoint[]): boolean {
   }
 }
 
+/** What this process started, so that a failed launch stops it too. */
+let startedCassandra: 'node' | 'cluster' | undefined;
+
+async function stopStartedCassandra(): Promise<void> {
+  if (startedCassandra === 'node') await stopCassandra({});
+  if (startedCassandra === 'cluster') await stopCassandraCluster({});
+  startedCassandra = undefined;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -61,7 +70,6 @@ async function main(): Promise<void> {
   const fromEnv = cassandraContactPointsFrom(process.env);
   const contactPoints = fromEnv ?? configuredContactPoints(configPath);
   const points = contactPoints.map(parsePoint);
-  let startedCassandra: 'node' | 'cluster' | undefined;
   if (
     !(await isAnswering(
       points.map((p) => p.host),
@@ -102,8 +110,7 @@ async function main(): Promise<void> {
     stopping = true;
     process.stdout.write('\nstopping the nodes...\n');
     await cluster.stop();
-    if (startedCassandra === 'node') await stopCassandra({});
-    if (startedCassandra === 'cluster') await stopCassandraCluster({});
+    await stopStartedCassandra();
     process.exit(0);
   };
   process.on('SIGINT', () => void stop());
@@ -112,7 +119,8 @@ async function main(): Promise<void> {
   for (const node of cluster.nodes) void node.exited.then((code) => !stopping && process.stdout.write(`${node.id} exited (${code})\n`));
 }
 
-main().catch((error: unknown) => {
+main().catch(async (error: unknown) => {
   process.stderr.write(`cluster: ${error instanceof Error ? error.message : String(error)}\n`);
+  await stopStartedCassandra().catch(() => undefined);
   process.exit(1);
 });
