@@ -375,7 +375,7 @@ async function main(): Promise<void> {
   for (let k = 0; k < nodes.length; k++) ports.push({ port: await freePort(), storagePort: await freePort() });
   log(`starting ${nodes.length} private nodes (${nodes.map((n, k) => `${n.variant} on 127.0.0.1:${ports[k]?.port}`).join(', ')})`);
   const started = await Promise.all(
-    nodes.map((node, k) => startCassandra({ runDir: node.runDir, ...ports[k], heapMb: HEAP_MB, paxosVariant: node.variant, jmxPort: false, timeoutMs: 180_000 })),
+    nodes.map((node, k) => startCassandra({ runDir: node.runDir, fresh: true, ...ports[k], heapMb: HEAP_MB, paxosVariant: node.variant, jmxPort: false, timeoutMs: 180_000 })),
   );
   const reported = await Promise.all(started.map((s) => reportedVariant(s.contactPoint)));
   log(`starting ${MODES.length} children per node`);

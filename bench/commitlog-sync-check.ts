@@ -24,7 +24,7 @@ if (mode === 'periodic') yaml = yaml.replace('commitlog_sync: group\ncommitlog_s
 const yamlFile = join(mkdtempSync(join(tmpdir(), 'commitlog-sync-')), 'cassandra.yaml');
 writeFileSync(yamlFile, yaml);
 await stopCassandra({ runDir });
-const node = await startCassandra({ runDir, port, storagePort, jmxPort: false, extraJvmArgs: [`-Dcassandra.config=${pathToFileURL(yamlFile).href}`] });
+const node = await startCassandra({ runDir, port, storagePort, jmxPort: false, fresh: true, extraJvmArgs: [`-Dcassandra.config=${pathToFileURL(yamlFile).href}`] });
 const client = new cassandra.Client({ contactPoints: [node.contactPoint], localDataCenter: 'datacenter1' });
 try {
   await client.connect();

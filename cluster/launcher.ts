@@ -182,7 +182,13 @@ export async function launchCluster(options: LaunchOptions): Promise<LaunchedClu
     const first = await start(null);
     for (let i = 1; i < options.nodes; i++) await start(first.url);
     if (options.nodes > 1) {
-      const answer = await admin('POST', '/v1/admin/cluster/rebalance');
+      // A 503 says "retry later": on a freshly created keyspace of a three-node Cassandra the first
+      // membership LWTs can time out while the replicas settle (seen with RF 3 on 2 cores).
+      let answer = await admin('POST', '/v1/admin/cluster/rebalance');
+      for (let retry = 1; answer.status === 503 && retry <= 5; retry++) {
+        await new Promise((resolve) => setTimeout(resolve, 1000 * retry));
+        answer = await admin('POST', '/v1/admin/cluster/rebalance');
+      }
       if (answer.status !== 200) throw new Error(`rebalance answered ${answer.status}: ${JSON.stringify(answer.body)}`);
       // Every node follows the new ring before the cluster is handed over (no request forwarded
       // by a node still on the old epoch).

@@ -16,13 +16,14 @@ import { AppError } from './errors/catalog.ts';
 import { buildApp, type AppDependencies } from './http/app.ts';
 import { checkHttpLimits } from './http/http-server.ts';
 import { instrumentDecisions } from './observability/instrumented-port.ts';
-import { EdgeMetrics, watchStoreBackgroundWork } from './observability/metrics.ts';
+import { EdgeMetrics, watchStoreBackgroundWork, watchStoreHosts } from './observability/metrics.ts';
 import { ManualClock, systemClock, type Clock } from './service/clock.ts';
 import type { LicensePort } from './service/license-port.ts';
 import type { Logger } from './service/logger.ts';
 import { keepRulesVersions } from './service/rules-versions.ts';
 import type { EventStore, OwnershipFence } from './store/event-store.ts';
 import { openEventStore } from './store/open-store.ts';
+import { describesHosts } from './store/cassandra/host-view.ts';
 import { debugReaderOf, startArchiveSweeper } from './store/read-purpose.ts';
 
 export interface Server {
@@ -110,6 +111,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
 
   const edgeMetrics = new EdgeMetrics(() => rules.current().version);
   watchStoreBackgroundWork(edgeMetrics.registry, store); // the main thread's store runs the sweeper
+  watchStoreHosts(edgeMetrics.registry, store);
   const service = instrumentDecisions(members.actors, edgeMetrics);
   // Admin and debug: behind the token, on the edge app or (service.admin.port) on their own.
   const adminToken = config.service.admin.token;
@@ -138,6 +140,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       rules,
       configPath: config.path,
       clock,
+      describeStore: () => (describesHosts(store) ? store.describeStore() : { kind: store.kind, hosts: [] }),
       onRulesReload: (change) => app?.log.info(change, 'admin rules reload'),
     },
     rateLimit: config.service.rateLimit,

@@ -38,6 +38,8 @@ async function ensureCassandra(): Promise<{ contactPoints: string[]; startedByUs
   }
   if (configured) throw new Error(`CASSANDRA_CONTACT_POINTS=${configured.join(',')} does not answer CQL`);
   console.log('# no Cassandra answers at 127.0.0.1:9042: starting one from cluster/cassandra (Maven jars, JDK 17)');
+  // Not fresh: this is the user's own node (cluster/cassandra/.run), and the suites write only
+  // their own keyspaces, so a stopped node's events survive an `npm test` (CI starts --fresh).
   const started = await startCassandra({ timeoutMs: 180_000 });
   console.log(`# Cassandra answers on ${started.contactPoint} (pid ${started.pid}, ${(started.startupMs / 1000).toFixed(1)} s)`);
   return { contactPoints: [started.contactPoint], startedByUs: true };

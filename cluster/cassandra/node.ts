@@ -1,15 +1,16 @@
 /**
- * Start / stop / probe ONE real Apache Cassandra 5.0.x node on 127.0.0.1, run
- * from Maven Central jars with the local JDK 17 (no Docker, no tarball).
+ * Start / stop / probe ONE real Apache Cassandra 5.0.x node on a loopback address (127.0.0.1 by
+ * default), run from Maven Central jars with the local JDK 17 (no Docker, no tarball). Several
+ * nodes forming one cluster: cluster.ts.
  *
  *   resolveJars()      mvn copies cassandra-all + runtime deps into <lib dir>
- *   startCassandra()   fresh data dirs, renders conf, spawns a detached JVM, waits for CQL
+ *   startCassandra()   keeps (or with `fresh` wipes) the data, renders conf, spawns a detached JVM, waits for CQL
  *   stopCassandra()    SIGTERM, SIGKILL after a grace period
- *   cassandraStatus()  pid alive? CQL answering?
+ *   cassandraStatus()  pid alive? CQL answering? where is the data, how big?
  *   isAnswering()      one CQL query against system.local
  *
  * Everything the node writes lives in the run folder (default
- * <repo>/cluster/cassandra/.run), which is disposable.
+ * <repo>/cluster/cassandra/.run): the data survives a stop and a start, `fresh` wipes it.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -40,10 +41,12 @@ const STATE_FILE = 'node.json';
 const STDOUT_LOG = path.join('logs', 'stdout.log');
 const SYSTEM_LOG = path.join('logs', 'system.log');
 const COMPLETE_MARKER = '.complete.json';
-/** Run-folder subfolders recreated empty by every start (lib/ is never touched). */
-const FRESH_DIRS = ['data', 'commitlog', 'saved_caches', 'hints', 'cdc_raw', 'logs', 'tmp', 'conf', 'triggers'] as const;
-/** The folders a restart (`keepData`) keeps. */
+/** Run-folder subfolders every start creates; all but DATA_DIRS are recreated empty (lib/ is never touched). */
+const RUN_DIRS = ['data', 'commitlog', 'saved_caches', 'hints', 'cdc_raw', 'logs', 'tmp', 'conf', 'triggers'] as const;
+/** The node's data: kept by a start unless `fresh` (an acknowledged event is in data/ or commitlog/). */
 const DATA_DIRS: ReadonlySet<string> = new Set(['data', 'commitlog', 'saved_caches', 'hints', 'cdc_raw']);
+/** The default single node's address; cluster.ts puts more nodes on the next loopback addresses. */
+export const DEFAULT_ADDRESS = '127.0.0.1';
 
 /** Cassandra version pinned in pom.xml. */
 export const CASSANDRA_VERSION: string = (() => {
@@ -63,8 +66,16 @@ export const PAXOS_VARIANTS: readonly PaxosVariant[] = ['v1', 'v2'];
 export const DEFAULT_PAXOS_VARIANT: PaxosVariant = 'v1';
 
 export interface StartOptions {
-  /** Run folder (default <repo>/cluster/cassandra/.run). Its data is wiped on start. */
+  /** Run folder (default <repo>/cluster/cassandra/.run). Its data is kept unless `fresh`. */
   runDir?: string | undefined;
+  /** Loopback address the node listens on, for CQL and internode traffic (default 127.0.0.1). */
+  address?: string | undefined;
+  /** Seed addresses "host:storagePort" (default: this node only). */
+  seeds?: string[] | undefined;
+  /** cassandra.yaml initial_token (default "0"); one per node in a cluster (cluster.ts). */
+  initialToken?: string | undefined;
+  /** Hinted handoff (default off: one node has nowhere to send hints; a cluster turns it on). */
+  hintedHandoff?: boolean | undefined;
   /** CQL native transport port (default 9042). */
   port?: number | undefined;
   /** Internode storage port (default 7000). */
@@ -80,7 +91,12 @@ export interface StartOptions {
   jmxPort?: number | false | undefined;
   /** Extra JVM arguments appended before the main class. */
   extraJvmArgs?: string[] | undefined;
-  /** Keep the data of an earlier run in this folder (a restart) instead of wiping it. */
+  /**
+   * Wipe the data of an earlier run in this folder first (default false: a start keeps it, as a
+   * restarted production node would). Tests that need an empty node say so.
+   */
+  fresh?: boolean | undefined;
+  /** Kept for callers written when a start wiped by default: keepData true is fresh false. */
   keepData?: boolean | undefined;
   /** cassandra.yaml `paxos_variant` (default DEFAULT_PAXOS_VARIANT). */
   paxosVariant?: PaxosVariant | undefined;
@@ -88,10 +104,15 @@ export interface StartOptions {
 
 export interface StartResult {
   pid: number;
-  /** "127.0.0.1:<port>" */
+  /** "<address>:<port>" */
   contactPoint: string;
+  address: string;
   port: number;
   runDir: string;
+  /** The node's data folder (<runDir>/data); commitlog/ and hints/ are its siblings. */
+  dataDir: string;
+  /** True if the run folder held data from an earlier run and this start kept it. */
+  keptData: boolean;
   /** Wall time from spawn to first answered CQL query. */
   startupMs: number;
   /** Local JMX port, undefined when JMX is off. */
@@ -116,6 +137,8 @@ export interface StopResult {
 }
 
 export interface StatusOptions extends RunDirOptions {
+  /** Address to probe (default: the one recorded at start, else 127.0.0.1). */
+  address?: string | undefined;
   /** CQL port to probe (default: the port recorded at start, else 9042). */
   port?: number | undefined;
   /** Bound for the CQL probe (default 5000 ms). */
@@ -126,12 +149,19 @@ export interface StatusResult {
   running: boolean;
   pid?: number;
   answering: boolean;
+  address: string;
   port: number;
   runDir: string;
+  /** <runDir>/data */
+  dataDir: string;
+  /** Bytes under the data folders (data, commitlog, saved_caches, hints, cdc_raw); 0 if none. */
+  dataBytes: number;
 }
 
 interface NodeState {
   pid: number;
+  /** Absent for a node started by a version of this file that only knew 127.0.0.1. */
+  address?: string;
   port: number;
   storagePort: number;
   /** Absent for a node started without JMX (or by a version of this file that had it off). */
@@ -330,7 +360,7 @@ function jvmArgs(o: { runDir: string; jammJar: string | undefined; heapMb: numbe
     '-Dcassandra.libjemalloc=-',
     `-Dcassandra.triggers_dir=${path.join(runDir, 'triggers')}`,
     '-Dcassandra-foreground=yes',
-    // fast start of a throwaway single node
+    // fast start of a local node (for a cluster, cluster.ts starts the nodes one after the other)
     '-Dcassandra.skip_wait_for_gossip_to_settle=0',
     '-Dcassandra.ring_delay_ms=1000',
     // Not -Dcassandra.unsafesystem=true: it skips fsync of system tables, so a killed node
@@ -430,24 +460,48 @@ async function terminate(pid: number, graceMs: number): Promise<boolean> {
   return true;
 }
 
-/** A port the kernel considers free on 127.0.0.1 right now. */
-export function freePort(): Promise<number> {
+/** A port the kernel considers free on `host` (default 127.0.0.1) right now. */
+export function freePort(host: string = DEFAULT_ADDRESS): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once('error', reject);
-    srv.listen({ port: 0, host: HOST, exclusive: true }, () => {
+    srv.listen({ port: 0, host, exclusive: true }, () => {
       const address = srv.address();
       srv.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
     });
   });
 }
 
-function portFree(port: number): Promise<boolean> {
+export function portFree(port: number, host: string = DEFAULT_ADDRESS): Promise<boolean> {
   return new Promise((resolve) => {
     const srv = net.createServer();
     srv.once('error', () => resolve(false));
-    srv.listen({ port, host: HOST, exclusive: true }, () => srv.close(() => resolve(true)));
+    srv.listen({ port, host, exclusive: true }, () => srv.close(() => resolve(true)));
   });
+}
+
+/** Bytes of the files under dir (0 if it does not exist); symlinks are not followed. */
+async function folderBytes(dir: string): Promise<number> {
+  let total = 0;
+  let entries: fs.Dirent[];
+  try {
+    entries = await fsp.readdir(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const entry of entries) {
+    const file = path.join(dir, entry.name);
+    if (entry.isDirectory()) total += await folderBytes(file);
+    else if (entry.isFile()) total += (await fsp.stat(file).catch(() => ({ size: 0 }))).size;
+  }
+  return total;
+}
+
+/** Bytes of a run folder's data (the folders a start keeps). */
+export async function dataBytes(runDir: string): Promise<number> {
+  let total = 0;
+  for (const d of DATA_DIRS) total += await folderBytes(path.join(runDir, d));
+  return total;
 }
 
 function tcpConnects(host: string, port: number, timeoutMs: number): Promise<boolean> {
@@ -532,27 +586,63 @@ export async function isAnswering(contactPoints: string[], port: number, timeout
   }
 }
 
-/** cassandra.yaml from the template: the run folder, the ports and the Paxos variant filled in. */
-export function renderYaml(template: string, node: { runDir: string; port: number; storagePort: number; paxosVariant: PaxosVariant }): string {
+export interface YamlNode {
+  runDir: string;
+  port: number;
+  storagePort: number;
+  paxosVariant: PaxosVariant;
+  /** Default 127.0.0.1. */
+  address?: string | undefined;
+  /** Default: this node, "<address>:<storagePort>". */
+  seeds?: string[] | undefined;
+  /** Default "0". */
+  initialToken?: string | undefined;
+  /** Default false. */
+  hintedHandoff?: boolean | undefined;
+}
+
+const LOOPBACK_V4 = /^127\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+const TOKEN = /^-?\d{1,19}$/;
+
+/** A 127.x.y.z address, or throws: nothing but a loopback address reaches the yaml. */
+export function checkLoopback(address: string): string {
+  const m = LOOPBACK_V4.exec(address);
+  if (!m || m.slice(1).some((octet) => Number(octet) > 255)) throw new Error(`address must be an IPv4 loopback address (127.x.y.z), got "${address}"`);
+  return address;
+}
+
+/** cassandra.yaml from the template: the run folder, address, seeds, token, ports and the Paxos variant filled in. */
+export function renderYaml(template: string, node: YamlNode): string {
   // Paths are inserted inside YAML double quotes; JSON escaping is valid there.
   const yamlRunDir = JSON.stringify(node.runDir).slice(1, -1);
+  const address = checkLoopback(node.address ?? DEFAULT_ADDRESS);
+  const seeds = node.seeds ?? [`${address}:${node.storagePort}`];
+  for (const seed of seeds) checkLoopback(seed.replace(/:\d{1,5}$/, ''));
+  const initialToken = node.initialToken ?? '0';
+  if (!TOKEN.test(initialToken)) throw new Error(`initialToken must be a Murmur3 token (an integer), got "${initialToken}"`);
   return template
     .replaceAll('__RUN_DIR__', yamlRunDir)
+    .replaceAll('__ADDRESS__', address)
+    .replaceAll('__SEEDS__', seeds.join(','))
+    .replaceAll('__INITIAL_TOKEN__', initialToken)
+    .replaceAll('__HINTED_HANDOFF__', String(node.hintedHandoff ?? false))
     .replaceAll('__NATIVE_PORT__', String(node.port))
     .replaceAll('__STORAGE_PORT__', String(node.storagePort))
     .replaceAll('__PAXOS_VARIANT__', node.paxosVariant);
 }
 
 /**
- * Starts a single node (all data wiped unless keepData) as a detached JVM that outlives
- * the calling process, and resolves once CQL answers on 127.0.0.1:port.
+ * Starts a single node (its earlier data kept unless `fresh`) as a detached JVM that outlives
+ * the calling process, and resolves once CQL answers on address:port.
  * Rejects (after killing the JVM) with the relevant log lines if the JVM exits,
  * logs "Exception encountered during startup", or timeoutMs passes.
  */
 export async function startCassandra(opts: StartOptions = {}): Promise<StartResult> {
   const runDir = path.resolve(opts.runDir ?? DEFAULT_RUN_DIR);
+  const address = checkLoopback(opts.address ?? DEFAULT_ADDRESS);
   const port = opts.port ?? 9042;
   const storagePort = opts.storagePort ?? 7000;
+  const fresh = opts.fresh ?? opts.keepData === false;
   const heapMb = opts.heapMb ?? 1024;
   const paxosVariant = opts.paxosVariant ?? DEFAULT_PAXOS_VARIANT;
   if (!PAXOS_VARIANTS.includes(paxosVariant)) throw new Error(`paxosVariant must be one of ${PAXOS_VARIANTS.join(', ')}, got "${String(paxosVariant)}"`);
@@ -565,9 +655,14 @@ export async function startCassandra(opts: StartOptions = {}): Promise<StartResu
   }
   // A free port by default rather than Cassandra's 7199: two nodes (tests, hot and cold tiers) never collide.
   const jmxPort = opts.jmxPort === false ? undefined : (opts.jmxPort ?? (await freePort()));
-  for (const [name, p] of [['native_transport_port', port], ['storage_port', storagePort], ...(jmxPort !== undefined ? [['jmx port', jmxPort] as const] : [])] as const) {
-    if (!(await portFree(p))) {
-      throw new Error(`Port ${p} (${name}) on ${HOST} is already in use; stop whatever listens there or choose another port.`);
+  // JMX listens on 127.0.0.1 whatever the node's address (cassandra.jmx.local.port).
+  for (const [name, p, host] of [
+    ['native_transport_port', port, address],
+    ['storage_port', storagePort, address],
+    ...(jmxPort !== undefined ? [['jmx port', jmxPort, HOST] as const] : []),
+  ] as const) {
+    if (!(await portFree(p, host))) {
+      throw new Error(`Port ${p} (${name}) on ${host} is already in use; stop whatever listens there or choose another port.`);
     }
   }
 
@@ -578,13 +673,23 @@ export async function startCassandra(opts: StartOptions = {}): Promise<StartResu
   }
   const libDir = await resolveJars();
 
+  const yaml = renderYaml(await fsp.readFile(YAML_TEMPLATE, 'utf8'), {
+    runDir,
+    address,
+    port,
+    storagePort,
+    paxosVariant,
+    seeds: opts.seeds,
+    initialToken: opts.initialToken,
+    hintedHandoff: opts.hintedHandoff,
+  });
   await removePidFiles(runDir);
-  for (const d of FRESH_DIRS) {
+  const keptData = !fresh && (await dataBytes(runDir)) > 0;
+  for (const d of RUN_DIRS) {
     const dir = path.join(runDir, d);
-    if (!(opts.keepData && DATA_DIRS.has(d))) await fsp.rm(dir, { recursive: true, force: true });
+    if (fresh || !DATA_DIRS.has(d)) await fsp.rm(dir, { recursive: true, force: true });
     await fsp.mkdir(dir, { recursive: true });
   }
-  const yaml = renderYaml(await fsp.readFile(YAML_TEMPLATE, 'utf8'), { runDir, port, storagePort, paxosVariant });
   await fsp.writeFile(path.join(runDir, 'conf', 'cassandra.yaml'), yaml);
   await fsp.copyFile(LOGBACK, path.join(runDir, 'conf', 'logback.xml'));
 
@@ -614,6 +719,7 @@ export async function startCassandra(opts: StartOptions = {}): Promise<StartResu
   await fsp.writeFile(path.join(runDir, PID_FILE), `${pid}\n`);
   const state: NodeState = {
     pid,
+    address,
     port,
     storagePort,
     ...(jmxPort !== undefined ? { jmxPort } : {}),
@@ -627,7 +733,7 @@ export async function startCassandra(opts: StartOptions = {}): Promise<StartResu
   const fail = async (reason: string): Promise<never> => {
     if (pidAlive(pid)) await terminate(pid, 5000);
     await removePidFiles(runDir);
-    throw new Error(`Cassandra ${CASSANDRA_VERSION} failed to start on ${HOST}:${port}: ${reason}. ` + `Logs: ${path.join(runDir, 'logs')}.\n${failureLines(runDir)}`);
+    throw new Error(`Cassandra ${CASSANDRA_VERSION} failed to start on ${address}:${port}: ${reason}. ` + `Logs: ${path.join(runDir, 'logs')}.\n${failureLines(runDir)}`);
   };
 
   for (;;) {
@@ -639,9 +745,10 @@ export async function startCassandra(opts: StartOptions = {}): Promise<StartResu
     }
     const left = deadline - Date.now();
     if (left <= 0) return fail(`it did not answer CQL within ${timeoutMs} ms`);
-    if (await tcpConnects(HOST, port, Math.min(1000, left))) {
-      if (await isAnswering([HOST], port, Math.min(5000, Math.max(500, deadline - Date.now())))) {
-        return { pid, contactPoint: `${HOST}:${port}`, port, runDir, startupMs: Date.now() - t0, jmxPort, paxosVariant };
+    if (await tcpConnects(address, port, Math.min(1000, left))) {
+      if (await isAnswering([address], port, Math.min(5000, Math.max(500, deadline - Date.now())))) {
+        const dataDir = path.join(runDir, 'data');
+        return { pid, contactPoint: `${address}:${port}`, address, port, runDir, dataDir, keptData, startupMs: Date.now() - t0, jmxPort, paxosVariant };
       }
     }
     await sleep(250);
@@ -665,12 +772,18 @@ export async function stopCassandra(opts: StopOptions = {}): Promise<StopResult>
   return { wasRunning: true, pid, killed };
 }
 
-/** running: the pid file's JVM is alive; answering: a CQL query succeeds on 127.0.0.1:port. */
+/**
+ * running: the pid file's JVM is alive; answering: a CQL query succeeds on address:port (the ones
+ * recorded at start, else 127.0.0.1:9042); where the data is and its size.
+ */
 export async function cassandraStatus(opts: StatusOptions = {}): Promise<StatusResult> {
   const runDir = path.resolve(opts.runDir ?? DEFAULT_RUN_DIR);
-  const port = opts.port ?? readState(runDir)?.port ?? 9042;
+  const state = readState(runDir);
+  const address = opts.address ?? state?.address ?? DEFAULT_ADDRESS;
+  const port = opts.port ?? state?.port ?? 9042;
   const pid = readPid(runDir);
   const running = pid !== undefined && isOurCassandra(pid, runDir);
-  const answering = await isAnswering([HOST], port, opts.timeoutMs ?? 5000);
-  return running ? { running, pid, answering, port, runDir } : { running, answering, port, runDir };
+  const answering = await isAnswering([address], port, opts.timeoutMs ?? 5000);
+  const data = { address, port, runDir, dataDir: path.join(runDir, 'data'), dataBytes: await dataBytes(runDir) };
+  return running ? { running, pid, answering, ...data } : { running, answering, ...data };
 }

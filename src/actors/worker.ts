@@ -12,7 +12,7 @@ import { ManualClock, systemClock } from '../service/clock.ts';
 import { DEGRADED_CHECK_LOG, licenseServiceFromConfig } from '../service/license-service.ts';
 import { GroupCommitStore, withGroupCommit } from '../store/group-commit.ts';
 import { openEventStore } from '../store/open-store.ts';
-import { instrumentStore, ServiceMetrics, watchStoreBackgroundWork } from '../observability/metrics.ts';
+import { instrumentStore, ServiceMetrics, watchStoreBackgroundWork, watchStoreHosts } from '../observability/metrics.ts';
 import type { ActorBatch, ActorOperation, ActorReply, ActorRequest, ArgumentsOf, ResultOf, WorkerApi, WorkerInit } from './protocol.ts';
 import type { OwnershipFence } from '../store/event-store.ts';
 import { installErrorTransfer, serializeError } from './thread-errors.ts';
@@ -34,6 +34,7 @@ const openedStore = await openEventStore(config.service, {
   },
 });
 watchStoreBackgroundWork(metrics.registry, openedStore);
+watchStoreHosts(metrics.registry, openedStore);
 const baseStore = instrumentStore(openedStore, metrics);
 const store = config.service.actors.groupCommit ? withGroupCommit(baseStore) : baseStore;
 // On a manual clock the main thread owns time: each batch carries its reading, which the worker

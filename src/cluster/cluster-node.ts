@@ -137,6 +137,16 @@ export class ClusterNode {
   #view: ClusterView | null = null;
   #ring: Ring | null = null;
   #refreshing: Promise<void> | null = null;
+  /**
+   * Real-clock start of the newest read of the view that succeeded. A request that finds it
+   * older than staleAfterMs (a pause, a stall, a cut from the store) refreshes first: see ensureFresh.
+   */
+  #freshAt = 0;
+  /**
+   * After a view that jumped epochs (this node missed some), what memory holds may be stale until
+   * the handoff has evicted it: the members a request already reloaded since, so each reloads once.
+   */
+  #reloadedSinceJump: Set<string> | null = null;
   #moves: MoveProgress | null = null;
   readonly #timers = new Set<NodeJS.Timeout>();
   #closed = false;
@@ -221,7 +231,9 @@ export class ClusterNode {
       // Restarted on another address: tell the cluster where it is now.
       await this.change((current, now) => addNode(current, { id: nodeId, address: this.#address }, now));
     }
+    const readAt = this.#now();
     await this.#apply((await this.#store.latest(clusterId)) ?? view);
+    this.#freshAt = readAt;
     this.#every(this.#settings.heartbeatIntervalMs, () => this.#store.beat(clusterId, nodeId, this.#address, this.#now()));
     this.#every(this.#settings.pollIntervalMs, async () => {
       await this.refresh();
@@ -245,12 +257,60 @@ export class ClusterNode {
     round();
   }
 
+  /**
+   * How old this node's view may be when it answers a member's request: half the failure
+   * timeout. Past it, the node may have been taken out of the ring, or its members moved, while it
+   * could not see it (docs/cluster.md, "How stale a check can be").
+   */
+  get staleAfterMs(): number {
+    return Math.floor(this.#settings.failureTimeoutMs / 2);
+  }
+
+  /**
+   * Makes sure the view this node routes by was read less than staleAfterMs ago, reading it
+   * again (bounded) if not. A read already in flight counts only if it started after the
+   * staleness was seen: one started before a pause may carry the view from before it. Throws
+   * NOT_READY (503, Retry-After) when the store does not answer in time.
+   */
+  async ensureFresh(): Promise<void> {
+    const asked = this.#now();
+    if (asked - this.#freshAt <= this.staleAfterMs) return;
+    const deadline = asked + Math.max(this.#settings.forwardTimeoutMs, 1000);
+    let lastError: unknown = null;
+    while (this.#freshAt < asked && this.#now() < deadline && !this.#closed) {
+      try {
+        await withTimeout(this.refresh(), deadline - this.#now());
+      } catch (error) {
+        lastError = error;
+        break;
+      }
+    }
+    if (this.#freshAt < asked) {
+      this.#log.warn({ err: lastError, ageMs: asked - this.#freshAt }, 'cluster view too old and could not be read again; answering 503');
+      throw new AppError('NOT_READY', `node ${this.nodeId} lost touch with its cluster for ${asked - this.#freshAt} ms and could not read the membership again; retry`);
+    }
+  }
+
+  /**
+   * True once per member while a view that jumped epochs is being handed off: the member may
+   * have lived on another node meanwhile, so the request first drops it from memory (reload).
+   */
+  async reloadIfJumped(memberId: string): Promise<void> {
+    const reloaded = this.#reloadedSinceJump;
+    if (!reloaded || reloaded.has(memberId)) return;
+    reloaded.add(memberId);
+    // Busy or already gone: either way its next load reads the store's head.
+    await this.#actors.evict(memberId).catch(() => false);
+  }
+
   /** Reads the newest view and applies it if it is newer. Concurrent callers share one read. */
   refresh(): Promise<void> {
     this.#refreshing ??= (async () => {
+      const startedAt = this.#now();
       try {
         const latest = await this.#store.latest(this.#settings.clusterId);
         if (latest) await this.#apply(latest);
+        this.#freshAt = Math.max(this.#freshAt, startedAt);
       } finally {
         this.#refreshing = null;
       }
@@ -429,6 +489,8 @@ export class ClusterNode {
     if (previous && view.epoch <= previous.epoch) return;
     this.#view = view;
     this.#ring = ringOf(view, this.#settings.vnodes);
+    // Set before any request can be routed by the new view (the handoff starts asynchronously).
+    if (previous && view.epoch > previous.epoch + 1) this.#reloadedSinceJump = new Set();
     if (previous) {
       this.#log.info({ from: previous.epoch, to: view.epoch, reason: view.reason }, 'following a new cluster view');
       void this.#handOff(previous, view).catch((error: unknown) => {
@@ -490,6 +552,7 @@ export class ClusterNode {
       }),
     );
     if (progress.superseded) return;
+    if (jumped) this.#reloadedSinceJump = null; // everything stale has left memory
     progress.finishedAt = this.#now();
     this.#log.info(
       { epoch: view.epoch, moved: progress.planned, installed: progress.installed, warmed: progress.warmed, failed: progress.failed, ms: progress.finishedAt - progress.startedAt },
@@ -639,6 +702,15 @@ export class ClusterNode {
     this.#timers.clear();
     await this.#refreshing?.catch(() => {});
   }
+}
+
+/** Rejects when `promise` takes longer than `ms` (the promise itself runs on). */
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer from the membership store in ${ms} ms`)), Math.max(0, ms));
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** Splits shipments into batches whose state text stays under `maxBytes` (one member may exceed it alone). */

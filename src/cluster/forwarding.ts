@@ -58,14 +58,17 @@ export function installForwarding(app: FastifyInstance, deps: ForwardingDeps): v
     const memberId = (request.params as { memberId?: unknown } | undefined)?.memberId;
     if (typeof memberId !== 'string') return;
     if (!node.started) throw new AppError('NOT_READY', 'this node has not joined its cluster yet; retry');
+    // A node that was paused or cut off past half the failure timeout reads the view again
+    // before it answers from memory, or answers 503 (docs/cluster.md, "How stale a check can be").
+    await node.ensureFresh();
     let owner = node.ownerOf(memberId);
-    if (owner?.id === node.nodeId) return;
+    if (owner?.id === node.nodeId) return node.reloadIfJumped(memberId);
     if (fromPeer(request)) {
       // The forwarder's view may be newer than ours (a change we have not seen yet).
       if (Number(headerValue(request, EPOCH_HEADER)) > node.view.epoch) {
         await node.refresh();
         owner = node.ownerOf(memberId);
-        if (owner?.id === node.nodeId) return;
+        if (owner?.id === node.nodeId) return node.reloadIfJumped(memberId);
       }
       throw new AppError(
         'MISROUTED',
@@ -79,7 +82,7 @@ export function installForwarding(app: FastifyInstance, deps: ForwardingDeps): v
       // route again (still one hop: the request leaves this node once more, never onward).
       await node.refresh();
       const current = node.ownerOf(memberId);
-      if (current?.id === node.nodeId) return; // ours now: the route runs here
+      if (current?.id === node.nodeId) return node.reloadIfJumped(memberId); // ours now: the route runs here
       if (current && current.id !== owner.id) return relay(reply, await forward(request, deps, current));
     }
     return relay(reply, answer);

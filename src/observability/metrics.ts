@@ -5,6 +5,7 @@
  */
 import { getHeapStatistics } from 'node:v8';
 import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type MetricObjectWithValues, type MetricValue } from 'prom-client';
+import { describesHosts, type HostCount } from '../store/cassandra/host-view.ts';
 import type { EventRecord, EventStore } from '../store/event-store.ts';
 import type { ServiceStats } from '../service/license-service.ts';
 
@@ -130,6 +131,34 @@ export function watchStoreBackgroundWork(registry: Registry, store: EventStore):
       }
     },
   });
+}
+
+/**
+ * Per Cassandra host: the requests the driver completed there and how many failed
+ * (`cassandra_host_requests_total`, `cassandra_host_errors_total`, labelled by the host's
+ * `ip:port` from the driver's discovery). Nothing for a store without hosts (SQLite).
+ */
+export function watchStoreHosts(registry: Registry, store: EventStore): void {
+  if (!describesHosts(store)) return;
+  const counts = store.hostCounts;
+  const series = (name: string, help: string, pick: (count: HostCount) => number): void => {
+    const seen = new Map<string, number>();
+    new Counter({
+      name,
+      help,
+      labelNames: ['host'],
+      registers: [registry],
+      collect() {
+        for (const [host, count] of counts) {
+          const value = pick(count);
+          this.inc({ host }, value - (seen.get(host) ?? 0));
+          seen.set(host, value);
+        }
+      },
+    });
+  };
+  series('cassandra_host_requests_total', 'Requests the Cassandra driver completed, by the host that served them (errors included)', (count) => count.requests);
+  series('cassandra_host_errors_total', 'Requests the Cassandra driver completed with an error, by the last host tried', (count) => count.errors);
 }
 
 type HistogramChild = ReturnType<Histogram['labels']>;

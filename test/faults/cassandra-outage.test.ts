@@ -31,7 +31,7 @@ t.teardown(() => {
 
 t.test('outage and recovery', { timeout: 300_000 }, async (t) => {
   await stopCassandra({ runDir }); // a node left over by an interrupted earlier run
-  const node = await startCassandra({ runDir, port: PORT, storagePort: STORAGE_PORT, heapMb: 768, timeoutMs: 180_000 });
+  const node = await startCassandra({ runDir, port: PORT, storagePort: STORAGE_PORT, heapMb: 768, timeoutMs: 180_000, fresh: true });
   const closers: (() => Promise<unknown>)[] = [];
   // Close the clients while the node still answers, then stop the node.
   t.teardown(async () => {

@@ -39,7 +39,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 t.test('two tiers on two nodes: cold lost, then hot lost under load', { timeout: 600_000 }, async (t) => {
   await Promise.all([stopCassandra({ runDir: HOT.runDir }), stopCassandra({ runDir: COLD.runDir })]);
-  const [hotNode, coldNode] = await Promise.all([startCassandra({ ...HOT, ...NODE }), startCassandra({ ...COLD, ...NODE })]);
+  const [hotNode, coldNode] = await Promise.all([startCassandra({ ...HOT, ...NODE, fresh: true }), startCassandra({ ...COLD, ...NODE, fresh: true })]);
   const closers: (() => Promise<unknown>)[] = [];
   t.teardown(async () => {
     for (const close of closers.reverse()) await close().catch(() => {});

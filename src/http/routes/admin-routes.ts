@@ -1,7 +1,7 @@
 /**
  * The admin API (token-protected: registered only inside the admin scope of admin-auth.ts):
- * snapshot a member now, the rules in force, reload the rules from the config file now, and
- * (with `"clock": "manual"` only) the test clock.
+ * snapshot a member now, the rules in force, reload the rules from the config file now, the
+ * event store as the driver sees it, and (with `"clock": "manual"` only) the test clock.
  */
 import { basename } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -12,6 +12,7 @@ import { publicMessage } from '../../errors/public-message.ts';
 import { errorBody } from '../error-handler.ts';
 import { errorAnswers, memberParams, SERVICE_BUSY_CODES } from '../schemas.ts';
 import { adminClockRoutes } from './admin-clock-routes.ts';
+import type { StoreDescription } from '../../store/cassandra/host-view.ts';
 
 /** What the admin routes need from the service: the actor pool and the in-process service both provide it. */
 export interface AdminPort {
@@ -24,11 +25,43 @@ export interface AdminDependencies {
   /** The config file the rules are reloaded from; null when the config was built in code. */
   configPath: string | null;
   clock: Clock;
+  /** The event store's hosts and consistency levels (GET /v1/admin/store). */
+  describeStore: () => StoreDescription;
   /** Logs rule changes made through the admin API. */
   onRulesReload?: (change: { outcome: string; version?: string; message?: string }) => void;
 }
 
 const unauthorized = errorAnswers('UNAUTHORIZED');
+
+const storeResponse = {
+  type: 'object',
+  description: 'The event store: for Cassandra, the hosts the driver knows (up or down) and the consistency levels in force; for SQLite, `kind` and no hosts.',
+  required: ['kind', 'hosts'],
+  properties: {
+    kind: { type: 'string', description: '`cassandra` or `sqlite`' },
+    keyspace: { type: 'string' },
+    localDataCenter: { type: 'string' },
+    consistency: {
+      type: 'object',
+      required: ['read', 'write', 'serial'],
+      properties: { read: { type: 'string' }, write: { type: 'string' }, serial: { type: 'string' } },
+    },
+    hosts: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['address', 'datacenter', 'rack', 'up', 'cassandraVersion'],
+        properties: {
+          address: { type: 'string', description: '`ip:port`' },
+          datacenter: { type: 'string' },
+          rack: { type: 'string' },
+          up: { type: 'boolean', description: 'whether the driver currently considers the host up' },
+          cassandraVersion: { type: 'string' },
+        },
+      },
+    },
+  },
+} as const;
 
 const rulesChangeResponse = {
   type: 'object',
@@ -110,6 +143,19 @@ export function adminRoutes(app: FastifyInstance, deps: AdminDependencies): void
       const rules = deps.rules.current();
       return { rulesVersion: rules.version, rules };
     },
+  );
+
+  app.get(
+    '/v1/admin/store',
+    {
+      schema: {
+        summary: 'The event store: Cassandra hosts up and down, consistency levels in force',
+        description: 'Per-host request and error counts are on /metrics (`cassandra_host_requests_total`, `cassandra_host_errors_total`).',
+        tags: ['admin'],
+        response: { 200: storeResponse, ...unauthorized },
+      },
+    },
+    async () => deps.describeStore(),
   );
 
   app.post(

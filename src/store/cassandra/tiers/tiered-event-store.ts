@@ -13,6 +13,8 @@
  * load falls back to when hot cannot be reached (member-repository.ts marks such a member
  * degraded); `debugView` reads cold plus hot's generations not archived yet, merged by position.
  */
+import { HostCounter } from '../host-counter.ts';
+import { hostsOf, type DescribesHosts, type HostCount, type StoreDescription } from '../host-view.ts';
 import cassandra from 'cassandra-driver';
 import { StoreUnavailableError } from '../../../errors/catalog.ts';
 import {
@@ -60,8 +62,10 @@ function consistency(level: string): number {
   return types.consistencies[key];
 }
 
-export class TieredEventStore implements EventStore, HasColdReader, HasDebugView, HasArchiveSweeper {
+export class TieredEventStore implements EventStore, HasColdReader, HasDebugView, HasArchiveSweeper, DescribesHosts {
   readonly kind = 'cassandra';
+  /** Requests and errors per hot-tier host (the real-time path); see host-view.ts. */
+  readonly hostCounts: ReadonlyMap<string, HostCount>;
   readonly hot: CassandraEventStore;
   readonly settings: { hot: CassandraSettings; cold: CassandraSettings };
   readonly counters = { copiesFailed: 0, copiesSkipped: 0, archiveRuns: 0, archiveFailures: 0, sweeps: 0 };
@@ -79,8 +83,15 @@ export class TieredEventStore implements EventStore, HasColdReader, HasDebugView
   #sweeping: Promise<void> | null = null;
   #closed = false;
 
-  private constructor(hotClient: Client, settings: { hot: CassandraSettings; cold: CassandraSettings }, cold: ColdStore | null, options: TieredOptions) {
+  private constructor(
+    hotClient: Client,
+    settings: { hot: CassandraSettings; cold: CassandraSettings },
+    cold: ColdStore | null,
+    options: TieredOptions,
+    hostCounts: ReadonlyMap<string, HostCount> = new Map(),
+  ) {
     this.#hotClient = hotClient;
+    this.hostCounts = hostCounts;
     this.#hotRead = { prepare: true, consistency: consistency(settings.hot.readConsistency) };
     this.settings = settings;
     this.hot = CassandraEventStore.over(hotClient, settings.hot, 'compact', { ownsClient: true });
@@ -95,7 +106,8 @@ export class TieredEventStore implements EventStore, HasColdReader, HasDebugView
    */
   static async connect(shared: CassandraSettings, options: TieredOptions = {}): Promise<TieredEventStore> {
     const settings = bothTiers(shared);
-    const client = await connectToKeyspace(settings.hot, { purpose: 'hot tier' });
+    const tracker = new HostCounter();
+    const client = await connectToKeyspace(settings.hot, { purpose: 'hot tier', requestTracker: tracker });
     try {
       await refuseUnmigratedKeyspace(client, settings.hot.keyspace);
     } catch (error) {
@@ -106,7 +118,19 @@ export class TieredEventStore implements EventStore, HasColdReader, HasDebugView
       options.onBackgroundError?.('cold tier connect', null, error);
       return null;
     });
-    return new TieredEventStore(client, settings, cold, options);
+    return new TieredEventStore(client, settings, cold, options, tracker.counts);
+  }
+
+  /** The hot tier's hosts as the driver sees them, and the consistency levels in force. */
+  describeStore(): StoreDescription {
+    const { keyspace, localDataCenter, readConsistency, writeConsistency, serialConsistency } = this.settings.hot;
+    return {
+      kind: 'cassandra',
+      keyspace,
+      localDataCenter,
+      consistency: { read: readConsistency, write: writeConsistency, serial: serialConsistency },
+      hosts: hostsOf(this.#hotClient),
+    };
   }
 
   #useCold(cold: ColdStore): Archiver {
