@@ -64,7 +64,10 @@ export const ERROR_CATALOG = {
     description: 'The node that owns this member did not answer a forwarded request; retry after the Retry-After seconds (its members move once the failure is noticed).',
   },
   STORE_UNAVAILABLE: { status: 503, description: 'The event store did not answer in time; retry later.' },
-  NOT_READY: { status: 503, description: 'The service is starting or shutting down.' },
+  NOT_READY: {
+    status: 503,
+    description: 'The service is starting or shutting down, or (cluster) its view of the membership is too old to answer from until it has read it again.',
+  },
   OVERLOADED: { status: 503, description: 'Too many requests are queued for this member or this worker; retry after the Retry-After seconds.' },
   WORKER_FAILED: { status: 503, description: 'The worker thread holding this member failed while the request was in flight; it is being replaced, retry.' },
   EVENT_DECODE_FAILED: {
