@@ -137,17 +137,19 @@ export function clusterRoutes(app: FastifyInstance, deps: ClusterRouteDeps): voi
     },
     async (request) => node.previewLocal(request.body.owners),
   );
+  // A batch of member ids at an epoch: a handoff's warm-up, or a live migration's announcement.
+  const memberBatchBody = {
+    type: 'object',
+    additionalProperties: false,
+    required: ['epoch', 'members'],
+    properties: { epoch: { type: 'integer', minimum: 1 }, members: { type: 'array', maxItems: 10000, items: id } },
+  } as const;
   app.post<{ Body: { epoch: number; members: string[] } }>(
     '/v1/internal/cluster/warm',
     {
       schema: {
         hide: true,
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['epoch', 'members'],
-          properties: { epoch: { type: 'integer', minimum: 1 }, members: { type: 'array', maxItems: 10000, items: id } },
-        },
+        body: memberBatchBody,
       },
     },
     async (request) => node.warm(request.body.epoch, request.body.members),
@@ -158,12 +160,7 @@ export function clusterRoutes(app: FastifyInstance, deps: ClusterRouteDeps): voi
     {
       schema: {
         hide: true,
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['epoch', 'members'],
-          properties: { epoch: { type: 'integer', minimum: 1 }, members: { type: 'array', maxItems: 10000, items: id } },
-        },
+        body: memberBatchBody,
       },
     },
     async (request) => node.incoming(request.body.epoch, request.body.members),
