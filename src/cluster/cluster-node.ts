@@ -318,9 +318,23 @@ export class ClusterNode {
     return this.#refreshing;
   }
 
-  /** A write was refused by a newer fence: this node's view is old. Refresh in the background. */
-  noticeStaleOwnership(): void {
-    void this.refresh().catch((error: unknown) => this.#log.warn({ err: error }, 'cluster refresh failed'));
+  /**
+   * A write was refused by a newer fence: this node's view is old. Reads the view again before
+   * the refusal is answered (bounded), so the caller's retry, sent the moment it reads the 503,
+   * is routed by the new view and not refused here a second time. A read already in flight
+   * counts only if it started after the refusal (one started before a pause carries the old view).
+   */
+  async catchUpAfterRefusal(): Promise<void> {
+    const refusedAt = this.#now();
+    const deadline = refusedAt + Math.max(this.#settings.forwardTimeoutMs, 1000);
+    try {
+      while (this.#freshAt < refusedAt && this.#now() < deadline && !this.#closed) {
+        await withTimeout(this.refresh(), deadline - this.#now());
+      }
+    } catch (error) {
+      // The refusal is answered anyway; the poll catches up later.
+      this.#log.warn({ err: error }, 'cluster refresh after a refused write failed');
+    }
   }
 
   /**

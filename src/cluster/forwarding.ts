@@ -48,9 +48,10 @@ export function installForwarding(app: FastifyInstance, deps: ForwardingDeps): v
   app.addHook('onSend', async (_request, reply) => {
     if (!reply.hasHeader(SERVED_BY_HEADER)) reply.header(SERVED_BY_HEADER, node.nodeId);
   });
-  // A write refused by a newer owner's fence means this node's view is behind: catch up now.
+  // A write refused by a newer owner's fence means this node's view is behind: catch up before
+  // answering, so the client's retry is routed to the new owner.
   app.addHook('onError', async (_request, _reply, error) => {
-    if ((error as { code?: unknown }).code === 'OWNERSHIP_MOVED') node.noticeStaleOwnership();
+    if ((error as { code?: unknown }).code === 'OWNERSHIP_MOVED') await node.catchUpAfterRefusal();
   });
   app.addHook('preHandler', async (request, reply) => {
     const route = request.routeOptions.url ?? '';

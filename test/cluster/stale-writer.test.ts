@@ -8,7 +8,7 @@ import { randomUUID } from 'node:crypto';
 import t from 'tap';
 import { request } from 'undici';
 import type { LaunchedCluster } from '../../cluster/launcher.ts';
-import type { ClusterChange } from '../../src/cluster/cluster-routes.ts';
+import type { ClusterChange, ClusterDescription } from '../../src/cluster/cluster-routes.ts';
 import { decodeEvent } from '../../src/store/codec/event-codec.ts';
 import type { TieredEventStore } from '../../src/store/cassandra/tiers/tiered-event-store.ts';
 import { call, historyOf, historyProblems, openStore, startTestCluster } from './cluster-support.ts';
@@ -66,6 +66,12 @@ t.test('a paused old owner wakes up after its member moved: the store refuses it
     const staleAnswer = await stale;
     t.equal(staleAnswer.status, 503, 'the woken node could not write');
     t.equal(staleAnswer.body.code, 'OWNERSHIP_MOVED', 'because the store refused its fence');
+    // The refusal is answered only once the woken node has read the view again, so a retry sent
+    // the moment the 503 arrives is routed by the new view (asked through node-2, which does not
+    // make node-1 refresh).
+    const seen = await cluster.admin('GET', '/v1/admin/cluster', undefined, second);
+    const woken = (seen.body as ClusterDescription).nodes.find((node) => node.id === first.id);
+    t.equal(woken?.epoch, (drain.body as ClusterChange).view.epoch, 'the woken node already routes by the view of the drain');
 
     // Once it has caught up, the same command (same requestId) goes to the new owner.
     const retried = await call(`${first.url}/v1/members/${memberId}/licenses`, 'POST', { deviceId: 'd1', titleId: 't2', requestId: staleRequestId });
