@@ -8,6 +8,7 @@ import { Ajv, type ErrorObject } from 'ajv';
 import type { FromSchema } from 'json-schema-to-ts';
 import { isNodeId, NODE_ID_GRAMMAR } from '../domain/ids.ts';
 import { rulesSchema, type Rules } from '../domain/rules.ts';
+import { replicationProblem } from './cassandra-replication.ts';
 import { ConfigError, readConfigFile } from './config-file.ts';
 import { configSchema } from './schema.ts';
 import type { Config } from './types.ts';
@@ -52,10 +53,25 @@ function checkRuleReferences(rules: Rules): void {
   }
 }
 
+/** Checks what a schema cannot in each Cassandra tier's replication (merged as the store merges it). */
+function checkReplication(cassandra: FromSchema<typeof configSchema>['service']['cassandra']): void {
+  const shared = { at: 'service.cassandra', replication: cassandra.replication, localDataCenter: cassandra.localDataCenter };
+  const tiers = (['hot', 'cold'] as const).map((tier) => ({
+    at: `service.cassandra.${tier}`,
+    replication: { ...cassandra.replication, ...cassandra[tier]?.replication },
+    localDataCenter: cassandra[tier]?.localDataCenter ?? cassandra.localDataCenter,
+  }));
+  for (const { at, replication, localDataCenter } of [shared, ...tiers]) {
+    const problem = replicationProblem(replication, localDataCenter, at);
+    if (problem) throw new ConfigError(problem);
+  }
+}
+
 /** Validates a parsed config object, filling defaults in place. */
 export function parseConfig(raw: unknown, path: string | null): Config {
   if (!isValidConfig(raw)) throw new ConfigError(`config${path ? ` ${path}` : ''}: ${describe(configValidation.errors?.[0], 'config')}`);
   checkRuleReferences(raw.rules);
+  checkReplication(raw.service.cassandra);
   const service = raw.service;
   if (path !== null && !isAbsolute(service.sqlite.path)) service.sqlite.path = resolve(dirname(path), service.sqlite.path);
   return { service, rules: raw.rules, path };

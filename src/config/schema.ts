@@ -39,6 +39,19 @@ const consistency = {
 } as const;
 
 /**
+ * NetworkTopologyStrategy over several data centers: replicas per data center, by name (e.g.
+ * `{ "eu-west": 3, "us-east": 3 }`). Absent: `replicationFactor` replicas in `localDataCenter`
+ * only. Names follow Cassandra's (the driver's `localDataCenter` pattern); 0 keeps none there.
+ */
+const dataCenters = {
+  type: 'object',
+  minProperties: 1,
+  maxProperties: 32,
+  propertyNames: { pattern: '^[A-Za-z0-9_.-]{1,64}$' },
+  additionalProperties: { type: 'integer', minimum: 0, maximum: 9 },
+} as const;
+
+/**
  * One tier of the Cassandra store (docs/storage.md#two-tiers): every key may be left out and
  * then comes from the shared `service.cassandra` keys, so a config without tiers keeps working
  * (both tiers on the shared contact points, as two keyspaces). `tables` defaults per tier.
@@ -58,6 +71,7 @@ function cassandraTier<T extends ReturnType<typeof tableOptions>>(tables: T, fil
         properties: {
           class: { type: 'string', enum: ['SimpleStrategy', 'NetworkTopologyStrategy'] },
           replicationFactor: { type: 'integer', minimum: 1, maximum: 9 },
+          dataCenters,
         },
       },
       readConsistency: consistency,
@@ -107,6 +121,7 @@ export const serviceSchema = {
           properties: {
             class: { type: 'string', enum: ['SimpleStrategy', 'NetworkTopologyStrategy'], default: 'SimpleStrategy' },
             replicationFactor: { type: 'integer', minimum: 1, maximum: 9, default: 1 },
+            dataCenters,
           },
         },
         readConsistency: { ...consistency, default: 'LOCAL_QUORUM' },
