@@ -491,7 +491,7 @@ export function mountMember(container, deps) {
     timelineSection.replaceChildren(el('h3', {}, ['History (stored events, oldest first)']), countLine, timelineList, loadMore);
     stateSection.replaceChildren(el('h3', {}, ['State at an instant']), el('p', {}, [slider, ' ', sliderLabel]), stateOut);
     explainSection.replaceChildren(el('h3', {}, ['Explain an acquire']), explainForm, explainOut);
-    container.dataset['memberId'] = memberId;
+    nowSection.dataset['memberId'] = memberId;
     await Promise.all([loadNow(memberId, mine), loadPage(mine)]);
   }
 
