@@ -13,8 +13,22 @@ const MIN_SECONDS = 10;
 
 const historyAnswer = {
   type: 'object',
-  required: ['intervalMs', 'windowSeconds', 'points'],
+  required: ['intervalMs', 'windowSeconds', 'points', 'totals'],
   properties: {
+    totals: {
+      type: ['object', 'null'],
+      description: 'counts since this node started, at the latest reading (null before the first)',
+      required: ['at', 'snapshotsTaken', 'storeOperations'],
+      properties: {
+        at: { type: 'string', format: 'date-time' },
+        snapshotsTaken: { type: 'number' },
+        storeOperations: {
+          type: 'array',
+          description: 'event store operations completed (appends, reads, snapshot writes...), over every worker',
+          items: { type: 'object', required: ['operation', 'count'], properties: { operation: { type: 'string' }, count: { type: 'number' } } },
+        },
+      },
+    },
     intervalMs: { type: 'integer', description: 'time between two readings' },
     windowSeconds: { type: 'integer', description: 'the longest window kept (`seconds` may not exceed it)' },
     points: {

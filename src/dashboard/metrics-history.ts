@@ -27,6 +27,9 @@ export interface Reading {
   operations: Map<string, OperationReading>;
   /** By worker id ("main" when the service runs in the main thread). */
   workers: Map<string, WorkerReading>;
+  /** Event store operations completed since start, by operation, over every worker. */
+  storeOperations: Map<string, number>;
+  snapshotsTaken: number;
 }
 
 export interface HistoryPoint {
@@ -35,10 +38,18 @@ export interface HistoryPoint {
   workers: { worker: string; membersInMemory: number; mailboxDepth: number }[];
 }
 
+/** The counts since this node started, at the latest reading. */
+export interface HistoryTotals {
+  at: string;
+  snapshotsTaken: number;
+  storeOperations: { operation: string; count: number }[];
+}
+
 export interface HistoryAnswer {
   intervalMs: number;
   windowSeconds: number;
   points: HistoryPoint[];
+  totals: HistoryTotals | null;
 }
 
 export interface HistoryOptions {
@@ -109,8 +120,17 @@ export class MetricsHistory {
       if (!before || !after || after.at < since) continue;
       points.push(pointBetween(before, after));
     }
-    return { intervalMs: this.#options.intervalMs, windowSeconds: this.windowSeconds, points };
+    const latest = this.#ring[this.#ring.length - 1];
+    return { intervalMs: this.#options.intervalMs, windowSeconds: this.windowSeconds, points, totals: latest ? totalsOf(latest) : null };
   }
+}
+
+function totalsOf(reading: Reading): HistoryTotals {
+  return {
+    at: new Date(reading.at).toISOString(),
+    snapshotsTaken: reading.snapshotsTaken,
+    storeOperations: [...reading.storeOperations].map(([operation, count]) => ({ operation, count })).sort((a, b) => a.operation.localeCompare(b.operation)),
+  };
 }
 
 function pointBetween(before: Reading, after: Reading): HistoryPoint {
@@ -186,8 +206,19 @@ export function serviceReader(edge: EdgeMetrics, workers: () => Promise<MetricsJ
       readings.set(key, { count, bounds, cumulative: bounds.map((bound) => buckets.get(bound) ?? 0) });
     }
     const byWorker = new Map<string, WorkerReading>();
+    const storeOperations = new Map<string, number>();
+    let snapshotsTaken = 0;
     for (const metrics of await workers()) {
       for (const metric of metrics) {
+        if (metric.name === 'snapshots_taken_total') for (const value of metric.values) snapshotsTaken += value.value;
+        if (metric.name === 'event_store_operation_seconds') {
+          for (const value of metric.values) {
+            const operation = value.labels['operation'];
+            if ((value as { metricName?: string }).metricName?.endsWith('_count') && typeof operation === 'string') {
+              storeOperations.set(operation, (storeOperations.get(operation) ?? 0) + value.value);
+            }
+          }
+        }
         const field = metric.name === 'members_in_memory' ? 'membersInMemory' : metric.name === 'mailbox_depth' ? 'mailboxDepth' : null;
         if (field === null) continue;
         for (const value of metric.values) {
@@ -198,6 +229,6 @@ export function serviceReader(edge: EdgeMetrics, workers: () => Promise<MetricsJ
         }
       }
     }
-    return { operations: readings, workers: byWorker };
+    return { operations: readings, workers: byWorker, storeOperations, snapshotsTaken };
   };
 }
