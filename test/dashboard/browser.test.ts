@@ -93,12 +93,16 @@ async function inspectMember(t: Test, page: Page, baseUrl: string, token: string
   t.equal(Number(await count.getAttribute('data-count')), events.length, `the timeline counts the API's ${events.length} events`);
   t.equal(await page.locator('[data-testid="member-timeline"] li').count(), events.length, 'one timeline entry per event');
 
-  // Move the slider with the keyboard, as a person would: to the second event's instant.
+  // The slider's steps are the distinct instants of the history (events at one instant are one
+  // step: the state at an instant folds them all). Moved with the keyboard, as a person would, to
+  // the second one.
+  const instants = [...new Set(events.map((e) => e.at))].sort();
   const slider = page.getByTestId('member-slider');
+  t.equal(await slider.getAttribute('max'), String(instants.length - 1), `one slider step per instant (${instants.length})`);
   await slider.focus();
   await page.keyboard.press('Home');
   await page.keyboard.press('ArrowRight');
-  const at = events[1]?.at ?? '';
+  const at = instants[1] ?? '';
   const stateOut = page.getByTestId('member-state-at');
   await untilAttribute(page, 'member-state-at', 'data-at', at);
   await untilAttribute(page, 'member-state-at', 'data-state', 'ready');
@@ -137,6 +141,36 @@ async function inspectMember(t: Test, page: Page, baseUrl: string, token: string
     Array.isArray(explained.counting[name]) ? String(explained.counting[name].length) : '',
   ]);
   t.same(shownLimits, apiLimits, 'every limit, its value and how many things count toward it, as the API says');
+}
+
+/**
+ * A history longer than a page: the timeline shows the first page, reads the stream no further,
+ * and "load more" brings the rest, until the count is the API's.
+ */
+async function longHistory(t: Test, page: Page, baseUrl: string, token: string): Promise<void> {
+  const memberId = `long-${randomUUID().slice(0, 8)}`;
+  for (let i = 0; i < 40; i++) {
+    const acquired = await call(baseUrl, 'POST', `/v1/members/${memberId}/licenses`, { body: { deviceId: 'd1', titleId: `title-${i}` } });
+    if (acquired.status !== 201) throw new Error(`acquire answered ${acquired.status}`);
+    await call(baseUrl, 'POST', `/v1/members/${memberId}/licenses/${(acquired.body as { licenseId: string }).licenseId}/release`, { body: {} });
+  }
+  const events = await debugEvents(baseUrl, token, memberId);
+  await openMember(page, memberId);
+  const pageSize = Number(await page.getByTestId('member-load-more').getAttribute('data-page-size'));
+  t.ok(events.length > pageSize, `the history (${events.length} events) is longer than a page (${pageSize})`);
+  const count = page.getByTestId('member-event-count');
+  t.equal(await count.getAttribute('data-count'), String(pageSize), 'one page is shown first');
+  t.equal(await count.getAttribute('data-complete'), 'false', 'and the page says there is more');
+  await page.getByTestId('member-load-more').click();
+  await untilAttribute(page, 'member-event-count', 'data-complete', 'true');
+  t.equal(Number(await count.getAttribute('data-count')), events.length, 'load more brings the rest: the API’s count');
+  t.equal(await page.locator('[data-testid="member-timeline"] li').count(), events.length, 'one timeline entry per event');
+  t.same(
+    await attributes(page.locator('[data-testid="member-timeline"] li'), 'data-position'),
+    events.map((e) => String(e.position)),
+    'in the API’s order',
+  );
+  t.notOk(await page.getByTestId('member-load-more').isVisible(), 'no more to load');
 }
 
 /** A hostile member id is shown as text: no element, no script, no dialog. */
@@ -198,6 +232,7 @@ t.test('single node on SQLite (npm start’s default config): login, the one nod
   await screenshot(page, 'single-node-cluster');
   await inspectMember(t, page, service.baseUrl, token, memberId);
   await screenshot(page, 'single-node-member');
+  await longHistory(t, page, service.baseUrl, token);
   await hostileIds(t, page);
   await page.getByTestId('nav-store').click();
   await page.getByTestId('store-hosts').waitFor({ state: 'visible' });

@@ -164,7 +164,12 @@ export function mountMember(container, deps) {
 
   /** Each open() gets a number; an answer for an older one is dropped. */
   let generation = 0;
-  /** @type {{ memberId: string, events: Record<string, any>[], source: AsyncGenerator<Record<string, unknown>> | null, done: boolean } | null} */
+  /**
+   * The member open now: its events loaded so far (position order) and the distinct instants they
+   * happened at (sorted), which are the slider's steps: the state at an instant folds every event
+   * at or before it, so two events at the same instant are one step.
+   * @type {{ memberId: string, events: Record<string, any>[], instants: string[], source: AsyncGenerator<Record<string, unknown>> | null, done: boolean } | null}
+   */
   let current = null;
   /** The instant the slider rests on (ISO), or null: now. */
   let selectedAt = null;
@@ -248,7 +253,7 @@ export function mountMember(container, deps) {
   // --- the timeline -------------------------------------------------------------------------
   const countLine = el('p', { 'data-testid': 'member-event-count' });
   const timelineList = el('ol', { 'data-testid': 'member-timeline', class: 'timeline' });
-  const loadMore = el('button', { type: 'button', 'data-testid': 'member-load-more', hidden: true }, ['Load more']);
+  const loadMore = el('button', { type: 'button', 'data-testid': 'member-load-more', 'data-page-size': PAGE_SIZE, hidden: true }, ['Load more']);
   const slider = el('input', { type: 'range', min: 0, max: 0, value: 0, step: 1, 'data-testid': 'member-slider', disabled: true, 'aria-label': 'instant' });
   const sliderLabel = el('span', { 'data-testid': 'member-slider-at' });
   const stateOut = el('div', { 'data-testid': 'member-state-at' });
@@ -266,7 +271,7 @@ export function mountMember(container, deps) {
   function timelineItem(event, index) {
     const at = text(event.at);
     const aggregate = event.aggregate && typeof event.aggregate === 'object' ? `${text(event.aggregate.name)} ${text(event.aggregate.id)}` : '';
-    const item = el('li', { 'data-position': text(event.position), 'data-index': index }, [
+    const item = el('li', { 'data-position': text(event.position), 'data-index': index, 'data-at': at }, [
       el('span', { class: 'at' }, [at]),
       ' ',
       el('strong', { class: 'type' }, [text(event.type)]),
@@ -276,8 +281,14 @@ export function mountMember(container, deps) {
       el('span', { class: 'summary' }, [summary(event)]),
       event.rulesVersion ? el('span', { class: 'rules' }, [` rules ${text(event.rulesVersion)}`]) : null,
     ]);
+    if (selectedAt !== null) {
+      item.classList.toggle('selected', at === selectedAt);
+      item.classList.toggle('applied', at <= selectedAt);
+    }
     item.addEventListener('click', () => {
-      slider.value = String(index);
+      const step = current === null ? -1 : current.instants.indexOf(at);
+      if (step < 0) return;
+      slider.value = String(step);
       onSlider(true);
     });
     return item;
@@ -314,9 +325,26 @@ export function mountMember(container, deps) {
     const start = current.events.length;
     current.events.push(...page);
     timelineList.append(...page.map((event, i) => timelineItem(event, start + i)));
-    slider.max = String(Math.max(0, current.events.length - 1));
-    slider.disabled = current.events.length === 0;
+    addInstants(page);
     renderCount();
+  }
+
+  /** Adds the pages' instants to the slider's steps, keeping the instant it rests on. */
+  function addInstants(page) {
+    if (current === null) return;
+    const known = new Set(current.instants);
+    for (const event of page) {
+      // Only ISO times: a time outside the range is shown as milliseconds and cannot be asked for.
+      if (typeof event.at === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(event.at) && !known.has(event.at)) {
+        known.add(event.at);
+        current.instants.push(event.at);
+      }
+    }
+    // ISO times of one format sort as strings; events are usually in time order already.
+    current.instants.sort();
+    slider.max = String(Math.max(0, current.instants.length - 1));
+    slider.disabled = current.instants.length === 0;
+    if (selectedAt !== null) slider.value = String(Math.max(0, current.instants.indexOf(selectedAt)));
   }
 
   loadMore.addEventListener('click', () => {
@@ -326,12 +354,18 @@ export function mountMember(container, deps) {
   // --- state at an instant --------------------------------------------------------------------
   function onSlider(immediate) {
     if (current === null || current.events.length === 0) return;
-    const event = current.events[Number(slider.value)];
-    if (!event) return;
-    selectedAt = text(event.at);
-    sliderLabel.textContent = `${selectedAt} (after event ${text(event.position)}: ${text(event.type)})`;
-    explainAtLine.textContent = `at ${selectedAt}`;
-    for (const li of timelineList.children) li.classList.toggle('selected', li.getAttribute('data-index') === slider.value);
+    const step = Number(slider.value);
+    const at = current.instants[step];
+    if (at === undefined) return;
+    selectedAt = at;
+    sliderLabel.textContent = `${at} (instant ${step + 1} of ${current.instants.length}${current.done ? '' : ' loaded so far'})`;
+    explainAtLine.textContent = `at ${at}`;
+    // The events the state includes: every one at or before the instant.
+    for (const li of timelineList.children) {
+      const liAt = li.getAttribute('data-at') ?? '';
+      li.classList.toggle('selected', liAt === at);
+      li.classList.toggle('applied', liAt <= at);
+    }
     window.clearTimeout(sliderTimer);
     const mine = generation;
     sliderTimer = window.setTimeout(() => void loadStateAt(current?.memberId ?? '', selectedAt ?? '', mine), immediate ? 0 : SLIDER_REST_MS);
@@ -475,14 +509,14 @@ export function mountMember(container, deps) {
     if (current?.source) void current.source.return(undefined);
     selectedAt = null;
     window.clearTimeout(sliderTimer);
-    current = { memberId, events: [], source: historySource(deps, debugPath(memberId, 'events')), done: false };
+    current = { memberId, events: [], instants: [], source: historySource(deps, debugPath(memberId, 'events')), done: false };
     timelineList.replaceChildren();
     slider.max = '0';
     slider.value = '0';
     slider.disabled = true;
     sliderLabel.textContent = 'now';
     explainAtLine.textContent = 'at now';
-    stateOut.replaceChildren(el('p', {}, ['Move the slider to see the member at an event’s instant.']));
+    stateOut.replaceChildren(el('p', {}, ['Move the slider (or click an event) to see the member as of that instant.']));
     delete stateOut.dataset['at'];
     stateOut.dataset['state'] = 'idle';
     explainOut.replaceChildren();
