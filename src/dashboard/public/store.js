@@ -71,10 +71,42 @@ export function mountStore(container, { api }) {
     }
 
     // Tiers, once the store describes them (the two-tier Cassandra store: hot and cold).
-    if (store.tiers && typeof store.tiers === 'object') {
-      const tierRows = Object.entries(store.tiers).map(([name, tier]) => [name, describeTier(tier)]);
-      tiers.replaceChildren(el('h3', {}, ['Tiers']), table(['Tier', 'State'], tierRows));
-    } else tiers.replaceChildren();
+    renderTiers(store.tiers);
+  }
+
+  function renderTiers(described) {
+    if (!described || typeof described !== 'object') {
+      tiers.replaceChildren();
+      return;
+    }
+    const hot = described.hot ?? {};
+    const cold = described.cold ?? {};
+    const coldHosts = Array.isArray(cold.hosts) ? cold.hosts : [];
+    const coldState =
+      cold.connected === true ? `connected, ${coldHosts.filter((h) => h.up === true).length} of ${coldHosts.length} hosts up` : 'not reached yet (the store retries)';
+    const background = described.background && typeof described.background === 'object' ? Object.entries(described.background) : [];
+    tiers.replaceChildren(
+      el('h3', {}, ['Tiers']),
+      table(
+        ['Tier', 'Keyspace', 'State'],
+        [
+          el('tr', { 'data-tier': 'hot' }, [el('td', {}, ['hot']), el('td', {}, [String(hot.keyspace ?? '–')]), el('td', {}, ['the hosts above'])]),
+          el('tr', { 'data-tier': 'cold', 'data-connected': String(cold.connected === true) }, [
+            el('td', {}, ['cold']),
+            el('td', {}, [String(cold.keyspace ?? '–')]),
+            el('td', {}, [coldState]),
+          ]),
+        ],
+        { 'data-testid': 'store-tiers' },
+      ),
+      background.length > 0
+        ? table(
+            ['Background work since start', 'Count'],
+            background.map(([work, count]) => [String(work), num(count)]),
+            { class: 'keyvalue' },
+          )
+        : null,
+    );
   }
 
   function renderCounts(history) {
@@ -106,11 +138,4 @@ export function mountStore(container, { api }) {
       window.clearTimeout(timer);
     },
   };
-}
-
-function describeTier(tier) {
-  if (tier === null || typeof tier !== 'object') return String(tier);
-  return Object.entries(tier)
-    .map(([key, value]) => `${key}: ${typeof value === 'object' ? JSON.stringify(value) : String(value)}`)
-    .join(', ');
 }
