@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import type { ClusterDescription } from '../../src/cluster/cluster-routes.ts';
 import { REPO_ROOT, startService } from '../support/process.ts';
-import { startTestCluster } from '../cluster/cluster-support.ts';
+import { movesSettled, startTestCluster } from '../cluster/cluster-support.ts';
 import {
   attributes,
   call,
@@ -186,6 +186,21 @@ async function hostileIds(t: Test, page: Page): Promise<void> {
   t.equal(await page.evaluate('Object.prototype.hasOwnProperty.call(Object.prototype, "licenses")'), false, 'Object.prototype untouched');
 }
 
+/**
+ * The token is in this tab's sessionStorage; once it stops being accepted (rotated, say), the
+ * next call answers 401 and the page shows the login again, with the views hidden.
+ */
+async function tokenRefusedMidSession(t: Test, page: Page, token: string): Promise<void> {
+  const wrong = randomBytes(16).toString('hex');
+  const replaced = await page.evaluate(
+    `(() => { let n = 0; for (const key of Object.keys(sessionStorage)) if (sessionStorage.getItem(key) === ${JSON.stringify(token)}) { sessionStorage.setItem(key, ${JSON.stringify(wrong)}); n += 1; } return n; })()`,
+  );
+  t.equal(replaced, 1, 'the token was in sessionStorage');
+  await page.getByTestId('nav-cluster').click();
+  await page.getByTestId('login-token').waitFor({ state: 'visible' });
+  t.notOk(await page.getByTestId('nav-cluster').isVisible(), 'the views are gone with the token');
+}
+
 /** A wrong token: the service answers 401 and the page shows the login again. */
 async function wrongToken(t: Test, baseUrl: string): Promise<void> {
   const recorded = await openPage(theBrowser());
@@ -238,6 +253,7 @@ t.test('single node on SQLite (npm start’s default config): login, the one nod
   await page.getByTestId('store-hosts').waitFor({ state: 'visible' });
   await screenshot(page, 'single-node-store');
   await tokenStaysOutOfUrls(t, recorded, token);
+  await tokenRefusedMidSession(t, page, token);
   await wrongToken(t, service.baseUrl);
 });
 
@@ -271,6 +287,9 @@ t.test('two-node cluster on Cassandra: nodes, a rebalance to a third node, a mem
   await page.locator('[data-testid="rebalance-progress"][data-state="done"]').waitFor({ state: 'attached', timeout: 60_000 });
   const after = (await cluster.admin('GET', '/v1/admin/cluster')).body as ClusterDescription;
   t.ok(after.epoch > before.epoch, `the rebalance the page started changed the ring (epoch ${before.epoch} → ${after.epoch})`);
+  t.ok(await movesSettled(cluster), 'when the page says done, the API says every node finished its moves');
+  const moved = after.nodes.reduce((sum, n) => sum + (n.moves && n.moves.epoch === after.epoch ? n.moves.released : 0), 0);
+  t.ok(moved > 0, `the rebalance moved members (${moved})`);
   const added = after.nodes.find((n) => n.id === third.id);
   t.equal(added?.state, 'active', 'the third node is in the ring');
   // The README's picture: three nodes after the rebalance the page ran.
