@@ -11,6 +11,11 @@ const POLL_MS = 2000;
 const HISTORY_SECONDS = 300;
 /** Operations charted: the busiest few over the window (a chart of 40 lines says nothing). */
 const CHARTED_OPERATIONS = 6;
+/**
+ * The operations charted are the service's own (the edge API): the dashboard's polling, the
+ * nodes' calls to each other and probes would otherwise be most of what is drawn.
+ */
+const OPERATOR_ROUTES = /^[A-Z]+ (\/v1\/(admin|internal|debug)\/|\/(metrics|docs|readyz|healthz|livez)\b|unmatched$)/;
 const COLORS = ['#2b6cb0', '#c05621', '#2f855a', '#6b46c1', '#b83280', '#718096'];
 
 /**
@@ -116,7 +121,14 @@ export function mountCluster(container, { api }) {
         el('td', {}, [el('span', { class: `pill ${stateClass(node)}` }, [stateOf(node)])]),
         el('td', {}, [num(node.epoch)]),
         el('td', {}, [node.heartbeatAgeMs === undefined ? '–' : age(node.heartbeatAgeMs)]),
-        el('td', {}, [num(node.membersInMemory), workers ? el('div', { class: 'sub' }, [workers.map((w) => `${w.worker}: ${w.membersInMemory}`).join(' · ')]) : null]),
+        el('td', {}, [
+          num(node.membersInMemory),
+          workers
+            ? el('div', { class: 'sub', title: 'per worker thread, at the last metrics reading (every 5 s)' }, [
+                workers.map((w) => `${w.worker}: ${w.membersInMemory}`).join(' · '),
+              ])
+            : null,
+        ]),
         el('td', {}, [num(mailbox)]),
         el('td', {}, [share === null ? '–' : `${(share * 100).toFixed(1)} %`]),
         el('td', {}, [actions]),
@@ -194,7 +206,10 @@ function mountCharts(box) {
 
   function update(histories) {
     const { times, operations, rates, p99s, nodes } = combine(histories);
-    legendNote.textContent = nodes.length > 0 ? `From the in-process history of: ${nodes.join(', ')} (one point per sampling interval).` : 'No history yet.';
+    legendNote.textContent =
+      nodes.length === 0
+        ? 'No history yet.'
+        : `Edge API operations, from the in-process history of: ${nodes.join(', ')} (one point per sampling interval)${operations.length === 0 ? '; no edge request in the window' : ''}.`;
     const key = operations.join('\n');
     const width = Math.max(320, Math.min(box.clientWidth || 900, 1100));
     if (key !== shape || !rateChart || !p99Chart) {
@@ -249,7 +264,7 @@ function combine(histories) {
     }
   }
   const operations = [...totals]
-    .filter(([, total]) => total > 0)
+    .filter(([operation, total]) => total > 0 && !OPERATOR_ROUTES.test(operation))
     .sort((a, b) => b[1] - a[1])
     .slice(0, CHARTED_OPERATIONS)
     .map(([operation]) => operation)
