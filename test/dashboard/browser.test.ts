@@ -182,6 +182,7 @@ async function hostileIds(t: Test, page: Page): Promise<void> {
     // Either an answer (for a valid id) or the service's refusal, as text.
     await until('the member’s answer', async () => !((await page.getByTestId('member-now').textContent({ timeout: 1000 })) ?? 'loading').includes('loading'));
     t.equal(await page.locator('[data-testid="member-now"] img, [data-testid="member-now"] script').count(), 0, `${JSON.stringify(hostile)} made no element`);
+    t.ok(((await page.getByTestId('member-now').textContent()) ?? '').includes(hostile), `${JSON.stringify(hostile)} is shown as text`);
   }
   t.equal(await page.evaluate('Object.prototype.hasOwnProperty.call(Object.prototype, "licenses")'), false, 'Object.prototype untouched');
 }

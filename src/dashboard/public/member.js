@@ -42,9 +42,9 @@ function text(value) {
   return JSON.stringify(value);
 }
 
-/** @param {HTMLElement} node @param {string} message */
-function showError(node, message) {
-  node.replaceChildren(el('p', { class: 'error', role: 'alert' }, [message]));
+/** @param {HTMLElement} node @param {string} message @param {...Node} before kept above the message */
+function showError(node, message, ...before) {
+  node.replaceChildren(...before, el('p', { class: 'error', role: 'alert' }, [message]));
 }
 
 /** @param {unknown} error */
@@ -181,7 +181,8 @@ export function mountMember(container, deps) {
 
   // --- now: the owner's in-memory view -------------------------------------------------------
   async function loadNow(memberId, mine) {
-    nowSection.replaceChildren(el('h3', {}, ['Now']), el('p', { class: 'loading' }, ['loading…']));
+    const heading = () => el('h3', {}, [`Now: member ${memberId}`]);
+    nowSection.replaceChildren(heading(), el('p', { class: 'loading' }, ['loading…']));
     let licenses;
     let origin = 'memory';
     try {
@@ -198,11 +199,11 @@ export function mountMember(container, deps) {
           const state = await api('GET', debugPath(memberId, 'state'));
           licenses = (Array.isArray(state?.licenses) ? state.licenses : []).filter((l) => l && l.releasedAt === null);
         } catch (inner) {
-          if (mine === generation) showError(nowSection, describe(inner));
+          if (mine === generation) showError(nowSection, describe(inner), heading());
           return;
         }
       } else {
-        if (mine === generation) showError(nowSection, describe(error));
+        if (mine === generation) showError(nowSection, describe(error), heading());
         return;
       }
     }
@@ -219,7 +220,7 @@ export function mountMember(container, deps) {
             'Rebuilt from the stored events (this port serves no edge routes, so the owner’s memory cannot be read here).',
           ]);
     nowSection.replaceChildren(
-      el('h3', {}, ['Now']),
+      heading(),
       marker,
       el('h4', {}, [`Active licenses (${licenses.length})`]),
       table(
