@@ -11,6 +11,7 @@ import type { Peers } from './peers.ts';
 import { BODY_CODES, errorAnswers, id } from '../http/schemas.ts';
 import { NODE_ID_PATTERN } from '../domain/ids.ts';
 import { AppError } from '../errors/catalog.ts';
+import { HISTORY_MAX_SECONDS, HISTORY_MIN_SECONDS } from '../dashboard/metrics-history.ts';
 
 export interface ClusterRouteDeps {
   node: ClusterNode;
@@ -189,11 +190,16 @@ export function clusterRoutes(app: FastifyInstance, deps: ClusterRouteDeps): voi
       const member = node.view.nodes.find((candidate) => candidate.id === target && candidate.state !== 'removed');
       if (!member) throw new AppError('NODE_NOT_FOUND', `node ${target} is not in cluster ${node.view.clusterId}`);
       const seconds = request.query.seconds;
+      // Checked here as the node would (same window everywhere): a bad window is the caller's 400, not the node's silence.
+      if (seconds !== undefined && (Number(seconds) < HISTORY_MIN_SECONDS || Number(seconds) > HISTORY_MAX_SECONDS)) {
+        const field = 'querystring.seconds';
+        throw new AppError('VALIDATION_FAILED', `${field} must be from ${HISTORY_MIN_SECONDS} to ${HISTORY_MAX_SECONDS}`, { field });
+      }
       const path = `/v1/admin/metrics/history${seconds === undefined ? '' : `?seconds=${seconds}`}`;
       try {
         return await deps.peers.call<Record<string, unknown>>(member.address, 'GET', path, undefined, HISTORY_TIMEOUT_MS);
       } catch {
-        throw new AppError('NODE_UNREACHABLE', `node ${target} did not answer its metrics history (or refused the window asked)`);
+        throw new AppError('NODE_UNREACHABLE', `node ${target} did not answer its metrics history`);
       }
     },
   );

@@ -6,10 +6,9 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../errors/catalog.ts';
 import { errorAnswers } from '../http/schemas.ts';
-import type { MetricsHistory } from './metrics-history.ts';
+import { HISTORY_MIN_SECONDS as MIN_SECONDS, type MetricsHistory } from './metrics-history.ts';
 
 export const HISTORY_DEFAULT_SECONDS = 300;
-const MIN_SECONDS = 10;
 
 const historyAnswer = {
   type: 'object',

@@ -6,8 +6,7 @@
  * between consecutive readings when asked, so a reading costs a few array copies, never a
  * growing series. It holds only numbers and route patterns, never a member id.
  */
-import type { MetricsJson } from '../observability/metrics.ts';
-import type { EdgeMetrics } from '../observability/metrics.ts';
+import type { EdgeMetrics, MetricsJson } from '../observability/metrics.ts';
 
 /** Cumulative latency buckets of one operation: ascending upper bounds in seconds, +Inf last. */
 export interface OperationReading {
@@ -60,6 +59,9 @@ export interface HistoryOptions {
 }
 
 export const DEFAULT_HISTORY = { intervalMs: 5000, capacity: 121 } as const;
+/** The shortest window an answer covers, and the longest a node keeps (its default settings). */
+export const HISTORY_MIN_SECONDS = 10;
+export const HISTORY_MAX_SECONDS = Math.floor(((DEFAULT_HISTORY.capacity - 1) * DEFAULT_HISTORY.intervalMs) / 1000);
 
 export class MetricsHistory {
   readonly #read: () => Promise<Omit<Reading, 'at'>>;

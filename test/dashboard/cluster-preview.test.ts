@@ -130,6 +130,11 @@ t.test("a node's metrics history through this node; an unknown node 404, a silen
   t.ok(Array.isArray(own.body.points));
   t.equal((await call(s, 'GET', '/v1/admin/cluster/nodes/nobody/metrics/history')).body.code, 'NODE_NOT_FOUND');
   t.equal((await call(s, 'GET', '/v1/admin/cluster/nodes/solo/metrics/history?seconds=abc')).body.code, 'VALIDATION_FAILED');
+  for (const seconds of ['5', '601']) {
+    const outOfRange = await call(s, 'GET', `/v1/admin/cluster/nodes/solo/metrics/history?seconds=${seconds}`);
+    t.equal(outOfRange.status, 400, `seconds=${seconds}: the caller's 400, checked before asking the node`);
+    t.equal(outOfRange.body.field, 'querystring.seconds');
+  }
   await call(s, 'POST', '/v1/admin/cluster/nodes', { id: 'ghost', address: 'http://127.0.0.1:1' });
   const ghost = await call(s, 'GET', '/v1/admin/cluster/nodes/ghost/metrics/history');
   t.equal(ghost.status, 503, ghost.raw);
