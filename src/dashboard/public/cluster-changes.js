@@ -13,9 +13,9 @@ const CHANGES = {
 
 /**
  * @param {HTMLElement} box
- * @param {{ api: Function, latest: () => any, refresh: () => Promise<void> }} deps
+ * @param {{ api: Function, refresh: () => Promise<void> }} deps
  */
-export function mountChanges(box, { api, latest, refresh }) {
+export function mountChanges(box, { api, refresh }) {
   const previewButton = el('button', { type: 'button', 'data-testid': 'rebalance-preview' }, ['Preview a rebalance']);
   const planBox = el('div', { class: 'plan', 'data-testid': 'rebalance-plan' });
   const progressBox = el('div', { class: 'progress', 'data-testid': 'rebalance-progress', 'data-state': 'idle' });
@@ -27,6 +27,8 @@ export function mountChanges(box, { api, latest, refresh }) {
   /** The change being followed: { kind, node, epoch, startedAt }. */
   let following = null;
   let busy = false;
+  /** Each node's buttons, by id and state. */
+  const actionsByNode = new Map();
 
   async function preview(kind, node) {
     if (busy) return;
@@ -134,7 +136,7 @@ export function mountChanges(box, { api, latest, refresh }) {
         `${num(released)} of ${num(planned)} moved`,
         `${num(moves ? moves.installed : 0)} installed · ${num(moves ? moves.warmed : 0)} warmed`,
         `${num(nodeFailed)} failed`,
-        finished ? 'done' : node.reachable === false ? 'unreachable' : 'moving',
+        node.reachable === false ? 'unreachable (not waited for)' : finished ? 'done' : 'moving',
       ]);
     }
     const done = allDone && !cluster.moving;
@@ -158,15 +160,24 @@ export function mountChanges(box, { api, latest, refresh }) {
       box.hidden = !clusterMode;
       renderProgress(cluster);
     },
-    /** The drain and remove buttons of a node's row. */
+    /**
+     * The drain and remove buttons of a node's row: the same elements from one poll to the next
+     * (the rows are rebuilt every 2 s; a click must not fall between two renderings).
+     */
     nodeActions(node) {
       if (node.state === 'removed') return null;
-      const drain = el('button', { type: 'button', class: 'small', 'data-testid': 'node-drain', 'data-node-id': String(node.id) }, ['Drain…']);
-      const remove = el('button', { type: 'button', class: 'small', 'data-testid': 'node-remove', 'data-node-id': String(node.id) }, ['Remove…']);
-      drain.addEventListener('click', () => void preview('drain', String(node.id)));
-      remove.addEventListener('click', () => void preview('remove', String(node.id)));
-      return el('span', { class: 'actions' }, [node.state === 'draining' ? null : drain, ' ', remove]);
+      const key = `${String(node.id)}\n${String(node.state)}`;
+      let actions = actionsByNode.get(key);
+      if (!actions) actionsByNode.set(key, (actions = makeActions(node)));
+      return actions;
     },
-    latest,
   };
+
+  function makeActions(node) {
+    const drain = el('button', { type: 'button', class: 'small', 'data-testid': 'node-drain', 'data-node-id': String(node.id) }, ['Drain…']);
+    const remove = el('button', { type: 'button', class: 'small', 'data-testid': 'node-remove', 'data-node-id': String(node.id) }, ['Remove…']);
+    drain.addEventListener('click', () => void preview('drain', String(node.id)));
+    remove.addEventListener('click', () => void preview('remove', String(node.id)));
+    return el('span', { class: 'actions' }, [node.state === 'draining' ? null : drain, ' ', remove]);
+  }
 }

@@ -35,7 +35,7 @@ export function mountCluster(container, { api }) {
   let clusterMode = true;
   /** The latest metrics history per node id (this node's alone without cluster mode). */
   const histories = new Map();
-  const changes = mountChanges(changesBox, { api, latest: () => cluster, refresh: () => poll() });
+  const changes = mountChanges(changesBox, { api, refresh: () => poll() });
   const charts = mountCharts(chartsBox);
 
   let timer = 0;
