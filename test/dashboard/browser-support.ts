@@ -29,8 +29,8 @@ export function launchBrowser(): Promise<Browser> {
 export interface RecordedPage {
   context: BrowserContext;
   page: Page;
-  /** Every request the page made: method and full URL. */
-  requests: { method: string; url: string }[];
+  /** Every request the page made: method, full URL and what it accepts. */
+  requests: { method: string; url: string; accept: string }[];
   /** Every answer the page got: URL and status. */
   responses: { url: string; status: number }[];
   /** Uncaught errors in the page's scripts. */
@@ -42,7 +42,7 @@ export async function openPage(browser: Browser): Promise<RecordedPage> {
   context.setDefaultTimeout(WAIT_MS);
   const page = await context.newPage();
   const recorded: RecordedPage = { context, page, requests: [], responses: [], pageErrors: [] };
-  page.on('request', (request) => recorded.requests.push({ method: request.method(), url: request.url() }));
+  page.on('request', (request) => recorded.requests.push({ method: request.method(), url: request.url(), accept: request.headers()['accept'] ?? '' }));
   page.on('response', (response) => recorded.responses.push({ url: response.url(), status: response.status() }));
   page.on('pageerror', (error) => recorded.pageErrors.push(error.message));
   // A dialog would mean a hostile string ran as script: fail loudly, never wait on it.

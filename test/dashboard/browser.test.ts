@@ -80,12 +80,15 @@ async function shownLicenseIds(page: Page): Promise<string[]> {
  * The member inspector against the API: licenses now, the event count, the state at the slider's
  * second instant and explain there, each equal to what the API answers.
  */
-async function inspectMember(t: Test, page: Page, baseUrl: string, token: string, memberId: string): Promise<void> {
+async function inspectMember(t: Test, recorded: RecordedPage, baseUrl: string, token: string, memberId: string): Promise<void> {
+  const { page } = recorded;
   await openMember(page, memberId);
   const licenses = await call(baseUrl, 'GET', `/v1/members/${memberId}/licenses`);
   const apiIds = (licenses.body as { licenses: { licenseId: string }[] }).licenses.map((l) => l.licenseId).sort();
   t.same(await shownLicenseIds(page), apiIds, 'the licenses shown are the ones the API lists');
   t.equal(await page.getByTestId('member-origin').getAttribute('data-origin'), 'memory', 'marked as the owner’s in-memory view');
+  const historyReads = recorded.requests.filter((r) => new URL(r.url).pathname === `/v1/debug/members/${memberId}/events`);
+  t.ok(historyReads.length > 0 && historyReads.every((r) => r.accept.includes('application/x-ndjson')), 'the history is read as the NDJSON stream');
 
   const events = await debugEvents(baseUrl, token, memberId);
   const count = page.getByTestId('member-event-count');
@@ -99,6 +102,8 @@ async function inspectMember(t: Test, page: Page, baseUrl: string, token: string
   const instants = [...new Set(events.map((e) => e.at))].sort();
   const slider = page.getByTestId('member-slider');
   t.equal(await slider.getAttribute('max'), String(instants.length - 1), `one slider step per instant (${instants.length})`);
+  t.equal(await page.getByTestId('member-chart').getAttribute('data-points'), String(instants.length), 'the chart along the slider has a point per instant');
+  t.equal(await page.locator('[data-testid="member-chart"] canvas').count(), 1, 'drawn by uPlot');
   await slider.focus();
   await page.keyboard.press('Home');
   await page.keyboard.press('ArrowRight');
@@ -246,7 +251,7 @@ t.test('single node on SQLite (npm start’s default config): login, the one nod
   await waitForNodeRows(page, 1);
   t.equal((await nodeRowIds(page)).length, 1, 'one node is shown');
   await screenshot(page, 'single-node-cluster');
-  await inspectMember(t, page, service.baseUrl, token, memberId);
+  await inspectMember(t, recorded, service.baseUrl, token, memberId);
   await screenshot(page, 'single-node-member');
   await longHistory(t, page, service.baseUrl, token);
   await hostileIds(t, page);
@@ -296,7 +301,7 @@ t.test('two-node cluster on Cassandra: nodes, a rebalance to a third node, a mem
   // The README's picture: three nodes after the rebalance the page ran.
   maybeUpdateReadmeImage(await screenshot(page, 'cluster-rebalanced'));
 
-  await inspectMember(t, page, first.url, token, memberId);
+  await inspectMember(t, recorded, first.url, token, memberId);
   await screenshot(page, 'member');
 
   await page.getByTestId('nav-store').click();

@@ -7,6 +7,8 @@
 // textContent or as an attribute value, never parsed as HTML. Keys of answers are read with
 // Object.entries/Array iteration only, never used to index a plain object.
 
+import uPlot from './vendor/uplot/uPlot.esm.js';
+
 /** Events rendered per page of the timeline (the stream is read only as far as shown). */
 export const PAGE_SIZE = 100;
 /** A slider that moves fires one state request once it rests this long. */
@@ -254,6 +256,9 @@ export function mountMember(container, deps) {
   // --- the timeline -------------------------------------------------------------------------
   const countLine = el('p', { 'data-testid': 'member-event-count' });
   const timelineList = el('ol', { 'data-testid': 'member-timeline', class: 'timeline' });
+  const chartBox = el('div', { class: 'chart', 'data-testid': 'member-chart' });
+  /** @type {any} the uPlot chart of the loaded history, or null */
+  let chart = null;
   const loadMore = el('button', { type: 'button', 'data-testid': 'member-load-more', 'data-page-size': PAGE_SIZE, hidden: true }, ['Load more']);
   const slider = el('input', { type: 'range', min: 0, max: 0, value: 0, step: 1, 'data-testid': 'member-slider', disabled: true, 'aria-label': 'instant' });
   const sliderLabel = el('span', { 'data-testid': 'member-slider-at' });
@@ -346,7 +351,68 @@ export function mountMember(container, deps) {
     slider.max = String(Math.max(0, current.instants.length - 1));
     slider.disabled = current.instants.length === 0;
     if (selectedAt !== null) slider.value = String(Math.max(0, current.instants.indexOf(selectedAt)));
+    drawChart();
   }
+
+  /**
+   * The slider's track drawn as a chart (uPlot): one point per instant, the number of events at or
+   * before it (of those loaded), and a line where the slider rests.
+   */
+  function drawChart() {
+    if (current === null || current.instants.length === 0) return;
+    const atCount = new Map();
+    for (const event of current.events) if (typeof event.at === 'string') atCount.set(event.at, (atCount.get(event.at) ?? 0) + 1);
+    let total = 0;
+    const xs = [];
+    const ys = [];
+    for (const at of current.instants) {
+      total += atCount.get(at) ?? 0;
+      xs.push(Date.parse(at) / 1000);
+      ys.push(total);
+    }
+    chartBox.dataset['points'] = String(xs.length);
+    if (chart !== null) {
+      chart.setData([xs, ys]);
+      return;
+    }
+    const width = Math.max(320, Math.min(container.clientWidth || 900, 1100));
+    chart = new uPlot(
+      {
+        width,
+        height: 140,
+        scales: { x: { time: true } },
+        legend: { show: false },
+        series: [{}, { label: 'events so far', stroke: '#1f6feb', width: 2, paths: uPlot.paths.stepped({ align: 1 }), points: { show: true, size: 6 } }],
+        axes: [{}, { label: 'events', size: 50 }],
+        hooks: { draw: [markSelected] },
+      },
+      [xs, ys],
+      chartBox,
+    );
+  }
+
+  /** The slider's instant, as a line across the chart. */
+  function markSelected(u) {
+    if (selectedAt === null) return;
+    const x = u.valToPos(Date.parse(selectedAt) / 1000, 'x', true);
+    const { ctx, bbox } = u;
+    ctx.save();
+    ctx.strokeStyle = '#cf222e';
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    ctx.moveTo(x, bbox.top);
+    ctx.lineTo(x, bbox.top + bbox.height);
+    ctx.stroke();
+    ctx.restore();
+  }
+
+  // A click on the chart moves the slider to the instant under the cursor.
+  chartBox.addEventListener('click', () => {
+    const index = chart?.cursor?.idx;
+    if (typeof index !== 'number' || index < 0) return;
+    slider.value = String(index);
+    onSlider(true);
+  });
 
   loadMore.addEventListener('click', () => {
     void loadPage(generation);
@@ -367,6 +433,8 @@ export function mountMember(container, deps) {
       li.classList.toggle('selected', liAt === at);
       li.classList.toggle('applied', liAt <= at);
     }
+    timelineList.classList.add('at-instant');
+    chart?.redraw(false, false);
     window.clearTimeout(sliderTimer);
     const mine = generation;
     sliderTimer = window.setTimeout(() => void loadStateAt(current?.memberId ?? '', selectedAt ?? '', mine), immediate ? 0 : SLIDER_REST_MS);
@@ -512,6 +580,11 @@ export function mountMember(container, deps) {
     window.clearTimeout(sliderTimer);
     current = { memberId, events: [], instants: [], source: historySource(deps, debugPath(memberId, 'events')), done: false };
     timelineList.replaceChildren();
+    timelineList.classList.remove('at-instant');
+    chart?.destroy();
+    chart = null;
+    chartBox.replaceChildren();
+    delete chartBox.dataset['points'];
     slider.max = '0';
     slider.value = '0';
     slider.disabled = true;
@@ -524,7 +597,7 @@ export function mountMember(container, deps) {
     explainOut.dataset['state'] = 'idle';
     countLine.textContent = 'loading…';
     timelineSection.replaceChildren(el('h3', {}, ['History (stored events, oldest first)']), countLine, timelineList, loadMore);
-    stateSection.replaceChildren(el('h3', {}, ['State at an instant']), el('p', {}, [slider, ' ', sliderLabel]), stateOut);
+    stateSection.replaceChildren(el('h3', {}, ['State at an instant']), chartBox, el('p', {}, [slider, ' ', sliderLabel]), stateOut);
     explainSection.replaceChildren(el('h3', {}, ['Explain an acquire']), explainForm, explainOut);
     nowSection.dataset['memberId'] = memberId;
     await Promise.all([loadNow(memberId, mine), loadPage(mine)]);
@@ -543,6 +616,8 @@ export function mountMember(container, deps) {
     unmount() {
       generation += 1;
       window.clearTimeout(sliderTimer);
+      chart?.destroy();
+      chart = null;
       if (current?.source) void current.source.return(undefined);
       current = null;
     },
