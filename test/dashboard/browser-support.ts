@@ -3,7 +3,7 @@
  * downloaded), every request the page makes recorded, screenshots under .tap/ (gitignored), and
  * small helpers that ask the service's API the same questions the page asks.
  */
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
 import { REPO_ROOT } from '../support/process.ts';
@@ -17,6 +17,8 @@ export const README_IMAGE = path.join(REPO_ROOT, 'docs', 'images', 'dashboard-cl
 export const WAIT_MS = 20_000;
 
 export function launchBrowser(): Promise<Browser> {
+  // Never skipped: a machine without the browser fails here, saying how to get it.
+  if (!existsSync(CHROMIUM)) throw new Error(`Debian's Chromium is missing at ${CHROMIUM}: apt-get install -y chromium (.ci/run does it when missing)`);
   return chromium.launch({
     executablePath: CHROMIUM,
     // This machine's network is closed: without the background-networking flags Chromium floods
