@@ -8,6 +8,7 @@
 import t, { type Test } from 'tap';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -42,6 +43,20 @@ const theBrowser = (): Browser => {
   if (!browser) throw new Error('the browser did not start');
   return browser;
 };
+
+const newMemberId = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`;
+
+/** A port the OS just handed out (closed again at once; the service binds it a moment later). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
 
 /** The token appears in no URL the page asked for, in no cookie and not in localStorage. */
 async function tokenStaysOutOfUrls(t: Test, recorded: RecordedPage, token: string): Promise<void> {
@@ -245,7 +260,7 @@ t.test('single node on SQLite (npm start’s default config): login, the one nod
     await service.exited;
     clearTimeout(timer);
   });
-  const memberId = `solo-${randomUUID().slice(0, 8)}`;
+  const memberId = newMemberId('solo');
   await makeHistory(service.baseUrl, memberId);
 
   const recorded = await openPage(theBrowser());
@@ -267,6 +282,39 @@ t.test('single node on SQLite (npm start’s default config): login, the one nod
   await wrongToken(t, service.baseUrl);
 });
 
+t.test('with an admin port the page is there, and the member view says it shows the stored events, not memory', async (t) => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'license-dashboard-admin-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const adminPort = await freePort();
+  const configPath = path.join(dir, 'config.json');
+  writeFileSync(
+    configPath,
+    JSON.stringify({ extends: path.join(REPO_ROOT, 'config', 'default.json'), service: { sqlite: { path: './events.db' }, actors: { workers: 1 }, admin: { port: adminPort } } }),
+  );
+  const token = randomBytes(16).toString('hex');
+  const service = await startService(['--config', configPath], { ADMIN_TOKEN: token }, 30_000);
+  t.teardown(async () => {
+    service.child.kill('SIGTERM');
+    const timer = setTimeout(() => service.child.kill('SIGKILL'), 10_000);
+    await service.exited;
+    clearTimeout(timer);
+  });
+  const adminUrl = `http://127.0.0.1:${adminPort}`;
+  await until('the admin port', async () => (await fetch(`${adminUrl}/dashboard/`)).status === 200);
+  const { memberId, held } = await makeHistory(service.baseUrl, newMemberId('admin'));
+
+  const recorded = await openPage(theBrowser());
+  t.teardown(() => recorded.context.close());
+  const { page } = recorded;
+  await login(page, adminUrl, token);
+  await waitForNodeRows(page, 1);
+  await openMember(page, memberId);
+  t.equal(await page.getByTestId('member-origin').getAttribute('data-origin'), 'events', 'marked as rebuilt from the events (no edge route on this port)');
+  t.same(await shownLicenseIds(page), [...held].sort(), 'the licenses held now, from the events');
+  await screenshot(page, 'admin-port-member');
+  await tokenStaysOutOfUrls(t, recorded, token);
+});
+
 t.test('two-node cluster on Cassandra: nodes, a rebalance to a third node, a member, the store', async (t) => {
   const started = Date.now();
   const cluster = await startTestCluster(2);
@@ -277,7 +325,7 @@ t.test('two-node cluster on Cassandra: nodes, a rebalance to a third node, a mem
   const token = cluster.adminToken;
 
   // Members in memory on both nodes, so the rebalance has members to move; one with a known history.
-  const memberId = `dash-${randomUUID().slice(0, 8)}`;
+  const memberId = newMemberId('dash');
   await makeHistory(first.url, memberId);
   const others = Array.from({ length: 24 }, (_, i) => `dash-${randomUUID().slice(0, 6)}-${i}`);
   for (let i = 0; i < others.length; i += 8) {
