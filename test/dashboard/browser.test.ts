@@ -319,7 +319,11 @@ t.test('two-node cluster on Cassandra: nodes, a rebalance to a third node, a mem
   const started = Date.now();
   const cluster = await startTestCluster(2);
   t.comment(`two nodes ready in ${Date.now() - started} ms`);
-  t.teardown(() => cluster.stop());
+  t.teardown(async () => {
+    await cluster.stop();
+    // The launcher's folder holds only the nodes' config file.
+    rmSync(path.dirname(cluster.configPath), { recursive: true, force: true });
+  });
   const [first] = cluster.nodes;
   if (!first) throw new Error('no node');
   const token = cluster.adminToken;
