@@ -45,6 +45,42 @@ export default defineConfig(
     },
   },
   {
+    // The dashboard's browser modules (src/dashboard/public/): plain ES modules served as they are
+    // (no build step), outside tsconfig.json, whose types have no DOM: the rules that need no types,
+    // and the browser's globals (no-undef still catches a misspelt one).
+    files: ['src/dashboard/public/**/*.js'],
+    extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        [
+          'window',
+          'document',
+          'location',
+          'history',
+          'navigator',
+          'sessionStorage',
+          'localStorage',
+          'fetch',
+          'Response',
+          'URL',
+          'URLSearchParams',
+          'Node',
+          'Element',
+          'HTMLElement',
+          'HTMLInputElement',
+          'HTMLFormElement',
+          'TextDecoder',
+          'AbortController',
+          'console',
+          'setTimeout',
+          'clearTimeout',
+          'requestAnimationFrame',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
+  {
     // tap tracks every subtest it is given: a test ends only after its subtests, and a failed or
     // thrown subtest fails the run, so the promise t.test() returns needs no awaiting.
     files: ['test/**/*.ts'],

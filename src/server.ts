@@ -24,6 +24,7 @@ import { keepRulesVersions } from './service/rules-versions.ts';
 import type { EventStore, OwnershipFence } from './store/event-store.ts';
 import { openEventStore } from './store/open-store.ts';
 import { describesHosts } from './store/cassandra/host-view.ts';
+import { MetricsHistory, serviceReader } from './dashboard/metrics-history.ts';
 import { debugReaderOf, startArchiveSweeper } from './store/read-purpose.ts';
 
 export interface Server {
@@ -116,6 +117,9 @@ export async function createServer(config: Config, options: ServerOptions = {}):
   // Admin and debug: behind the token, on the edge app or (service.admin.port) on their own.
   const adminToken = config.service.admin.token;
   const separateAdmin = adminToken !== null && config.service.admin.port !== null;
+  // The dashboard's charts over the last minutes; only read behind the token, so kept only with one.
+  const history = adminToken === null ? null : new MetricsHistory(serviceReader(edgeMetrics, () => members.metrics()));
+  history?.start();
   const appDependencies: AppDependencies = {
     service,
     clock,
@@ -144,6 +148,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
       onRulesReload: (change) => app?.log.info(change, 'admin rules reload'),
     },
     rateLimit: config.service.rateLimit,
+    dashboard: { history },
     ...(cluster ? { plugins: cluster.plugins } : {}),
   };
   app = buildApp({ ...appDependencies, surface: separateAdmin ? 'edge' : 'all' });
@@ -172,6 +177,7 @@ export async function createServer(config: Config, options: ServerOptions = {}):
     async close() {
       accepting = false;
       stopWatching();
+      history?.stop();
       stopRememberingRules();
       // Hand this node's members off while it can still forward, then stop following.
       await cluster?.leave();

@@ -16,6 +16,7 @@ export const NOT_UNIT = new Map<string, string>([
   ['test/cluster/rebalance.test.ts', 'Cassandra (cluster nodes)'],
   ['test/cluster/stale-writer.test.ts', 'Cassandra (cluster nodes)'],
   ['test/conformance/schemathesis.test.ts', 'Python and PyPI (schemathesis fuzzes the service for about a minute)'],
+  ['test/dashboard/browser.test.ts', 'Chromium and Cassandra (Debian’s chromium drives the dashboard of a single SQLite node and of a local cluster)'],
   ['test/faults/cassandra-outage.test.ts', 'a JDK (starts, kills and restarts a private Cassandra node)'],
   ['test/faults/cassandra-tiers-outage.test.ts', 'a JDK (starts, kills and restarts two private Cassandra nodes: the hot and the cold tier)'],
   ['test/hostile/prototype-keys-cluster.test.ts', 'Cassandra (a cluster node)'],

@@ -10,6 +10,8 @@ import type { MembershipStore } from './membership-store.ts';
 import type { Peers } from './peers.ts';
 import { BODY_CODES, errorAnswers, id } from '../http/schemas.ts';
 import { NODE_ID_PATTERN } from '../domain/ids.ts';
+import { AppError } from '../errors/catalog.ts';
+import { HISTORY_MAX_SECONDS, HISTORY_MIN_SECONDS } from '../dashboard/metrics-history.ts';
 
 export interface ClusterRouteDeps {
   node: ClusterNode;
@@ -62,6 +64,36 @@ const clusterAnswer = {
   },
 } as const;
 const CHANGE_ERRORS = ['VALIDATION_FAILED', 'UNAUTHORIZED', 'CLUSTER_CHANGE_REFUSED'] as const;
+const previewQuery = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['change'],
+  properties: {
+    change: { type: 'string', enum: ['rebalance', 'drain', 'remove'] },
+    node: { ...nodeId, description: 'the node to drain or remove (required for those)' },
+  },
+} as const;
+const previewAnswer = {
+  type: 'object',
+  additionalProperties: true,
+  required: ['plan', 'view'],
+  properties: { plan: planShown, view: { ...viewShown, description: 'the view the change would make (not made)' } },
+} as const;
+/** A node's metrics history, read through this node (the dashboard's charts of every node). */
+const HISTORY_TIMEOUT_MS = 2000;
+const historyQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { seconds: { type: 'string', pattern: '^[0-9]{1,6}$', description: 'passed on to the node (see GET /v1/admin/metrics/history)' } },
+} as const;
+type ChangeKind = 'rebalance' | 'drain' | 'remove';
+
+/** The view change each ring change makes (the same functions the change routes use). */
+function mutationFor(change: ChangeKind, target: string | undefined): (view: ClusterView, now: number) => ClusterView {
+  if (change === 'rebalance') return (view, now) => rebalance(view, now);
+  if (target === undefined) throw new AppError('VALIDATION_FAILED', `querystring.node is required to preview a ${change}`, { field: 'querystring.node' });
+  return change === 'drain' ? (view, now) => drainNode(view, target, now) : (view, now) => removeNode(view, target, now);
+}
 
 export function clusterRoutes(app: FastifyInstance, deps: ClusterRouteDeps): void {
   const { node } = deps;
@@ -119,6 +151,57 @@ export function clusterRoutes(app: FastifyInstance, deps: ClusterRouteDeps): voi
       },
     },
     async (request) => changeWithPlan(deps, (view, now) => removeNode(view, request.params.id, now)),
+  );
+
+  // Read-only: the plan a change would make, for an operator (the dashboard) to confirm first.
+  app.get<{ Querystring: { change: ChangeKind; node?: string } }>(
+    '/v1/admin/cluster/preview',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'What a rebalance, drain or remove would move, without making it',
+        description: 'The plan the change route would answer (members in memory per node pair, key-space share) and the view it would make; nothing changes.',
+        querystring: previewQuery,
+        response: { 200: previewAnswer, ...errorAnswers(...CHANGE_ERRORS, 'NODE_NOT_FOUND') },
+      },
+    },
+    async (request) => {
+      const mutate = mutationFor(request.query.change, request.query.node);
+      await node.refresh();
+      const current = node.view;
+      const after = mutate(current, Date.now());
+      return { plan: await node.preview(current, after), view: after };
+    },
+  );
+
+  app.get<{ Params: { id: string }; Querystring: { seconds?: string } }>(
+    '/v1/admin/cluster/nodes/:id/metrics/history',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: "A node's metrics history (GET /v1/admin/metrics/history), read through this node",
+        params: nodeParams,
+        querystring: historyQuery,
+        response: { 200: { type: 'object', additionalProperties: true }, ...errorAnswers('VALIDATION_FAILED', 'UNAUTHORIZED', 'NODE_NOT_FOUND', 'NODE_UNREACHABLE') },
+      },
+    },
+    async (request) => {
+      const { id: target } = request.params;
+      const member = node.view.nodes.find((candidate) => candidate.id === target && candidate.state !== 'removed');
+      if (!member) throw new AppError('NODE_NOT_FOUND', `node ${target} is not in cluster ${node.view.clusterId}`);
+      const seconds = request.query.seconds;
+      // Checked here as the node would (same window everywhere): a bad window is the caller's 400, not the node's silence.
+      if (seconds !== undefined && (Number(seconds) < HISTORY_MIN_SECONDS || Number(seconds) > HISTORY_MAX_SECONDS)) {
+        const field = 'querystring.seconds';
+        throw new AppError('VALIDATION_FAILED', `${field} must be from ${HISTORY_MIN_SECONDS} to ${HISTORY_MAX_SECONDS}`, { field });
+      }
+      const path = `/v1/admin/metrics/history${seconds === undefined ? '' : `?seconds=${seconds}`}`;
+      try {
+        return await deps.peers.call<Record<string, unknown>>(member.address, 'GET', path, undefined, HISTORY_TIMEOUT_MS);
+      } catch {
+        throw new AppError('NODE_UNREACHABLE', `node ${target} did not answer its metrics history`);
+      }
+    },
   );
 
   // Node to node. Same token; not part of the public API.

@@ -63,6 +63,10 @@ export const ERROR_CATALOG = {
     status: 503,
     description: 'The node that owns this member did not answer a forwarded request; retry after the Retry-After seconds (its members move once the failure is noticed).',
   },
+  NODE_UNREACHABLE: {
+    status: 503,
+    description: 'A cluster node did not answer an admin read that another node asked of it (the dashboard reading its metrics history); retry, or check the node.',
+  },
   STORE_UNAVAILABLE: { status: 503, description: 'The event store did not answer in time; retry later.' },
   NOT_READY: {
     status: 503,

@@ -24,6 +24,9 @@ import { healthRoutes, type Readiness } from './routes/health-routes.ts';
 import { licenseRoutes } from './routes/license-routes.ts';
 import { queryRoutes } from './routes/query-routes.ts';
 import { debugRoutes, type DebugDependencies } from './routes/debug-routes.ts';
+import { dashboardPlugin } from '../dashboard/dashboard-plugin.ts';
+import { historyRoutes } from '../dashboard/history-routes.ts';
+import type { MetricsHistory } from '../dashboard/metrics-history.ts';
 import { installHttpMetrics, metricsRoutes, type MetricsSource } from './routes/metrics-routes.ts';
 
 export interface AppDependencies {
@@ -52,6 +55,11 @@ export interface AppDependencies {
   rateLimit?: RateLimitSettings | null;
   /** What the deployment adds without this layer knowing it (cluster mode: src/cluster/http-plugins.ts). */
   plugins?: AppPlugins;
+  /**
+   * The operator's dashboard (src/dashboard/): its pages at /dashboard/ where the admin routes
+   * are (a refusal page without a token), and `history` behind the token. Absent: no dashboard.
+   */
+  dashboard?: { history: MetricsHistory | null };
 }
 
 /**
@@ -120,6 +128,8 @@ export function buildApp(deps: AppDependencies): FastifyInstance {
     // With a separate admin port, /metrics lives there, off the edge. 'admin': see protectedRoutes.
     if (surface !== 'edge' && deps.http.metrics === 'public') metricsRoutes(app, deps.metrics);
   }
+  // Where the admin routes are: its data comes from them (and without a token it says so).
+  if (deps.dashboard && surface !== 'edge') void app.register(dashboardPlugin, { token });
   if (surface === 'admin') return protectedRoutes(app, deps);
   installMemberRateLimit(app, deps.rateLimit ?? null, deps.plugins?.rateLimitExempt);
   healthRoutes(app, deps.readiness);
@@ -139,6 +149,7 @@ function protectedRoutes(app: FastifyInstance, deps: AppDependencies): FastifyIn
     if (deps.admin) adminRoutes(scope, deps.admin);
     // Debug routes: registered here so that they share the admin scope and its token.
     if (deps.debug) debugRoutes(scope, deps.debug);
+    if (deps.dashboard?.history) historyRoutes(scope, deps.dashboard.history);
     // Awaited: registered in its place, before the routes below (the OpenAPI document keeps this order).
     if (deps.plugins?.admin) await scope.register(deps.plugins.admin);
     if (deps.metrics && deps.http.metrics === 'admin') metricsRoutes(scope, deps.metrics);

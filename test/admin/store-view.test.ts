@@ -14,6 +14,7 @@ interface StoreView {
   keyspace?: string;
   consistency?: { read: string; write: string; serial: string };
   hosts: { address: string; datacenter: string; up: boolean }[];
+  tiers?: { hot: { keyspace: string }; cold: { keyspace: string; connected: boolean; hosts: { address: string; up: boolean }[] }; background: Record<string, number> };
 }
 
 /** The value of one series of the exposition, or null when it is absent. */
@@ -51,6 +52,16 @@ t.test('Cassandra: the one local host up, the configured consistency levels, per
   t.equal(host?.up, true, 'seen up');
   t.equal(host?.address, settings.contactPoints[0]?.includes(':') ? settings.contactPoints[0] : `${settings.contactPoints[0]}:9042`, 'by its ip:port');
   t.equal(host?.datacenter, settings.localDataCenter);
+  // The two tiers (the dashboard's store view shows them): hot is the keyspace above, cold its own.
+  t.same(view.tiers?.hot, { keyspace: settings.keyspace }, 'the hot tier');
+  t.equal(view.tiers?.cold.keyspace, `${settings.keyspace}_cold`, "the cold tier's keyspace");
+  t.equal(view.tiers?.cold.connected, true, 'the cold tier is connected');
+  t.same(
+    view.tiers?.cold.hosts.map((h) => [h.address, h.up]),
+    [[host?.address, true]],
+    "the cold tier's hosts as its driver sees them",
+  );
+  t.same(Object.keys(view.tiers?.background ?? {}).sort(), ['archiveFailures', 'archiveRuns', 'copiesFailed', 'copiesSkipped', 'sweeps'], 'the background work counts');
   expectUnauthorized(t, await send(s.app, { method: 'GET', url: '/v1/admin/store' }), 'no token');
 
   const address = host?.address ?? '';

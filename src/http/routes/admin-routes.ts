@@ -33,6 +33,21 @@ export interface AdminDependencies {
 
 const unauthorized = errorAnswers('UNAUTHORIZED');
 
+const hostList = {
+  type: 'array',
+  items: {
+    type: 'object',
+    required: ['address', 'datacenter', 'rack', 'up', 'cassandraVersion'],
+    properties: {
+      address: { type: 'string', description: '`ip:port`' },
+      datacenter: { type: 'string' },
+      rack: { type: 'string' },
+      up: { type: 'boolean', description: 'whether the driver currently considers the host up' },
+      cassandraVersion: { type: 'string' },
+    },
+  },
+} as const;
+
 const storeResponse = {
   type: 'object',
   description: 'The event store: for Cassandra, the hosts the driver knows (up or down) and the consistency levels in force; for SQLite, `kind` and no hosts.',
@@ -46,17 +61,26 @@ const storeResponse = {
       required: ['read', 'write', 'serial'],
       properties: { read: { type: 'string' }, write: { type: 'string' }, serial: { type: 'string' } },
     },
-    hosts: {
-      type: 'array',
-      items: {
-        type: 'object',
-        required: ['address', 'datacenter', 'rack', 'up', 'cassandraVersion'],
-        properties: {
-          address: { type: 'string', description: '`ip:port`' },
-          datacenter: { type: 'string' },
-          rack: { type: 'string' },
-          up: { type: 'boolean', description: 'whether the driver currently considers the host up' },
-          cassandraVersion: { type: 'string' },
+    hosts: hostList,
+    tiers: {
+      type: 'object',
+      description: "The two-tier store only (docs/storage.md#two-tiers): `hosts` above are the hot tier's; the cold tier, and the background work since start.",
+      required: ['hot', 'cold', 'background'],
+      properties: {
+        hot: { type: 'object', required: ['keyspace'], properties: { keyspace: { type: 'string' } } },
+        cold: {
+          type: 'object',
+          required: ['keyspace', 'connected', 'hosts'],
+          properties: {
+            keyspace: { type: 'string' },
+            connected: { type: 'boolean', description: 'false: the cold tier could not be reached yet (the store retries)' },
+            hosts: hostList,
+          },
+        },
+        background: {
+          type: 'object',
+          description: 'copiesFailed, copiesSkipped, archiveRuns, archiveFailures, sweeps',
+          additionalProperties: { type: 'number' },
         },
       },
     },

@@ -29,7 +29,18 @@ export type StoreDescription =
       localDataCenter: string;
       consistency: { read: string; write: string; serial: string };
       hosts: StoreHost[];
+      /** The two-tier store (docs/storage.md#two-tiers): `hosts` above are the hot tier's. */
+      tiers?: StoreTiers;
     };
+
+/** The tiers of the two-tier store, as GET /v1/admin/store (and the dashboard's store view) shows them. */
+export interface StoreTiers {
+  hot: { keyspace: string };
+  /** `connected` false: the cold tier could not be reached yet (the store retries); no hosts then. */
+  cold: { keyspace: string; connected: boolean; hosts: StoreHost[] };
+  /** The store's background work since start (copies failed or skipped, archive runs and failures, sweeps). */
+  background: Record<string, number>;
+}
 
 /** A store that can describe its hosts (the Cassandra stores). */
 export interface DescribesHosts {

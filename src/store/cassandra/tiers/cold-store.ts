@@ -12,6 +12,7 @@ import { connectToKeyspace, shutdownBounded } from '../connect.ts';
 import { isUnavailable, unavailable } from '../driver-errors.ts';
 import { compactLayout, type RowLayout } from '../row-layout.ts';
 import { toSnapshotRecord } from '../rows.ts';
+import { hostsOf, type StoreHost } from '../host-view.ts';
 import type { CassandraSettings } from './tier-settings.ts';
 
 type Client = cassandra.Client;
@@ -114,6 +115,11 @@ export class ColdStore {
       )
     ).first();
     return row ? toSnapshotRecord(row) : null;
+  }
+
+  /** The cold tier's hosts as its driver sees them (GET /v1/admin/store's tiers). */
+  hosts(): StoreHost[] {
+    return hostsOf(this.#client);
   }
 
   async close(): Promise<void> {

@@ -130,6 +130,11 @@ export class TieredEventStore implements EventStore, HasColdReader, HasDebugView
       localDataCenter,
       consistency: { read: readConsistency, write: writeConsistency, serial: serialConsistency },
       hosts: hostsOf(this.#hotClient),
+      tiers: {
+        hot: { keyspace },
+        cold: { keyspace: this.settings.cold.keyspace, connected: this.#cold !== null, hosts: this.#cold?.hosts() ?? [] },
+        background: { ...this.counters },
+      },
     };
   }
 
