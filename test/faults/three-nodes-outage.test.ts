@@ -1,0 +1,369 @@
+/**
+ * Fault campaign against a real three-node Cassandra (replication factor 3, LOCAL_QUORUM reads
+ * and writes, LOCAL_SERIAL lightweight transactions: config/cassandra-3-nodes.json), with one
+ * service node in this process on the production store (two tiers, worker threads). In order:
+ *
+ *   1. one Cassandra node SIGKILLed under a load of acquires and checks: the service keeps
+ *      answering with nothing but what the README documents, every acknowledged event is stored,
+ *      no member is over a limit; the node restarted rejoins and `nodetool repair` brings it level;
+ *   2. two nodes down: commands answer 503 STORE_UNAVAILABLE with Retry-After, bounded; checks of
+ *      members in memory are answered; the node left alone holds every event of scenario 1 (read
+ *      at ONE while the other two are dead); one node back and commands succeed without a restart;
+ *   3. the whole cluster killed under load and started again: the service reconnects by itself
+ *      and every event acknowledged before is read back at LOCAL_QUORUM.
+ *
+ * Private nodes on 127.0.0.41-43 and free ports; the shared test node is untouched.
+ */
+import t from 'tap';
+import { join } from 'node:path';
+import { agreedVersion, schemaAgreement, startCassandraCluster, stopCassandraCluster } from '../../cluster/cassandra/cluster.ts';
+import { CASSANDRA_DIR, freePort, REPO_ROOT } from '../../cluster/cassandra/node.ts';
+import { nodetool } from '../../cluster/cassandra/nodetool.ts';
+import { readConfigFile } from '../../src/config/load.ts';
+import type { ServiceConfig } from '../../src/config/types.ts';
+import { TieredEventStore } from '../../src/store/cassandra/tiers/tiered-event-store.ts';
+import { tierSettings } from '../../src/store/cassandra/tiers/tier-settings.ts';
+import { cassandraTestSettings } from '../support/cassandra.ts';
+import { startTestServer, type TestServer } from '../support/fixtures.ts';
+import {
+  acquireOptions,
+  checkOptions,
+  errorCounts,
+  killNode,
+  readBack,
+  readerStore,
+  restartNode,
+  ringStatus,
+  RULES,
+  runLoad,
+  send,
+  sleep,
+  summaryLine,
+  undocumented,
+  type Acknowledged,
+  type Answered,
+  type Inject,
+  type Ring,
+} from './three-nodes-support.ts';
+
+const clusterDir = join(CASSANDRA_DIR, '.run-faults-outage');
+const BASE_ADDRESS = '127.0.0.41';
+const ADDRESSES = ['127.0.0.41', '127.0.0.42', '127.0.0.43'];
+const HEAP_MB = 512;
+const NODE_START_MS = 120_000;
+/** The service's Cassandra request timeout (service.cassandra.requestTimeoutMs). */
+const REQUEST_TIMEOUT_MS = 2000;
+/**
+ * The most a refused command may take: its conditional write and the SERIAL read that settles an
+ * unknown outcome, each bounded by the request timeout, plus a margin for this busy machine.
+ */
+const REFUSAL_BOUND_MS = 2 * REQUEST_TIMEOUT_MS + 1000;
+/** A request the service has not answered after this long counts as a hang. */
+const HANG_MS = 15_000;
+const MEMBERS = Array.from({ length: 40 }, (_, i) => `tn-${String(i).padStart(2, '0')}`);
+
+// Driver clients that lived through killed nodes can keep reconnection timers alive (as in
+// cassandra-outage.test.ts): once every test and teardown is done, leave with tap's exit code.
+t.teardown(() => {
+  setTimeout(() => process.exit(), 5000).unref();
+});
+
+t.test('three-node Cassandra: one node lost, two lost, all restarted', { timeout: 295_000 }, async (t) => {
+  const fileStarted = Date.now();
+  await stopCassandraCluster({ clusterDir }); // nodes left over by an interrupted earlier run
+  const port = await freePort();
+  const storagePort = await freePort();
+  const ring: Ring = { nodes: ADDRESSES.map((address, index) => ({ index, address, runDir: join(clusterDir, `node${index + 1}`) })), port, storagePort, heapMb: HEAP_MB };
+  const points = ADDRESSES.map((a) => `${a}:${port}`);
+  const [node1, node2, node3] = ring.nodes as [Ring['nodes'][0], Ring['nodes'][0], Ring['nodes'][0]];
+
+  const closers: (() => Promise<unknown>)[] = [];
+  t.teardown(async () => {
+    for (const close of closers.reverse()) await close().catch(() => {});
+    const stopped = await stopCassandraCluster({ clusterDir });
+    t.comment(`stopped ${stopped.filter((s) => s.wasRunning).length} Cassandra node(s); the file took ${((Date.now() - fileStarted) / 1000).toFixed(1)} s`);
+  });
+  const cluster = await startCassandraCluster({ nodes: 3, clusterDir, baseAddress: BASE_ADDRESS, port, storagePort, heapMb: HEAP_MB, fresh: true, nodeTimeoutMs: NODE_START_MS });
+  const pids = cluster.nodes.map((n) => n.pid);
+  t.comment(`three nodes up and agreeing in ${(cluster.startupMs / 1000).toFixed(1)} s`);
+
+  // The overlay's replication and consistency levels, as a user running RF 3 configures them.
+  const overlay = readConfigFile(join(REPO_ROOT, 'config', 'cassandra-3-nodes.json')) as { service: { cassandra: ServiceConfig['cassandra'] } };
+  const { replication, readConsistency, writeConsistency, serialConsistency } = overlay.service.cassandra;
+  t.match(
+    { replication, readConsistency, writeConsistency, serialConsistency },
+    {
+      replication: { class: 'NetworkTopologyStrategy', replicationFactor: 3 },
+      readConsistency: 'LOCAL_QUORUM',
+      writeConsistency: 'LOCAL_QUORUM',
+      serialConsistency: 'LOCAL_SERIAL',
+    },
+  );
+  const settings = cassandraTestSettings({
+    contactPoints: points,
+    keyspace: 'license_faults_outage',
+    requestTimeoutMs: REQUEST_TIMEOUT_MS,
+    replication,
+    readConsistency,
+    writeConsistency,
+    serialConsistency,
+  });
+  const hot = tierSettings(settings, 'hot');
+
+  // The production store (two tiers) on worker threads (actors.workers null: one per core). No
+  // snapshots: every event stays in its member's first hot generation, where a read at ONE from a
+  // single node can find it (the archiver only moves sealed generations).
+  const store = await TieredEventStore.connect(settings);
+  const service: Partial<ServiceConfig> = {
+    store: 'cassandra',
+    cassandra: settings,
+    actors: { workers: null, maxQueuedPerMember: 64, maxPendingPerWorker: 10_000, groupCommit: true },
+    snapshot: { eventCount: 100_000, replayMs: 1_000_000 },
+  };
+  let server: TestServer;
+  try {
+    server = await startTestServer({ rules: RULES, store, service });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+  closers.push(() => server.close());
+  const inject: Inject = (options) => server.app.inject(options);
+
+  const summaries: string[] = [];
+  const acknowledged: Acknowledged[] = [];
+  const quorumReader = await readerStore(hot, points, 'LOCAL_QUORUM');
+  closers.push(() => quorumReader.close());
+
+  /** Until `probe` answers 201, every 300 ms; any answer but 503 STORE_UNAVAILABLE (or a 201) is recorded as unexpected. */
+  const untilAcquired = async (memberId: string, boundMs: number): Promise<{ ms: number; answers: Answered[]; licenseId: string | null }> => {
+    const started = performance.now();
+    const answers: Answered[] = [];
+    let round = 0;
+    while (performance.now() - started < boundMs) {
+      const answer = await send(inject, acquireOptions(memberId, 'd1', `t${(round % 8) + 1}`), HANG_MS);
+      answers.push({ op: 'acquire', at: performance.now() - started, ms: answer.ms, key: answer.key, retryAfter: answer.retryAfter });
+      if (answer.status === 201) return { ms: performance.now() - started, answers, licenseId: String(answer.body['licenseId']) };
+      round += 1;
+      await sleep(300);
+    }
+    return { ms: performance.now() - started, answers, licenseId: null };
+  };
+
+  await t.test('1. one node SIGKILLed under a load of acquires and checks', { timeout: 150_000 }, async (t) => {
+    let killAt = 0;
+    const load = await runLoad(inject, {
+      members: MEMBERS,
+      concurrency: 2,
+      durationMs: 15_000,
+      boundMs: HANG_MS,
+      during: async (elapsed) => {
+        await sleep(5000);
+        killAt = elapsed();
+        await killNode(pids[2] as number);
+      },
+    });
+    acknowledged.push(...load.acknowledged);
+    const errors = errorCounts(load.answers);
+    t.comment(`load: ${load.acquires} acquires + ${load.checks} checks over ${load.seconds.toFixed(1)} s; node3 killed at ${(killAt / 1000).toFixed(1)} s; answers: ${errors}`);
+    t.same(undocumented(load.answers), [], 'every answer is a success, a rules refusal (409) or a documented 503 with Retry-After');
+    const after = load.answers.filter((a) => a.at > killAt + 1000);
+    t.ok(after.filter((a) => a.key === '201').length > 0, `acquires are acknowledged after the kill (${after.filter((a) => a.key === '201').length})`);
+    t.ok(after.filter((a) => a.key === '200').length > 0, `checks are answered after the kill (${after.filter((a) => a.key === '200').length})`);
+    t.ok(load.acknowledged.length > 20, `a real load was acknowledged (${load.acknowledged.length} acquires)`);
+
+    // Two of three replicas answer LOCAL_QUORUM: every acknowledged event is there already.
+    const degraded = await readBack(quorumReader, load.acknowledged, MEMBERS);
+    t.same(degraded.missing, [], 'every acknowledged acquire is stored (LOCAL_QUORUM, node3 down)');
+    t.same(degraded.problems, [], 'no gap, no duplicate, no member over a limit');
+
+    // The killed node comes back from its own run folder, its data kept, and rejoins.
+    const restarted = await restartNode(ring, node3, NODE_START_MS);
+    pids[2] = restarted.pid;
+    t.ok(restarted.keptData, `node3 restarted on its kept data in ${(restarted.startupMs / 1000).toFixed(1)} s`);
+    let states = new Map<string, string>();
+    const rejoinDeadline = Date.now() + 60_000;
+    while (Date.now() < rejoinDeadline) {
+      states = await ringStatus(node1);
+      if (states.get(node3.address) === 'UN') break;
+      await sleep(1000);
+    }
+    t.equal(states.get(node3.address), 'UN', 'node1 sees node3 Up and Normal again');
+    t.equal(states.get(node2.address), 'UN', 'and node2 too');
+
+    // A full repair of the hot keyspace from node3, then every replica agrees.
+    const repairStarted = Date.now();
+    await nodetool(['repair', '-full', hot.keyspace], { runDir: node3.runDir, timeoutMs: 120_000 });
+    const repairMs = Date.now() - repairStarted;
+    t.comment(`nodetool repair -full ${hot.keyspace} on node3 took ${(repairMs / 1000).toFixed(1)} s`);
+    const allReader = await readerStore(hot, points, 'ALL');
+    const atAll = await readBack(allReader, load.acknowledged);
+    await allReader.close();
+    t.same(atAll.missing, [], 'every acknowledged acquire is read at ALL once node3 is back');
+    // node3 coordinating a read at ONE: the strict proof (node3 alone alive) is in scenario 2.
+    const fromNode3 = await readerStore(hot, [points[2] as string], 'ONE');
+    const atOne = await readBack(fromNode3, load.acknowledged);
+    await fromNode3.close();
+    t.same(atOne.missing, [], 'and at ONE through node3 after the repair');
+
+    summaries.push(
+      summaryLine({
+        scenario: '1 node of 3 SIGKILLed under load',
+        load: `${load.acquires} acquires + ${load.checks} checks over ${load.seconds.toFixed(0)} s (2 clients, ${MEMBERS.length} members)`,
+        fault: `SIGKILL node3 at ${(killAt / 1000).toFixed(0)} s; restarted (data kept) in ${(restarted.startupMs / 1000).toFixed(0)} s, UN again, nodetool repair -full ${(repairMs / 1000).toFixed(0)} s`,
+        acknowledged: load.acknowledged.length,
+        lost: degraded.missing.length + atAll.missing.length,
+        overLimit: degraded.problems.length,
+        errors,
+      }),
+    );
+  });
+
+  await t.test('2. two nodes down: 503 STORE_UNAVAILABLE, checks from memory, recovery without a restart', { timeout: 150_000 }, async (t) => {
+    // Every member loaded while the store answers: from here on they are "in memory".
+    const warm = await Promise.all(MEMBERS.map((m) => send(inject, checkOptions(m, 'd1', 't1'), HANG_MS)));
+    t.same(
+      warm.filter((w) => w.key !== '200').map((w) => w.key),
+      [],
+      'every member is checked (and loaded) while all nodes are up',
+    );
+    const before = acknowledged.length;
+
+    await Promise.all([killNode(pids[0] as number), killNode(pids[1] as number)]);
+    const downAt = performance.now();
+    const answers: Answered[] = [];
+    // Commands on six members, one after the other: each refused, each within the bound.
+    const commandMembers = MEMBERS.slice(0, 6);
+    for (const [i, memberId] of commandMembers.entries()) {
+      const answer = await send(inject, acquireOptions(memberId, 'd2', `t${i + 1}`), HANG_MS);
+      answers.push({ op: 'acquire', at: performance.now() - downAt, ms: answer.ms, key: answer.key, retryAfter: answer.retryAfter });
+    }
+    const refusedMs = answers.map((a) => Math.round(a.ms));
+    t.comment(`acquires with two nodes down: ${answers.map((a) => a.key).join(', ')} in ${refusedMs.join(', ')} ms`);
+    t.same(
+      answers.map((a) => [a.key, a.retryAfter]),
+      answers.map(() => ['503 STORE_UNAVAILABLE', '1']),
+      'every command answers 503 STORE_UNAVAILABLE with Retry-After: 1',
+    );
+    t.ok(
+      Math.max(...refusedMs) <= REFUSAL_BOUND_MS,
+      `each within ${REFUSAL_BOUND_MS} ms (2 x the ${REQUEST_TIMEOUT_MS} ms request timeout + 1 s): max ${Math.max(...refusedMs)} ms`,
+    );
+
+    // Checks of the members that had nothing in flight: answered from memory.
+    const checks = await Promise.all(MEMBERS.slice(6).map((m) => send(inject, checkOptions(m, 'd2', 't2'), HANG_MS)));
+    for (const c of checks) answers.push({ op: 'check', at: performance.now() - downAt, ms: c.ms, key: c.key, retryAfter: c.retryAfter });
+    t.same(
+      checks.filter((c) => c.key !== '200').map((c) => c.key),
+      [],
+      `checks of the ${checks.length} members in memory are answered 200 (max ${Math.round(Math.max(...checks.map((c) => c.ms)))} ms)`,
+    );
+
+    // node3, repaired in scenario 1, is the only node alive: a read at ONE can only be its own data.
+    const alone = await readerStore(hot, [points[2] as string], 'ONE');
+    let fromNode3 = await readBack(alone, acknowledged).catch((error: unknown) => error as Error);
+    for (let tries = 1; fromNode3 instanceof Error && tries < 5; tries++) {
+      await sleep(2000);
+      fromNode3 = await readBack(alone, acknowledged).catch((error: unknown) => error as Error);
+    }
+    await alone.close();
+    if (fromNode3 instanceof Error) t.fail(`node3 alone could not be read at ONE: ${fromNode3.message}`);
+    else t.same(fromNode3.missing, [], `node3 alone holds every event acknowledged in scenario 1 (${before} acquires, read at ONE with node1 and node2 dead)`);
+
+    // node1 returns: two of three replicas, LOCAL_QUORUM and LOCAL_SERIAL are possible again.
+    const back = await restartNode(ring, node1, NODE_START_MS);
+    pids[0] = back.pid;
+    const recovery = await untilAcquired('tn-probe-2', 60_000);
+    answers.push(...recovery.answers);
+    t.ok(recovery.licenseId, `an acquire succeeds ${(recovery.ms / 1000).toFixed(1)} s after node1 answers CQL, without restarting the service`);
+    t.same(
+      recovery.answers.filter((a) => a.key !== '201' && a.key !== '503 STORE_UNAVAILABLE').map((a) => a.key),
+      [],
+      'until then only 503 STORE_UNAVAILABLE',
+    );
+    if (recovery.licenseId) acknowledged.push({ memberId: 'tn-probe-2', licenseId: recovery.licenseId });
+    // node2 returns in the background while scenario 2 checks what was stored.
+    const node2Back = restartNode(ring, node2, NODE_START_MS);
+
+    const stored = await readBack(quorumReader, acknowledged, MEMBERS);
+    t.same(stored.missing, [], 'nothing acknowledged before is lost (LOCAL_QUORUM, node1 and node3)');
+    t.same(stored.problems, [], 'no member over a limit');
+    const node2Started = await node2Back;
+    pids[1] = node2Started.pid;
+    t.comment(`node2 back in ${(node2Started.startupMs / 1000).toFixed(1)} s`);
+
+    summaries.push(
+      summaryLine({
+        scenario: '2 nodes of 3 down',
+        load: `${commandMembers.length + 1 + recovery.answers.length - 1} acquires + ${checks.length + MEMBERS.length} checks over ${((performance.now() - downAt) / 1000).toFixed(0)} s (sequential)`,
+        fault: `SIGKILL node1 and node2; refusals in ${Math.min(...refusedMs)}-${Math.max(...refusedMs)} ms; node1 restarted in ${(back.startupMs / 1000).toFixed(0)} s, first acquire acknowledged ${(recovery.ms / 1000).toFixed(1)} s later, no service restart`,
+        acknowledged: acknowledged.length,
+        lost: stored.missing.length,
+        overLimit: stored.problems.length,
+        errors: errorCounts(answers),
+      }),
+    );
+  });
+
+  await t.test('3. whole-cluster restart: nothing acknowledged is lost', { timeout: 150_000 }, async (t) => {
+    const agreed = agreedVersion(await schemaAgreement(ring.nodes.map((n) => ({ address: n.address, port }))));
+    t.ok(agreed, 'all three nodes up and agreeing before the restart');
+    let killAt = 0;
+    const load = await runLoad(inject, {
+      members: MEMBERS,
+      concurrency: 2,
+      durationMs: 8000,
+      boundMs: HANG_MS,
+      during: async (elapsed) => {
+        await sleep(4000);
+        killAt = elapsed();
+        await Promise.all(pids.map((pid) => killNode(pid)));
+      },
+    });
+    acknowledged.push(...load.acknowledged);
+    t.same(undocumented(load.answers), [], 'every answer is a success, a rules refusal (409) or a documented 503 with Retry-After');
+    const refusedAfter = load.answers.filter((a) => a.at > killAt + 500 && a.op === 'acquire');
+    t.ok(
+      refusedAfter.every((a) => a.key === '503 STORE_UNAVAILABLE'),
+      `with every node dead, acquires answer 503 STORE_UNAVAILABLE (${refusedAfter.length})`,
+    );
+
+    const restartStarted = Date.now();
+    const started = await Promise.all(ring.nodes.map((n) => restartNode(ring, n, NODE_START_MS)));
+    started.forEach((s, i) => (pids[i] = s.pid));
+    t.ok(
+      started.every((s) => s.keptData),
+      'each node started again on its kept data',
+    );
+    const restartMs = Date.now() - restartStarted;
+    const recovery = await untilAcquired('tn-probe-3', 90_000);
+    t.ok(recovery.licenseId, `the service acknowledges an acquire ${(recovery.ms / 1000).toFixed(1)} s after the three nodes answer CQL, without a restart`);
+    t.same(
+      recovery.answers.filter((a) => a.key !== '201' && a.key !== '503 STORE_UNAVAILABLE').map((a) => a.key),
+      [],
+      'until then only 503 STORE_UNAVAILABLE',
+    );
+    if (recovery.licenseId) acknowledged.push({ memberId: 'tn-probe-3', licenseId: recovery.licenseId });
+
+    // A fresh driver (the old one's connections all died) reads everything at LOCAL_QUORUM.
+    const reader = await readerStore(hot, points, 'LOCAL_QUORUM');
+    const stored = await readBack(reader, acknowledged, MEMBERS);
+    await reader.close();
+    t.same(stored.missing, [], `every one of the ${acknowledged.length} acquires acknowledged in this file is read back at LOCAL_QUORUM`);
+    t.same(stored.problems, [], 'no gap, no duplicate, no member over a limit');
+
+    summaries.push(
+      summaryLine({
+        scenario: 'whole cluster (3 of 3) SIGKILLed under load and restarted',
+        load: `${load.acquires} acquires + ${load.checks} checks over ${load.seconds.toFixed(0)} s (2 clients, ${MEMBERS.length} members)`,
+        fault: `SIGKILL all three at ${(killAt / 1000).toFixed(0)} s; restarted together (data kept) in ${(restartMs / 1000).toFixed(0)} s; first acquire acknowledged ${(recovery.ms / 1000).toFixed(1)} s later, no service restart`,
+        acknowledged: acknowledged.length,
+        lost: stored.missing.length,
+        overLimit: stored.problems.length,
+        errors: errorCounts([...load.answers, ...recovery.answers]),
+      }),
+    );
+  });
+
+  for (const line of summaries) t.comment(line);
+});
