@@ -7,8 +7,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { Client, policies } from 'cassandra-driver';
-import { initialToken } from '../../cluster/cassandra/cluster.ts';
+import { agreedVersion, initialToken, schemaAgreement } from '../../cluster/cassandra/cluster.ts';
 import { startCassandra, type StartResult } from '../../cluster/cassandra/node.ts';
 import { nodetool } from '../../cluster/cassandra/nodetool.ts';
 import { decodeEvent } from '../../src/store/codec/event-codec.ts';
@@ -44,8 +45,37 @@ export interface Ring {
   heapMb: number;
 }
 
-/** Starts node `index` again as cluster.ts first started it (same token, seeds, ports; data kept). */
-export function restartNode(ring: Ring, node: NodeSpec, timeoutMs: number): Promise<StartResult> {
+/**
+ * Starts the ring fresh as cluster.ts does (same tokens, seeds, ports, hinted handoff, the same
+ * cluster.json so stopCassandraCluster stops it), but node2 and node3 together once node1 answers:
+ * every node is a seed, so neither bootstraps, and they take the schema from node1. Waits until
+ * all three see each other and agree on the schema.
+ */
+export async function startRing(ring: Ring, clusterDir: string, timeoutMs: number): Promise<{ pids: number[]; ms: number }> {
+  const t0 = Date.now();
+  const file = { nodes: ring.nodes.map((n) => ({ name: `node${n.index + 1}`, address: n.address, port: ring.port, runDir: n.runDir })), startedAt: new Date(t0).toISOString() };
+  await fs.promises.mkdir(clusterDir, { recursive: true });
+  await fs.promises.writeFile(path.join(clusterDir, 'cluster.json'), JSON.stringify(file, null, 2));
+  const [first, ...others] = ring.nodes as [NodeSpec, ...NodeSpec[]];
+  const one = await restartNode(ring, first, timeoutMs, true);
+  const rest = await Promise.all(others.map((n) => restartNode(ring, n, timeoutMs, true)));
+  await waitForAgreement(ring, 60_000);
+  return { pids: [one.pid, ...rest.map((r) => r.pid)], ms: Date.now() - t0 };
+}
+
+/** Until every node sees the two others and all agree on one schema version (bounded). */
+export async function waitForAgreement(ring: Ring, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const answers = await schemaAgreement(ring.nodes.map((n) => ({ address: n.address, port: ring.port })));
+    if (agreedVersion(answers)) return;
+    if (Date.now() > deadline) throw new Error(`the nodes did not agree on the schema within ${timeoutMs} ms: ${JSON.stringify(answers)}`);
+    await sleep(500);
+  }
+}
+
+/** Starts a node as cluster.ts first started it (same token, seeds, ports), its data kept unless `fresh`. */
+export function restartNode(ring: Ring, node: NodeSpec, timeoutMs: number, fresh = false): Promise<StartResult> {
   return startCassandra({
     runDir: node.runDir,
     address: node.address,
@@ -55,7 +85,7 @@ export function restartNode(ring: Ring, node: NodeSpec, timeoutMs: number): Prom
     initialToken: initialToken(node.index, ring.nodes.length),
     hintedHandoff: true,
     heapMb: ring.heapMb,
-    fresh: false,
+    fresh,
     timeoutMs,
   });
 }
@@ -113,6 +143,8 @@ export interface Answered {
   /** "201", "200", "409 LICENSE_REFUSED", "503 STORE_UNAVAILABLE", "HANG", ... */
   key: string;
   retryAfter: string | null;
+  /** The error's message, if any (what the service says went wrong). */
+  message?: string;
 }
 
 export interface LoadRecord {
@@ -136,7 +168,7 @@ export async function send(
   inject: Inject,
   options: InjectOptions,
   boundMs: number,
-): Promise<{ key: string; status: number; body: Record<string, unknown>; retryAfter: string | null; ms: number }> {
+): Promise<{ key: string; status: number; body: Record<string, unknown>; retryAfter: string | null; ms: number; message?: string }> {
   const started = performance.now();
   let timer: NodeJS.Timeout | undefined;
   const hang = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), boundMs)));
@@ -153,7 +185,7 @@ export async function send(
   const code = typeof body['code'] === 'string' ? body['code'] : null;
   const key = code ? `${answer.statusCode} ${code}` : String(answer.statusCode);
   const retryAfter = typeof answer.headers['retry-after'] === 'string' ? answer.headers['retry-after'] : null;
-  return { key, status: answer.statusCode, body, retryAfter, ms };
+  return { key, status: answer.statusCode, body, retryAfter, ms, ...(typeof body['message'] === 'string' && answer.statusCode >= 400 ? { message: body['message'] } : {}) };
 }
 
 export function acquireOptions(memberId: string, deviceId: string, titleId: string): InjectOptions {
@@ -186,7 +218,7 @@ export async function runLoad(
       const answer = await send(inject, request, options.boundMs);
       if (op === 'check') record.checks += 1;
       else record.acquires += 1;
-      record.answers.push({ op, at, ms: answer.ms, key: answer.key, retryAfter: answer.retryAfter });
+      record.answers.push({ op, at, ms: answer.ms, key: answer.key, retryAfter: answer.retryAfter, ...(answer.message ? { message: answer.message } : {}) });
       if (op === 'acquire' && answer.status === 201) record.acknowledged.push({ memberId, licenseId: String(answer.body['licenseId']) });
       if (answer.key === 'HANG') return; // the service is stuck: no point stacking more requests
     }
