@@ -347,6 +347,6 @@ export async function readBack(store: EventStore, acknowledged: readonly Acknowl
 }
 
 /** The summary line the lead's README figures come from (preamble of issue 15). */
-export function summaryLine(o: { scenario: string; load: string; fault: string; acknowledged: number; lost: number; overLimit: number; errors: string }): string {
-  return `fault-campaign | ${o.scenario} | load: ${o.load} | fault: ${o.fault} | acknowledged: ${o.acknowledged} events | lost: ${o.lost} | over limit: ${o.overLimit} | errors seen: ${o.errors}`;
+export function summaryLine(o: { scenario: string; load: string; fault: string; acknowledged: number; note?: string; lost: number; overLimit: number; errors: string }): string {
+  return `fault-campaign | ${o.scenario} | load: ${o.load} | fault: ${o.fault} | acknowledged: ${o.acknowledged} events${o.note ? ` (${o.note})` : ''} | lost: ${o.lost} | over limit: ${o.overLimit} | errors seen: ${o.errors}`;
 }
