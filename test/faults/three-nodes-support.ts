@@ -14,6 +14,7 @@ import { startCassandra, type StartResult } from '../../cluster/cassandra/node.t
 import { nodetool } from '../../cluster/cassandra/nodetool.ts';
 import { decodeEvent } from '../../src/store/codec/event-codec.ts';
 import { CassandraEventStore } from '../../src/store/cassandra/cassandra-event-store.ts';
+import { discoveredHostsPort } from '../../src/store/cassandra/connect.ts';
 import type { CassandraSettings } from '../../src/store/cassandra/cassandra-event-store.ts';
 import type { EventRecord, EventStore } from '../../src/store/event-store.ts';
 import type { InjectOptions } from 'fastify';
@@ -263,6 +264,8 @@ export async function readerStore(settings: CassandraSettings, points: readonly 
     keyspace: settings.keyspace,
     policies: { loadBalancing: new policies.loadBalancing.WhiteListPolicy(new policies.loadBalancing.DCAwareRoundRobinPolicy(settings.localDataCenter), [...points]) },
     socketOptions: { connectTimeout: 5000, readTimeout: 12_000 },
+    // The service's own rule (connect.ts): discovered hosts get the contact points' port.
+    ...discoveredHostsPort(points),
   });
   await client.connect();
   return CassandraEventStore.over(client, { ...settings, contactPoints: [...points], readConsistency: consistency }, 'compact', { ownsClient: true });
