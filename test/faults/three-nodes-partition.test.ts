@@ -89,7 +89,7 @@ function pidOf(address: string): number {
   return node.pid;
 }
 
-t.test('a node paused during conditional appends: unknown outcomes resolved at SERIAL, nothing lost or doubled', { timeout: 100_000 }, async (t) => {
+t.test('a node paused during conditional appends: unknown outcomes resolved at SERIAL, nothing lost or doubled', { timeout: 150_000 }, async (t) => {
   // A request timeout well under the pause: appends coordinated by the paused node time out on
   // the client side with their outcome unknown (the driver never retries a conditional write).
   const settings = settingsFor(KEYSPACE, 1500);
