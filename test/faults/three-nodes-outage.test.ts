@@ -152,11 +152,17 @@ t.test('three-node Cassandra: one node lost, two lost, all restarted', { timeout
   };
 
   await t.test('1. one node SIGKILLed under a load of acquires and checks', { timeout: 150_000 }, async (t) => {
-    let killAt = 0;
+    let killAt = Infinity;
+    const answeredAfterKill = (answers: readonly Answered[], key: string): number => answers.filter((a) => a.at > killAt + 1000 && a.key === key).length;
     const load = await runLoad(inject, {
       members: MEMBERS,
       concurrency: 2,
       durationMs: 12_000,
+      // On a loaded machine the first seconds after the kill can be all timeouts (the live nodes
+      // wait on the dead one until gossip convicts it, about 18 s): the load goes on, bounded,
+      // until the service has answered enough after the kill.
+      maxDurationMs: 45_000,
+      enough: (answers) => answeredAfterKill(answers, '201') >= 5 && answeredAfterKill(answers, '200') >= 5,
       boundMs: HANG_MS,
       during: async (elapsed) => {
         await sleep(4000);
@@ -168,10 +174,15 @@ t.test('three-node Cassandra: one node lost, two lost, all restarted', { timeout
     const errors = errorCounts(load.answers);
     t.comment(`load: ${load.acquires} acquires + ${load.checks} checks over ${load.seconds.toFixed(1)} s; node3 killed at ${(killAt / 1000).toFixed(1)} s; answers: ${errors}`);
     t.same(undocumented(load.answers), [], 'every answer is a success, a rules refusal (409) or a documented 503 with Retry-After');
-    const after = load.answers.filter((a) => a.at > killAt + 1000);
-    t.ok(after.filter((a) => a.key === '201').length > 0, `acquires are acknowledged after the kill (${after.filter((a) => a.key === '201').length})`);
-    t.ok(after.filter((a) => a.key === '200').length > 0, `checks are answered after the kill (${after.filter((a) => a.key === '200').length})`);
-    t.ok(load.acknowledged.length > 20, `a real load was acknowledged (${load.acknowledged.length} acquires)`);
+    const firstAfter = (key: string): number => Math.min(...load.answers.filter((a) => a.at > killAt && a.key === key).map((a) => a.at + a.ms));
+    t.ok(
+      answeredAfterKill(load.answers, '201') >= 5,
+      `acquires are acknowledged after the kill (${answeredAfterKill(load.answers, '201')}, the first ${((firstAfter('201') - killAt) / 1000).toFixed(1)} s after it)`,
+    );
+    t.ok(
+      answeredAfterKill(load.answers, '200') >= 5,
+      `checks are answered after the kill (${answeredAfterKill(load.answers, '200')}, the first ${((firstAfter('200') - killAt) / 1000).toFixed(1)} s after it)`,
+    );
 
     // node3 starts again from its own run folder, its data kept, while the two others, alone,
     // answer LOCAL_QUORUM: every acknowledged event is there already.
@@ -212,7 +223,7 @@ t.test('three-node Cassandra: one node lost, two lost, all restarted', { timeout
       summaryLine({
         scenario: '1 node of 3 SIGKILLed under load',
         load: `${load.acquires} acquires + ${load.checks} checks over ${load.seconds.toFixed(0)} s (2 clients, ${MEMBERS.length} members)`,
-        fault: `SIGKILL node3 at ${(killAt / 1000).toFixed(0)} s; restarted (data kept) in ${(restarted.startupMs / 1000).toFixed(0)} s, UN again, nodetool repair -full ${(repairMs / 1000).toFixed(0)} s`,
+        fault: `SIGKILL node3 at ${(killAt / 1000).toFixed(0)} s (next acquire acknowledged ${((firstAfter('201') - killAt) / 1000).toFixed(1)} s after it); restarted (data kept) in ${(restarted.startupMs / 1000).toFixed(0)} s, UN again, nodetool repair -full ${(repairMs / 1000).toFixed(0)} s`,
         acknowledged: load.acknowledged.length,
         note: 'each read back at LOCAL_QUORUM with node3 down, at ALL after the repair, at ONE from node3 alone in scenario 2',
         lost: new Set([...degraded.missing, ...atAll.missing, ...atOne.missing].map((m) => m.licenseId)).size,
@@ -348,6 +359,7 @@ t.test('three-node Cassandra: one node lost, two lost, all restarted', { timeout
       },
     });
     acknowledged.push(...load.acknowledged);
+    t.ok(load.acknowledged.length > 0, `acquires were acknowledged before the kill (${load.acknowledged.length})`);
     t.same(undocumented(load.answers), [], 'every answer is a success, a rules refusal (409) or a documented 503 with Retry-After');
     // An acquire the rules refuse needs no store (409 from memory); any other must be refused.
     const sentAfter = load.answers.filter((a) => a.at > killAt && a.op === 'acquire');

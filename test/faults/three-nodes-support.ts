@@ -198,20 +198,30 @@ export function checkOptions(memberId: string, deviceId: string, titleId: string
 }
 
 /**
- * `concurrency` clients, each sending one request at a time for `durationMs`: an acquire or a
- * check (half each) of a random member, device and title. No retries: every answer is counted
- * as the service gave it. `during` runs alongside (the fault), and the load ends when both have.
+ * `concurrency` clients, each sending one request at a time for `durationMs`, and on until
+ * `enough` says so (at most `maxDurationMs`): an acquire or a check (half each) of a random
+ * member, device and title. No retries: every answer is counted as the service gave it. `during`
+ * runs alongside (the fault), and the load ends when both have.
  */
 export async function runLoad(
   inject: Inject,
-  options: { members: readonly string[]; concurrency: number; durationMs: number; boundMs: number; during?: (elapsedMs: () => number) => Promise<void> },
+  options: {
+    members: readonly string[];
+    concurrency: number;
+    durationMs: number;
+    maxDurationMs?: number;
+    enough?: (answers: readonly Answered[]) => boolean;
+    boundMs: number;
+    during?: (elapsedMs: () => number) => Promise<void>;
+  },
 ): Promise<LoadRecord> {
   const record: LoadRecord = { answers: [], acknowledged: [], acquires: 0, checks: 0, seconds: 0 };
   const pick = <T>(items: readonly T[]): T => items[Math.floor(Math.random() * items.length)] as T;
   const t0 = performance.now();
   const elapsed = (): number => performance.now() - t0;
   const client = async (): Promise<void> => {
-    while (elapsed() < options.durationMs) {
+    const going = (): boolean => elapsed() < options.durationMs || (elapsed() < (options.maxDurationMs ?? 0) && !(options.enough?.(record.answers) ?? true));
+    while (going()) {
       const memberId = pick(options.members);
       const op = Math.random() < 0.5 ? 'check' : 'acquire';
       const at = elapsed();
