@@ -190,9 +190,10 @@ t.test('a node cut from its peers during a service-cluster rebalance: no limit b
   }
 
   // A third service node joins and the members are rebalanced while the partition holds.
-  // A node starting now can fail to start: its start reads the cluster view at SERIAL once, and
-  // when the cut node coordinates that read it times out (the process exits 1, as a supervisor
-  // would see it). Counted and reported; it is started again, as a supervisor would.
+  // A node starting now reads the cluster view at SERIAL; when the cut node coordinates that
+  // read it times out. The start reads it again (cluster-node.ts); before that fix the process
+  // exited once it had joined, and was given members while gone. A start that still fails is
+  // counted, reported and made again, as a supervisor would.
   const failedStarts: string[] = [];
   let third: LaunchedNode | undefined;
   while (!third) {
