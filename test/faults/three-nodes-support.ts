@@ -107,8 +107,22 @@ function alive(pid: number): boolean {
   }
 }
 
-/** SIGKILL, then waits (bounded) until the JVM is gone: its sockets are closed from then on. */
-export async function killNode(pid: number): Promise<void> {
+/** The command line of a live process, '' if there is none. */
+function commandLine(pid: number): string {
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * SIGKILL, then waits (bounded) until the JVM is gone: its sockets are closed from then on. With
+ * `runDirPrefix`, only a JVM whose command line names it (a pid the OS may have handed on is left alone).
+ */
+export async function killNode(pid: number, runDirPrefix?: string): Promise<void> {
+  if (!alive(pid)) return;
+  if (runDirPrefix !== undefined && !commandLine(pid).includes(runDirPrefix)) return;
   process.kill(pid, 'SIGKILL');
   const deadline = Date.now() + 10_000;
   while (alive(pid)) {
