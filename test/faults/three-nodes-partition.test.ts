@@ -216,12 +216,13 @@ t.test('a node cut from its peers during a service-cluster rebalance: no limit b
   t.ok((rebalance.body as ClusterChange).plan.membersMoving > 0, `members move to the new node (${(rebalance.body as ClusterChange).plan.membersMoving})`);
   // The handoff runs under the partition for a bounded while (it can take a minute there: its
   // ownership claims are LWTs, and those the cut node coordinates time out), then the cut heals
-  // and the handoff finishes. At least 20 s of partition: past Cassandra's failure detection.
+  // and the handoff finishes. At least 20 s of partition (past Cassandra's failure detection),
+  // and 8 s of it after the rebalance.
   let faultMs = Infinity; // until the heal
   let settled = { ms: 0, underCut: false };
   const handoff = waitFor('the handoff', () => movesSettled(cluster), 90_000).then(() => void (settled = { ms: Date.now() - faultStarted, underCut: faultMs === Infinity }));
   handoff.catch(() => undefined); // awaited below; a rejection before that is not unhandled
-  await sleep(Math.max(0, 20_000 - (Date.now() - faultStarted)));
+  await sleep(Math.max(8_000, 20_000 - (Date.now() - faultStarted)));
   const dropped = unavailable ? 0 : droppedPackets();
   if (unavailable) {
     process.kill(pidOf(cut), 'SIGCONT');
