@@ -18,7 +18,7 @@ export const NOT_UNIT = new Map<string, string>([
   ['test/conformance/schemathesis.test.ts', 'Python and PyPI (schemathesis fuzzes the service for about a minute)'],
   ['test/faults/cassandra-outage.test.ts', 'a JDK (starts, kills and restarts a private Cassandra node)'],
   ['test/faults/cassandra-tiers-outage.test.ts', 'a JDK (starts, kills and restarts two private Cassandra nodes: the hot and the cold tier)'],
-  ['test/faults/three-nodes-outage.test.ts', 'a JDK (starts a private three-node Cassandra, RF 3; kills one node under load, then two, then all three, restarting them; about 4 to 5 minutes)'],
+  ['test/faults/three-nodes-outage.test.ts', 'a JDK: a private three-node Cassandra, RF 3; one node killed under load, then two, then all three; about 4 minutes'],
   ['test/faults/three-nodes-partition.test.ts', 'a JDK; root and iptables (else SIGSTOP stands in): a private three-node Cassandra, a paused node, a cut node; about 4 minutes'],
   ['test/hostile/prototype-keys-cluster.test.ts', 'Cassandra (a cluster node)'],
   ['test/hostile/undecodable-member.test.ts', 'Cassandra (the repair on each store)'],
