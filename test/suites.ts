@@ -19,6 +19,8 @@ export const NOT_UNIT = new Map<string, string>([
   ['test/dashboard/browser.test.ts', 'Chromium and Cassandra (Debian’s chromium drives the dashboard of a single SQLite node and of a local cluster)'],
   ['test/faults/cassandra-outage.test.ts', 'a JDK (starts, kills and restarts a private Cassandra node)'],
   ['test/faults/cassandra-tiers-outage.test.ts', 'a JDK (starts, kills and restarts two private Cassandra nodes: the hot and the cold tier)'],
+  ['test/faults/three-nodes-outage.test.ts', 'a JDK: a private three-node Cassandra, RF 3; one node killed under load, then two, then all three; about 4 minutes'],
+  ['test/faults/three-nodes-partition.test.ts', 'a JDK; root and iptables (else SIGSTOP stands in): a private three-node Cassandra, a paused node, a cut node; about 4 minutes'],
   ['test/hostile/prototype-keys-cluster.test.ts', 'Cassandra (a cluster node)'],
   ['test/hostile/undecodable-member.test.ts', 'Cassandra (the repair on each store)'],
   ['test/store/cassandra-keep-data.test.ts', 'a JDK (starts, stops and restarts a private Cassandra node: a start keeps the data, --fresh wipes it; about 75 s)'],

@@ -21,6 +21,7 @@ export async function connectToKeyspace(
     contactPoints: settings.contactPoints,
     localDataCenter: settings.localDataCenter,
     socketOptions: { connectTimeout: Math.min(settings.requestTimeoutMs, 5000), readTimeout: settings.requestTimeoutMs },
+    ...discoveredHostsPort(settings.contactPoints),
     policies: { reconnection: new cassandra.policies.reconnection.ExponentialReconnectionPolicy(250, 5000, false) },
   });
   try {
@@ -35,6 +36,20 @@ export async function connectToKeyspace(
     );
   }
   return client;
+}
+
+/**
+ * The driver learns the cluster's other hosts from system.peers, which carries no port: it gives
+ * each the port of `protocolOptions` (9042 unless set), whatever port the contact points name. On a
+ * cluster listening elsewhere every discovered host was then unreachable and marked down, and the
+ * service used the one node it first connected to for every request, so losing that node stopped
+ * the service whatever the replication factor. The contact points' port, when they all name the
+ * same one, is the port of every host (each node of a cluster listens on the same native port).
+ */
+export function discoveredHostsPort(contactPoints: readonly string[]): { protocolOptions?: { port: number } } {
+  const ports = new Set(contactPoints.map((point) => /^(?:\[[^\]]+\]|[^:]+):(\d+)$/.exec(point)?.[1]));
+  const [port] = ports;
+  return ports.size === 1 && port !== undefined ? { protocolOptions: { port: Number(port) } } : {};
 }
 
 /**
