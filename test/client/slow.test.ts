@@ -8,9 +8,9 @@ const SLACK_MS = 400;
 // The breaker stays out of the way here (breaker.test.ts is about it).
 const breaker = { volumeThreshold: 1000 };
 // Room for three full attempts and their back-offs. The default budget is exactly three timeouts,
-// so on a busy machine a late timer could leave no room for the third attempt (retries 1, not 2);
-// the budget's own bound is tested below.
-const THREE_ATTEMPTS_MS = TIMEOUT_MS * 3 + 200;
+// so on a busy machine a late timer could leave no room for the third attempt (retries 1, not 2:
+// seen at a load average of 15, two attempts took 661 ms); the budget's own bound is tested below.
+const THREE_ATTEMPTS_MS = TIMEOUT_MS * 3 + 600;
 
 async function slowService(t: Test) {
   const stub = await stubServer(t, (req, res) => {
@@ -28,7 +28,7 @@ t.test('a check times out, is retried, then answers the fallback within the boun
   t.same(check, { ok: true, fallback: true, cause: 'timeout', allowed: true, rulesVersion: null });
   t.equal(stub.hits(), 3, 'three attempts reached the service');
   t.ok(elapsed >= TIMEOUT_MS * 3 - 30, `each attempt waited its timeout (${elapsed.toFixed(0)} ms)`);
-  t.ok(elapsed < TIMEOUT_MS * 3 + SLACK_MS, `bounded (${elapsed.toFixed(0)} ms)`);
+  t.ok(elapsed < THREE_ATTEMPTS_MS + SLACK_MS, `bounded by the budget (${elapsed.toFixed(0)} ms)`);
   t.match(client.stats(), { calls: 1, retries: 2, fallbacks: { timeout: 1, total: 1 } });
   t.equal(await fallbackCount(registry, 'check', 'timeout'), 1);
 });

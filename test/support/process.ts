@@ -25,8 +25,8 @@ export function runService(args: string[], env: Record<string, string> = {}): { 
   return { child, output: () => output, exited };
 }
 
-/** Starts the service on a free loopback port and waits (bounded) until it listens. */
-export async function startService(args: string[], env: Record<string, string> = {}, timeoutMs = 20_000): Promise<ServiceProcess> {
+/** Starts the service on a free loopback port and waits (bounded: a loaded 2-core machine has taken over 20 s) until it listens. */
+export async function startService(args: string[], env: Record<string, string> = {}, timeoutMs = 60_000): Promise<ServiceProcess> {
   const run = runService(args, { PORT: '0', HOST: '127.0.0.1', ...env });
   const deadline = Date.now() + timeoutMs;
   let exitCode: number | null | undefined;
