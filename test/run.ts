@@ -1,5 +1,6 @@
 /**
- * `npm test`: makes sure a Cassandra answers, runs the whole tap suite against it, and stops
+ * `npm test`: makes sure a Cassandra answers, runs the whole tap suite against it (the suites that
+ * start a three-node Cassandra last, one at a time: test/suites.ts ONE_AT_A_TIME), and stops
  * what it started. With CASSANDRA_CONTACT_POINTS pointing at an answering cluster (a user's
  * own), it starts nothing. Ends with one plain summary line: "tests: N passed, N failed".
  *
@@ -14,7 +15,7 @@ import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cassandraContactPointsFrom } from '../src/config/load.ts';
 import { isAnswering, startCassandra, stopCassandra } from '../cluster/cassandra/node.ts';
-import { NOT_UNIT } from './suites.ts';
+import { NOT_UNIT, ONE_AT_A_TIME } from './suites.ts';
 import { TapFailures } from './runner/tap-failures.ts';
 
 const DEFAULT_CONTACT_POINT = '127.0.0.1:9042';
@@ -114,6 +115,17 @@ async function unit(args: string[]): Promise<number> {
   }
 }
 
+/** Every suite but the three-node ones (tap's jobs), then those one at a time (test/suites.ts). */
+function wholeSuitePhases(options: string[]): string[][] {
+  const files = testFiles();
+  const unknown = [...ONE_AT_A_TIME].filter((file) => !files.includes(file) || !NOT_UNIT.has(file));
+  if (unknown.length > 0) throw new Error(`test/suites.ts: ONE_AT_A_TIME names suites that do not exist or are not in NOT_UNIT: ${unknown.join(', ')}`);
+  return [
+    [...options, ...files.filter((file) => !ONE_AT_A_TIME.has(file))],
+    [...options, '--jobs=1', ...files.filter((file) => ONE_AT_A_TIME.has(file))],
+  ];
+}
+
 async function main(): Promise<number> {
   if (UNIT) return unit(process.argv.slice(3));
   const cassandra = await ensureCassandra();
@@ -127,9 +139,21 @@ async function main(): Promise<number> {
   process.on('SIGINT', () => void stop().then(() => process.exit(130)));
   process.on('SIGTERM', () => void stop().then(() => process.exit(143)));
   try {
-    const result = await runTap(process.argv.slice(2), { ...process.env, CASSANDRA_CONTACT_POINTS: cassandra.contactPoints.join(',') });
-    console.log(`tests: ${result.pass} passed, ${result.fail} failed`);
-    return result.code === 0 && result.total > 0 ? 0 : 1;
+    const env = { ...process.env, CASSANDRA_CONTACT_POINTS: cassandra.contactPoints.join(',') };
+    const args = process.argv.slice(2);
+    // Files named on the command line run as tap runs them; the whole suite runs in two phases.
+    const phases = args.some((arg) => !arg.startsWith('-')) ? [args] : wholeSuitePhases(args);
+    let pass = 0;
+    let fail = 0;
+    let failed = false;
+    for (const phase of phases) {
+      const result = await runTap(phase, env);
+      pass += result.pass;
+      fail += result.fail;
+      failed ||= result.code !== 0 || result.total === 0;
+    }
+    console.log(`tests: ${pass} passed, ${fail} failed`);
+    return failed ? 1 : 0;
   } finally {
     await stop();
   }
