@@ -2,7 +2,8 @@
  * nodetool for the local node, run from the same Maven jars and JDK 17 flags as the node itself
  * (node.ts): `java <module flags> -cp <lib>/* org.apache.cassandra.tools.NodeTool -h 127.0.0.1 -p <jmx>`.
  * It talks JMX to the node. Which port:
- *   1. `jmxPort` given, or CASSANDRA_JMX_PORT;
+ *   1. `jmxPort` given; else, for the default node only (no `runDir` given), CASSANDRA_JMX_PORT
+ *      (CI names the shared node's port so; it must never redirect a call meant for another node);
  *   2. the port node.ts recorded in the run folder's node.json (it starts every node with local JMX);
  *   3. a node started before JMX was on by default: its JVM (pid from the run folder) gets the
  *      JDK's management agent through the attach API (`jcmd <pid> ManagementAgent.start`),
@@ -107,7 +108,7 @@ async function enableAgent(runDir: string): Promise<number> {
 export function jmxPortOf(options: NodetoolOptions = {}): Promise<number> {
   if (options.jmxPort !== undefined) return Promise.resolve(options.jmxPort);
   const fromEnv = Number(process.env.CASSANDRA_JMX_PORT);
-  if (process.env.CASSANDRA_JMX_PORT && Number.isInteger(fromEnv) && fromEnv > 0) return Promise.resolve(fromEnv);
+  if (options.runDir === undefined && process.env.CASSANDRA_JMX_PORT && Number.isInteger(fromEnv) && fromEnv > 0) return Promise.resolve(fromEnv);
   const runDir = path.resolve(options.runDir ?? DEFAULT_RUN_DIR);
   const recorded = recordedJmxPort(runDir);
   if (recorded !== undefined) return Promise.resolve(recorded);
