@@ -22,7 +22,7 @@ import type { Logger } from '../service/logger.ts';
 import type { OwnershipFence } from '../store/event-store.ts';
 import type { Ring } from '../routing/ring.ts';
 import type { MembershipStore } from './membership-store.ts';
-import type { Peers } from './peers.ts';
+import { PeerCallError, type Peers } from './peers.ts';
 import {
   addNode,
   ClusterChangeError,
@@ -125,7 +125,7 @@ const MIGRATION_BATCHES_IN_FLIGHT = 4;
 const MAX_SHIPMENT_BYTES = 4 * 1024 * 1024;
 /** A warm-up batch waits behind the receiver's own bound on loads (other senders' batches). */
 const WARM_TIMEOUT_MS = 60_000;
-/** View reads of a start on STORE_UNAVAILABLE: 5 in all, 0.25 s, 0.5 s, ... apart (2.5 s of waits). */
+/** View reads and the join of a start on STORE_UNAVAILABLE: 5 in all, 0.25 s, 0.5 s, ... apart (2.5 s of waits). */
 const START_READ_ATTEMPTS = 5;
 const START_READ_BACKOFF_MS = 250;
 
@@ -216,7 +216,9 @@ export class ClusterNode {
     const { clusterId, nodeId, join } = this.#settings;
     await this.#store.beat(clusterId, nodeId, this.#address, this.#now());
     if (join) {
-      await this.#peers.call(join, 'POST', '/v1/admin/cluster/nodes', { id: nodeId, address: this.#address }, INTERNAL_TIMEOUT_MS * 5);
+      await this.#atStart('joining through the cluster', () =>
+        this.#peers.call(join, 'POST', '/v1/admin/cluster/nodes', { id: nodeId, address: this.#address }, INTERNAL_TIMEOUT_MS * 5),
+      );
     } else if (!(await this.#latestAtStart(clusterId))) {
       await this.#store.propose(firstView(clusterId, { id: nodeId, address: this.#address }, this.#now()));
     }
@@ -251,13 +253,23 @@ export class ClusterNode {
    * that was gone (seen in test/faults/three-nodes-partition.test.ts). The next read goes to
    * another coordinator. Other errors (a bug, a bad config) still fail the start at once.
    */
-  async #latestAtStart(clusterId: string): Promise<ClusterView | null> {
+  #latestAtStart(clusterId: string): Promise<ClusterView | null> {
+    return this.#atStart('reading the cluster view', () => this.#store.latest(clusterId));
+  }
+
+  /**
+   * One step of the start, tried again (bounded) while the store answers STORE_UNAVAILABLE, or the
+   * member it joins through answers 503 (its store unavailable, or not ready: both pass). Both steps are safe to repeat: a read, and a join that a
+   * member applies once (the same node at the same address joining again changes nothing).
+   */
+  async #atStart<T>(what: string, step: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.#store.latest(clusterId);
+        return await step();
       } catch (error) {
-        if ((error as { code?: unknown }).code !== 'STORE_UNAVAILABLE' || attempt >= START_READ_ATTEMPTS) throw error;
-        this.#log.warn({ attempt, err: error }, 'reading the cluster view at start failed; reading it again');
+        const storeTrouble = (error as { code?: unknown }).code === 'STORE_UNAVAILABLE' || (error instanceof PeerCallError && error.status === 503);
+        if (!storeTrouble || attempt >= START_READ_ATTEMPTS) throw error;
+        this.#log.warn({ attempt, err: error }, `${what} at start failed; trying again`);
         await new Promise((resolve) => setTimeout(resolve, START_READ_BACKOFF_MS * attempt));
       }
     }

@@ -22,6 +22,17 @@ export interface PeerRequest {
 /** Connections per peer for the nodes' own calls (a handoff's batches in flight, status, refresh). */
 const INTERNAL_CONNECTIONS = 8;
 
+/** A node-to-node call the peer answered with an error status (the status says whether to retry). */
+export class PeerCallError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+  ) {
+    super(message);
+    this.name = 'PeerCallError';
+  }
+}
+
 export class Peers {
   readonly #pools = new Map<string, Pool>();
   /**
@@ -75,7 +86,7 @@ export class Peers {
       timeoutMs,
     });
     const text = response.body.toString('utf8');
-    if (response.status >= 300) throw new Error(`${method} ${address}${path} answered ${response.status}: ${text.slice(0, 300)}`);
+    if (response.status >= 300) throw new PeerCallError(`${method} ${address}${path} answered ${response.status}: ${text.slice(0, 300)}`, response.status);
     return JSON.parse(text) as T;
   }
 

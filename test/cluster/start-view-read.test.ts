@@ -2,13 +2,14 @@
  * A cluster node's start reads the cluster view again when the store answers STORE_UNAVAILABLE
  * (bounded): with one Cassandra node cut off from its peers, the SERIAL read it coordinates times
  * out, and a node that exited on it had already joined and was given members while gone
- * (test/faults/three-nodes-partition.test.ts). Other errors still fail the start at once.
+ * (test/faults/three-nodes-partition.test.ts). Its join, answered 503 by the member it joins
+ * through, is sent again the same way. Other errors still fail the start at once.
  */
 import t from 'tap';
 import { ClusterNode, type LocalActors } from '../../src/cluster/cluster-node.ts';
 import { InMemoryMembershipStore } from '../../src/cluster/membership-store.ts';
-import type { Peers } from '../../src/cluster/peers.ts';
-import type { ClusterView } from '../../src/cluster/view.ts';
+import { PeerCallError, type Peers } from '../../src/cluster/peers.ts';
+import { addNode, firstView, type ClusterView } from '../../src/cluster/view.ts';
 import type { ClusterConfig } from '../../src/config/types.ts';
 import { StoreUnavailableError } from '../../src/errors/catalog.ts';
 
@@ -34,12 +35,12 @@ class FailingReads extends InMemoryMembershipStore {
   }
 }
 
-function nodeOver(store: FailingReads): ClusterNode {
+function nodeOver(store: FailingReads, join: { through: string; peers: Peers } | null = null): ClusterNode {
   const settings: ClusterConfig = {
     clusterId: 'start-view-read',
     nodeId: 'a',
     advertise: null,
-    join: null,
+    join: join?.through ?? null,
     pollIntervalMs: 60_000,
     heartbeatIntervalMs: 60_000,
     failureTimeoutMs: 4000,
@@ -50,7 +51,7 @@ function nodeOver(store: FailingReads): ClusterNode {
     vnodes: 16,
   };
   const actors = { memberIds: async () => [], evict: async () => true } as unknown as LocalActors;
-  return new ClusterNode({ settings, store, actors, peers: {} as Peers, log: silentLog });
+  return new ClusterNode({ settings, store, actors, peers: join?.peers ?? ({} as Peers), log: silentLog });
 }
 
 const unavailable = (): Error =>
@@ -83,4 +84,55 @@ t.test('any other error fails the start at once', async (t) => {
   t.teardown(() => node.close());
   await t.rejects(node.start('http://a'), { message: 'a bug' });
   t.equal(store.reads, 1, 'one read');
+});
+
+/**
+ * The member a node joins through answers 503 STORE_UNAVAILABLE while its own view change cannot
+ * reach a quorum (seen in the partition suite: node-2 exited at launch). `joins` fail first, then
+ * the join is applied as the member would apply it, in the shared membership store.
+ */
+function joinPeers(store: InMemoryMembershipStore, failures: number, status = 503): { peers: Peers; calls: () => number } {
+  let calls = 0;
+  const peers = {
+    async call(address: string, method: string, path: string, body: { id: string; address: string }) {
+      calls += 1;
+      if (calls <= failures) throw new PeerCallError(`${method} ${address}${path} answered ${status}: {"code":"STORE_UNAVAILABLE"}`, status);
+      const current = await store.latest('start-view-read');
+      const next = current && addNode(current, body, Date.now());
+      if (next) await store.propose(next);
+      return {};
+    },
+  } as unknown as Peers;
+  return { peers, calls: () => calls };
+}
+
+async function bootstrapped(): Promise<FailingReads> {
+  const store = new FailingReads(0, unavailable);
+  await store.propose(firstView('start-view-read', { id: 'first', address: 'http://first' }, Date.now()));
+  return store;
+}
+
+t.test('a join answered 503 is sent again, and the node starts as joining', async (t) => {
+  const store = await bootstrapped();
+  const { peers, calls } = joinPeers(store, 2);
+  const node = nodeOver(store, { through: 'http://first', peers });
+  t.teardown(() => node.close());
+  await node.start('http://a');
+  t.equal(calls(), 3, 'two refused joins, then one applied');
+  t.equal(node.view.nodes.find((n) => n.id === 'a')?.state, 'joining');
+});
+
+t.test('bounded: a member that keeps answering 503 fails the start; another status fails it at once', async (t) => {
+  const store = await bootstrapped();
+  const always = joinPeers(store, 1000);
+  const node = nodeOver(store, { through: 'http://first', peers: always.peers });
+  t.teardown(() => node.close());
+  await t.rejects(node.start('http://a'), { name: 'PeerCallError', status: 503 });
+  t.equal(always.calls(), 5, 'five joins');
+
+  const refused = joinPeers(store, 1000, 401);
+  const other = nodeOver(store, { through: 'http://first', peers: refused.peers });
+  t.teardown(() => other.close());
+  await t.rejects(other.start('http://a'), { name: 'PeerCallError', status: 401 });
+  t.equal(refused.calls(), 1, 'one join');
 });
