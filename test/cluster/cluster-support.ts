@@ -230,16 +230,26 @@ export async function missingAcknowledged(store: TieredEventStore, acquired: Ack
   for (const [memberId, licenseIds] of byMember) {
     const rows = await historyOf(store, memberId);
     problems.push(...historyProblems(memberId, rows));
-    const stored = new Map<string, number>();
-    for (const row of rows) {
-      const event = decodeEvent(row);
-      if (event.type === 'LicenseAcquired') stored.set(event.licenseId, (stored.get(event.licenseId) ?? 0) + 1);
-    }
-    for (const licenseId of licenseIds) {
-      const count = stored.get(licenseId) ?? 0;
-      if (count === 0) missing.push({ memberId, licenseId });
-      if (count > 1) problems.push(`${memberId}: license ${licenseId} acquired ${count} times`);
-    }
+    const stored = storedOnce(memberId, rows, licenseIds);
+    missing.push(...stored.missing);
+    problems.push(...stored.problems);
+  }
+  return { missing, problems };
+}
+
+/** Of a member's acknowledged licenses: those with no LicenseAcquired event, and those with several. */
+export function storedOnce(memberId: string, rows: readonly EventRecord[], licenseIds: Iterable<string>): { missing: Acknowledged[]; problems: string[] } {
+  const stored = new Map<string, number>();
+  for (const row of rows) {
+    const event = decodeEvent(row);
+    if (event.type === 'LicenseAcquired') stored.set(event.licenseId, (stored.get(event.licenseId) ?? 0) + 1);
+  }
+  const missing: Acknowledged[] = [];
+  const problems: string[] = [];
+  for (const licenseId of licenseIds) {
+    const count = stored.get(licenseId) ?? 0;
+    if (count === 0) missing.push({ memberId, licenseId });
+    if (count > 1) problems.push(`${memberId}: license ${licenseId} acquired ${count} times`);
   }
   return { missing, problems };
 }

@@ -8,7 +8,7 @@
 import t, { type Test } from 'tap';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../../cluster/cassandra/node.ts';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
@@ -45,18 +45,6 @@ const theBrowser = (): Browser => {
 };
 
 const newMemberId = (prefix: string): string => `${prefix}-${randomUUID().slice(0, 8)}`;
-
-/** A port the OS just handed out (closed again at once; the service binds it a moment later). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /** The token appears in no URL the page asked for, in no cookie and not in localStorage. */
 async function tokenStaysOutOfUrls(t: Test, recorded: RecordedPage, token: string): Promise<void> {

@@ -18,6 +18,7 @@ import { discoveredHostsPort } from '../../src/store/cassandra/connect.ts';
 import type { CassandraSettings } from '../../src/store/cassandra/cassandra-event-store.ts';
 import type { EventRecord, EventStore } from '../../src/store/event-store.ts';
 import type { InjectOptions } from 'fastify';
+import { storedOnce } from '../cluster/cluster-support.ts';
 import { testRules } from '../support/fixtures.ts';
 
 export const RULES = testRules({ version: 'three-nodes-outage-1' });
@@ -359,16 +360,9 @@ export async function readBack(store: EventStore, acknowledged: readonly Acknowl
   for (const [memberId, licenseIds] of byMember) {
     const rows = await historyOf(store, memberId);
     problems.push(...limitProblems(memberId, rows));
-    const stored = new Map<string, number>();
-    for (const row of rows) {
-      const event = decodeEvent(row);
-      if (event.type === 'LicenseAcquired') stored.set(event.licenseId, (stored.get(event.licenseId) ?? 0) + 1);
-    }
-    for (const licenseId of licenseIds) {
-      const count = stored.get(licenseId) ?? 0;
-      if (count === 0) missing.push({ memberId, licenseId });
-      if (count > 1) problems.push(`${memberId}: license ${licenseId} stored ${count} times`);
-    }
+    const stored = storedOnce(memberId, rows, licenseIds);
+    missing.push(...stored.missing);
+    problems.push(...stored.problems);
   }
   return { missing, problems, members: byMember.size };
 }
